@@ -1,0 +1,92 @@
+// The one place every configuration key is declared. `nosharing config` prints them in this
+// order. A key's default fixes its type; string keys may list their allowed values.
+#include "nosharing/core/config.h"
+
+namespace nosharing {
+namespace {
+
+using Ints = std::vector<int64_t>;
+using Doubles = std::vector<double>;
+using Strings = std::vector<std::string>;
+
+std::vector<ConfigKeySpec> make_schema() {
+  const Strings kAutoBool = {"auto", "true", "false"};
+  return {
+      // --- model ---
+      {"model.preset", std::string("fmnist-lc"),
+       "named starting point whose keys sit between the defaults and your config", {}},
+      {"model.type", std::string("lcnet"), "model family", {"lcnet"}},
+      {"model.sharing", std::string("none"),
+       "none: every position owns its weights; conv: the weight-shared twin", {"none", "conv"}},
+      {"model.channels", Ints{32, 64}, "output channels of each locally connected layer", {}},
+      {"model.kernels", Ints{5, 3}, "kernel size of each layer (one value: all layers)", {}},
+      {"model.strides", Ints{2, 2}, "stride of each layer (one value: all layers)", {}},
+      {"model.paddings", Ints{},
+       "zero padding of each layer (empty: kernel // 2; one value: all layers)", {}},
+      {"model.norm", std::string("batch"),
+       "normalisation after each layer: batch (per channel), batch_position (per channel and "
+       "position, unshared too), none",
+       {"batch", "batch_position", "none"}},
+      {"model.hidden", Ints{},
+       "widths of the fully connected hidden layers before the classifier (empty: none)", {}},
+      {"model.dropout", 0.0, "dropout before each fully connected layer", {}},
+      // --- train ---
+      {"train.epochs", int64_t{8}, "passes over the training split (the run stops at whichever of "
+                                   "train.epochs and train.max_steps comes first)", {}},
+      {"train.max_steps", int64_t{0}, "optimiser steps budget (0: no limit)", {}},
+      {"train.max_minutes", 0.0,
+       "wall-clock budget of training in minutes, checked every step (0: no limit; a run cut "
+       "by time is not reproducible step for step)", {}},
+      {"train.batch_size", int64_t{128}, "distinct source images per optimiser step", {}},
+      {"train.optimizer", std::string("sgd"), "optimiser", {"sgd", "adamw"}},
+      {"train.lr", 0.05, "peak learning rate", {}},
+      {"train.momentum", 0.9, "SGD momentum (AdamW: beta1)", {}},
+      {"train.nesterov", true, "Nesterov momentum for SGD", {}},
+      {"train.weight_decay", 5e-4,
+       "weight decay (SGD: L2 added to the gradient; AdamW: decoupled)", {}},
+      {"train.schedule", std::string("cosine"), "learning-rate schedule after warm-up",
+       {"cosine", "step", "constant"}},
+      {"train.warmup_steps", int64_t{100}, "linear warm-up from 0 to train.lr over these steps", {}},
+      {"train.step_epochs", int64_t{30}, "step schedule: multiply the rate by train.step_gamma "
+                                         "every this many epochs", {}},
+      {"train.step_gamma", 0.1, "step schedule: factor per step", {}},
+      {"train.label_smoothing", 0.0, "label smoothing of the cross-entropy", {}},
+      {"train.seed", int64_t{0}, "seed of initialisation, data order, split and augmentation", {}},
+      {"train.threads", int64_t{0}, "compute threads (LibTorch and OpenBLAS; 0: all cores)", {}},
+      {"train.eval_every", int64_t{0},
+       "evaluate every this many steps, besides every epoch end and the end (0: never extra)", {}},
+      {"train.log_every", int64_t{50}, "write a train line every this many steps", {}},
+      {"train.eval_batch_size", int64_t{500}, "batch size of evaluation", {}},
+      // --- data ---
+      {"data.path", std::string("/usr/share/datasets/fashion-mnist"),
+       "data folder; its format (IDX, CIFAR-10, CIFAR-100, image folders) is detected", {}},
+      {"data.val_fraction", 0.1, "fraction of the training images held out for validation", {}},
+      {"data.limit", int64_t{0}, "use only the first N training images (0: all), before the split",
+       {}},
+      {"data.threads", int64_t{2}, "background threads preparing batches", {}},
+      {"data.image_size", int64_t{32},
+       "side length images of folder data are resized to (IDX and CIFAR keep their own)", {}},
+      // --- augment ---
+      {"augment.crop", std::string("auto"),
+       "random crop after zero padding (auto: on for colour images such as CIFAR)", kAutoBool},
+      {"augment.crop_padding", int64_t{4}, "padding of the random crop, in pixels", {}},
+      {"augment.flip", std::string("auto"),
+       "random horizontal flip (auto: on for colour images such as CIFAR)", kAutoBool},
+  };
+}
+
+}  // namespace
+
+const std::vector<ConfigKeySpec>& config_schema() {
+  static const std::vector<ConfigKeySpec> schema = make_schema();
+  return schema;
+}
+
+const ConfigKeySpec* find_config_key(const std::string& key) {
+  for (const auto& spec : config_schema()) {
+    if (spec.key == key) return &spec;
+  }
+  return nullptr;
+}
+
+}  // namespace nosharing

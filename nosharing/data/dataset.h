@@ -1,0 +1,63 @@
+// An image classification dataset held in memory, and the readers that fill it.
+// The format is detected from the files under a folder (DESIGN §6):
+//   IDX        *-images-idx3-ubyte[.gz] + *-labels-idx1-ubyte[.gz] (train-*, t10k-*)
+//   CIFAR-10   data_batch_{1..5}.bin (+ test_batch.bin)
+//   CIFAR-100  train.bin (+ test.bin)
+//   folders    root/<class>/**/*.{png,jpg,jpeg,JPEG} (labelled; TinyImageNet's train/ too)
+//   flat       root/*.{png,jpg,jpeg} (unlabelled, e.g. natural photographs)
+#pragma once
+
+#include <torch/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace nosharing {
+
+enum class DataFormat { kIdx, kCifar10, kCifar100, kImageFolder, kFlatImages };
+enum class Split { kTrain, kTest };
+
+const char* data_format_name(DataFormat format);
+
+struct Dataset {
+  torch::Tensor images;  // uint8 [N, C, H, W]
+  torch::Tensor labels;  // int64 [N]; -1 for every image of an unlabelled set
+  std::vector<std::string> class_names;  // [num_classes]; empty when unlabelled
+  DataFormat format = DataFormat::kIdx;
+  std::string source;  // the folder it was read from
+
+  int64_t size() const { return images.size(0); }
+  int64_t num_classes() const { return static_cast<int64_t>(class_names.size()); }
+  int64_t channels() const { return images.size(1); }
+  int64_t height() const { return images.size(2); }
+  int64_t width() const { return images.size(3); }
+};
+
+struct LoadOptions {
+  int64_t image_size = 32;  // folder images are resized to image_size × image_size
+};
+
+// Detects the format of `path`. RuntimeError naming the folder and what was looked for
+// when nothing is recognised or the folder does not exist.
+DataFormat detect_data_format(const std::string& path);
+
+// Reads the train or test split of the data under `path`. Missing, truncated or corrupt
+// files, wrong magic numbers, labels out of range, mismatched counts and empty folders
+// are RuntimeErrors naming the file, the value and what was expected. The test split of
+// CIFAR without test_batch.bin / test.bin is a RuntimeError saying so.
+Dataset load_dataset(const std::string& path, Split split, const LoadOptions& options = {});
+
+// True if `path` holds a test split (e.g. CIFAR's test_batch.bin).
+bool has_test_split(const std::string& path);
+
+// Deterministic train/validation split: the first `limit` images (0: all) are shuffled with
+// `seed` and the last round(val_fraction · n) of that order become validation.
+// Returns int64 index tensors into the dataset.
+struct TrainValSplit {
+  torch::Tensor train;  // int64 [N_train]
+  torch::Tensor val;    // int64 [N_val]
+};
+TrainValSplit split_train_val(int64_t size, double val_fraction, int64_t limit, uint64_t seed);
+
+}  // namespace nosharing

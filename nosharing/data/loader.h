@@ -1,0 +1,67 @@
+// Batches for training and evaluation, prepared on background threads.
+// Everything random (epoch order, crops, flips) is seeded from (seed, epoch, batch index),
+// never from thread scheduling, so a run is reproducible and resumable mid-epoch.
+#pragma once
+
+#include <torch/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "nosharing/data/dataset.h"
+
+namespace nosharing {
+
+struct AugmentOptions {
+  bool crop = false;          // random crop after zero padding of crop_padding pixels
+  int64_t crop_padding = 4;
+  bool flip = false;          // random horizontal flip with probability ½
+};
+
+// Per-channel mean and standard deviation, in units of the uint8 pixel / 255.
+struct Normalization {
+  std::vector<float> mean;  // [C]
+  std::vector<float> std;   // [C]
+};
+// Computed over the images selected by `indices` (int64 [n]).
+Normalization compute_normalization(const Dataset& data, const torch::Tensor& indices);
+
+struct Batch {
+  torch::Tensor images;  // float32 [B, C, H, W], normalised
+  torch::Tensor labels;  // int64 [B]
+  int64_t index = 0;     // batch index within the epoch
+};
+
+struct LoaderOptions {
+  int64_t batch_size = 128;
+  bool shuffle = true;     // a new seeded order every epoch
+  bool drop_last = true;   // training drops the incomplete last batch
+  AugmentOptions augment;
+  uint64_t seed = 0;
+  int threads = 2;         // background threads (0: prepare on the calling thread)
+};
+
+class BatchLoader {
+ public:
+  // `data` must outlive the loader; `indices` (int64 [n]) select the images it serves.
+  BatchLoader(const Dataset& data, torch::Tensor indices, Normalization normalization,
+              LoaderOptions options);
+  ~BatchLoader();
+  BatchLoader(const BatchLoader&) = delete;
+  BatchLoader& operator=(const BatchLoader&) = delete;
+
+  // Starts serving `epoch`, skipping its first `skip_batches` batches (for resuming).
+  void start_epoch(int64_t epoch, int64_t skip_batches = 0);
+  // The next batch of the current epoch, or nullopt at its end.
+  std::optional<Batch> next();
+  int64_t batches_per_epoch() const;
+  int64_t size() const;  // images served per epoch before drop_last
+
+ private:
+  struct State;
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace nosharing
