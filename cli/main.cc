@@ -1,2 +1,67 @@
+// nosharing: train and analyse topographic vision networks without weight sharing.
+#include <c10/util/Exception.h>
+
 #include <cstdio>
-int main() { std::puts("nosharing: under construction"); return 0; }
+#include <string>
+
+#include "cli/commands.h"
+#include "nosharing/core/error.h"
+
+namespace nosharing::cli {
+
+std::string g_command_line;
+
+std::string command_line_of(int argc, char** argv) {
+  std::string line;
+  for (int i = 0; i < argc; ++i) line += (i ? " " : "") + std::string(argv[i]);
+  return line;
+}
+
+}  // namespace nosharing::cli
+
+namespace {
+
+std::string first_line(std::string text) {
+  const auto end = text.find('\n');
+  if (end != std::string::npos) text.resize(end);
+  return text;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace nosharing;
+  cli::g_command_line = cli::command_line_of(argc, argv);
+  CLI::App app{"nosharing: train and analyse topographic vision networks without weight sharing"};
+  app.require_subcommand(1);
+  cli::CommandRun run;
+  cli::add_train_command(app, run);
+  cli::add_eval_command(app, run);
+  cli::add_info_command(app, run);
+  cli::add_config_command(app, run);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "nosharing: %s (see nosharing --help)\n", first_line(e.what()).c_str());
+    return 2;
+  }
+  try {
+    return run();
+  } catch (const UsageError& e) {
+    std::fprintf(stderr, "nosharing: %s\n", first_line(e.what()).c_str());
+    return 2;
+  } catch (const RuntimeError& e) {
+    std::fprintf(stderr, "nosharing: %s\n", first_line(e.what()).c_str());
+    return 1;
+  } catch (const c10::Error& e) {
+    std::fprintf(stderr, "nosharing: %s\n", first_line(e.what_without_backtrace()).c_str());
+    return 1;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "nosharing: %s\n", first_line(e.what()).c_str());
+    return 1;
+  }
+}

@@ -1,0 +1,23 @@
+// The subcommands of `nosharing` (DESIGN §8). Each adds itself to the app and sets
+// `run` to the function main calls after parsing; errors are thrown (UsageError → exit 2,
+// anything else → exit 1) and main prints them as one line.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <functional>
+
+namespace nosharing::cli {
+
+using CommandRun = std::function<int()>;
+
+void add_train_command(CLI::App& app, CommandRun& run);
+void add_eval_command(CLI::App& app, CommandRun& run);
+void add_info_command(CLI::App& app, CommandRun& run);
+void add_config_command(CLI::App& app, CommandRun& run);
+
+// Joins argv into one line for provenance.json.
+std::string command_line_of(int argc, char** argv);
+extern std::string g_command_line;
+
+}  // namespace nosharing::cli

@@ -1,0 +1,109 @@
+// nosharing info --run RUN_DIR [--json]
+// The run's config, parameter counts per layer, and its last and best evaluation.
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <memory>
+
+#include "cli/commands.h"
+#include "nosharing/models/model.h"
+#include "nosharing/train/metrics_log.h"
+#include "nosharing/train/run_reader.h"
+
+namespace nosharing::cli {
+namespace {
+
+struct InfoArgs {
+  std::string run;
+  bool json = false;
+};
+
+int run_info(const InfoArgs& args) {
+  const RunRecord run = read_run(args.run);
+  TrainerState state;
+  bool has_checkpoint = true;
+  Model model;
+  try {
+    model = load_trained_model(run, &state);
+  } catch (const RuntimeError&) {
+    // A run without a checkpoint still has a config: count the parameters of a fresh model.
+    has_checkpoint = false;
+    model = build_model(run.config, run.input_shape, run.num_classes);
+  }
+  nlohmann::json layers = nlohmann::json::array();
+  int64_t total = 0;
+  for (const auto& [name, count] : parameter_counts(*model)) {
+    layers.push_back({{"name", name}, {"parameters", count}});
+    total += count;
+  }
+  nlohmann::json last_eval = nullptr;
+  nlohmann::json best_eval = nullptr;
+  nlohmann::json last_train = nullptr;
+  for (const auto& line : read_metrics(run.dir + "/metrics.jsonl")) {
+    const std::string kind = line.value("kind", "");
+    if (kind == "eval") {
+      last_eval = line;
+      if (best_eval.is_null() || line.value("accuracy", 0.0) > best_eval.value("accuracy", 0.0)) {
+        best_eval = line;
+      }
+    } else if (kind == "train") {
+      last_train = line;
+    }
+  }
+  const nlohmann::json info = {
+      {"run", run.dir},
+      {"preset", run.config.get_string("model.preset")},
+      {"model", run.config.get_string("model.type")},
+      {"sharing", run.config.get_string("model.sharing")},
+      {"data", run.provenance.value("data", nlohmann::json::object())},
+      {"parameters", {{"total", total}, {"layers", layers}}},
+      {"checkpoint",
+       has_checkpoint ? nlohmann::json{{"step", state.step}, {"seconds", state.seconds}}
+                      : nlohmann::json(nullptr)},
+      {"last_train", last_train},
+      {"last_eval", last_eval},
+      {"best_eval", best_eval},
+  };
+  if (args.json) {
+    std::printf("%s\n", info.dump(2).c_str());
+    return 0;
+  }
+  std::printf("run         %s\n", run.dir.c_str());
+  std::printf("model       %s (preset %s, sharing %s)\n", info["model"].get<std::string>().c_str(),
+              info["preset"].get<std::string>().c_str(), info["sharing"].get<std::string>().c_str());
+  std::printf("input       %lld×%lld×%lld, %lld classes\n",
+              static_cast<long long>(run.input_shape.channels),
+              static_cast<long long>(run.input_shape.height),
+              static_cast<long long>(run.input_shape.width),
+              static_cast<long long>(run.num_classes));
+  std::printf("parameters  %lld\n", static_cast<long long>(total));
+  for (const auto& layer : layers) {
+    std::printf("  %-18s %12lld\n", layer["name"].get<std::string>().c_str(),
+                static_cast<long long>(layer["parameters"].get<int64_t>()));
+  }
+  if (has_checkpoint) {
+    std::printf("trained     %lld steps, %.1f s\n", static_cast<long long>(state.step), state.seconds);
+  }
+  auto print_eval = [](const char* label, const nlohmann::json& line) {
+    if (line.is_null()) return;
+    std::printf("%s  %s accuracy %.4f, loss %.4f at step %lld\n", label,
+                line.value("split", "val").c_str(), line.value("accuracy", 0.0),
+                line.value("loss", 0.0), static_cast<long long>(line.value("step", int64_t{0})));
+  };
+  print_eval("last eval  ", last_eval);
+  print_eval("best eval  ", best_eval);
+  std::printf("\n%s", run.config.to_toml().c_str());
+  return 0;
+}
+
+}  // namespace
+
+void add_info_command(CLI::App& app, CommandRun& run) {
+  auto args = std::make_shared<InfoArgs>();
+  CLI::App* sub = app.add_subcommand("info", "describe a run: config, parameters, metrics");
+  sub->add_option("--run", args->run, "run directory")->required();
+  sub->add_flag("--json", args->json, "print JSON");
+  sub->callback([args, &run] { run = [args] { return run_info(*args); }; });
+}
+
+}  // namespace nosharing::cli

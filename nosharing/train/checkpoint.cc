@@ -1,0 +1,97 @@
+#include "nosharing/train/checkpoint.h"
+
+#include <torch/serialize/input-archive.h>
+#include <torch/serialize/output-archive.h>
+#include <torch/utils.h>
+
+#include <cstdio>
+#include <filesystem>
+
+#include "nosharing/core/error.h"
+
+namespace nosharing {
+namespace {
+
+torch::Tensor int_tensor(int64_t value) { return torch::tensor({value}, torch::kInt64); }
+torch::Tensor double_tensor(double value) { return torch::tensor({value}, torch::kFloat64); }
+
+}  // namespace
+
+std::string checkpoint_path(const std::string& run_dir) {
+  return run_dir + "/checkpoint/state.pt";
+}
+
+void save_checkpoint(const std::string& run_dir, torch::nn::Module& model,
+                     torch::optim::Optimizer* optimizer, const TrainerState& state) {
+  const std::string path = checkpoint_path(run_dir);
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path());
+  torch::serialize::OutputArchive archive;
+  torch::serialize::OutputArchive model_archive;
+  model.save(model_archive);
+  archive.write("model", model_archive);
+  if (optimizer != nullptr) {
+    torch::serialize::OutputArchive optimizer_archive;
+    optimizer->save(optimizer_archive);
+    archive.write("optimizer", optimizer_archive);
+  }
+  archive.write("trainer.step", int_tensor(state.step));
+  archive.write("trainer.epoch", int_tensor(state.epoch));
+  archive.write("trainer.batch_in_epoch", int_tensor(state.batch_in_epoch));
+  archive.write("trainer.seconds", double_tensor(state.seconds));
+  archive.write("trainer.best_accuracy", double_tensor(state.best_accuracy));
+  archive.write("trainer.rng_state", torch::globalContext().defaultGenerator(torch::kCPU).get_state());
+  const std::string temporary = path + ".tmp";
+  try {
+    archive.save_to(temporary);
+  } catch (const c10::Error& error) {
+    std::remove(temporary.c_str());
+    throw_runtime("cannot write checkpoint {}: {}", path, error.what_without_backtrace());
+  }
+  if (std::rename(temporary.c_str(), path.c_str()) != 0) {
+    std::remove(temporary.c_str());
+    throw_runtime("cannot write checkpoint {}: rename failed", path);
+  }
+}
+
+TrainerState load_checkpoint(const std::string& run_dir, torch::nn::Module& model,
+                             torch::optim::Optimizer* optimizer) {
+  const std::string path = checkpoint_path(run_dir);
+  if (!std::filesystem::is_regular_file(path)) {
+    throw_runtime("{}: no checkpoint (was the run started with this directory?)", path);
+  }
+  TrainerState state;
+  try {
+    torch::serialize::InputArchive archive;
+    archive.load_from(path);
+    torch::serialize::InputArchive model_archive;
+    archive.read("model", model_archive);
+    model.load(model_archive);
+    if (optimizer != nullptr) {
+      torch::serialize::InputArchive optimizer_archive;
+      archive.read("optimizer", optimizer_archive);
+      optimizer->load(optimizer_archive);
+    }
+    torch::Tensor value;
+    archive.read("trainer.step", value);
+    state.step = value.item<int64_t>();
+    archive.read("trainer.epoch", value);
+    state.epoch = value.item<int64_t>();
+    archive.read("trainer.batch_in_epoch", value);
+    state.batch_in_epoch = value.item<int64_t>();
+    archive.read("trainer.seconds", value);
+    state.seconds = value.item<double>();
+    archive.read("trainer.best_accuracy", value);
+    state.best_accuracy = value.item<double>();
+    if (optimizer != nullptr) {
+      archive.read("trainer.rng_state", value);
+      torch::globalContext().defaultGenerator(torch::kCPU).set_state(value);
+    }
+  } catch (const c10::Error& error) {
+    std::string reason = error.what_without_backtrace();
+    reason = reason.substr(0, reason.find('\n'));
+    throw_runtime("{}: corrupt or incompatible checkpoint: {}", path, reason);
+  }
+  return state;
+}
+
+}  // namespace nosharing

@@ -1,0 +1,28 @@
+// metrics.jsonl: one JSON object per line with a "kind" (DESIGN §8):
+//   "train": step, epoch, loss, task_loss, <aux losses>, lr, images_per_second, seconds
+//   "eval":  step, epoch, split, loss, accuracy, n, seconds
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <vector>
+
+namespace nosharing {
+
+class MetricsLog {
+ public:
+  explicit MetricsLog(std::string path) : path_(std::move(path)) {}
+  // Appends one line and flushes it.
+  void write(const nlohmann::json& line) const;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// Every line of a metrics.jsonl (lines that are not JSON objects are skipped: a crash may
+// leave a torn last line).
+std::vector<nlohmann::json> read_metrics(const std::string& path);
+
+}  // namespace nosharing

@@ -1,0 +1,38 @@
+#include "nosharing/train/optimizer.h"
+
+#include <torch/optim/adamw.h>
+#include <torch/optim/sgd.h>
+
+#include "nosharing/core/error.h"
+
+namespace nosharing {
+
+std::unique_ptr<torch::optim::Optimizer> make_optimizer(const Config& config,
+                                                        std::vector<torch::Tensor> parameters) {
+  const std::string& kind = config.get_string("train.optimizer");
+  const double lr = config.get_double("train.lr");
+  const double momentum = config.get_double("train.momentum");
+  const double weight_decay = config.get_double("train.weight_decay");
+  if (!(lr > 0)) throw_usage("train.lr = {}: expected a positive number", lr);
+  if (momentum < 0 || momentum >= 1) {
+    throw_usage("train.momentum = {}: expected a number in [0, 1)", momentum);
+  }
+  if (weight_decay < 0) throw_usage("train.weight_decay = {}: expected ≥ 0", weight_decay);
+  if (kind == "sgd") {
+    const bool nesterov = config.get_bool("train.nesterov") && momentum > 0;
+    return std::make_unique<torch::optim::SGD>(
+        std::move(parameters), torch::optim::SGDOptions(lr)
+                                   .momentum(momentum)
+                                   .nesterov(nesterov)
+                                   .weight_decay(weight_decay));
+  }
+  return std::make_unique<torch::optim::AdamW>(
+      std::move(parameters),
+      torch::optim::AdamWOptions(lr).betas({momentum, 0.999}).weight_decay(weight_decay));
+}
+
+void set_learning_rate(torch::optim::Optimizer& optimizer, double lr) {
+  for (auto& group : optimizer.param_groups()) group.options().set_lr(lr);
+}
+
+}  // namespace nosharing

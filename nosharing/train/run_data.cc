@@ -1,0 +1,78 @@
+#include "nosharing/train/run_data.h"
+
+#include "nosharing/core/error.h"
+
+namespace nosharing {
+
+RunData load_run_data(const Config& config) {
+  const double val_fraction = config.get_double("data.val_fraction");
+  if (!(val_fraction >= 0 && val_fraction < 1)) {
+    throw_usage("data.val_fraction = {}: expected a number in [0, 1)", val_fraction);
+  }
+  const int64_t limit = config.get_int("data.limit");
+  if (limit < 0) throw_usage("data.limit = {}: expected ≥ 0 (0: all images)", limit);
+  const int64_t image_size = config.get_int("data.image_size");
+  if (image_size < 1) throw_usage("data.image_size = {}: expected ≥ 1", image_size);
+
+  RunData data;
+  LoadOptions load_options;
+  load_options.image_size = image_size;
+  data.train_set = load_dataset(config.get_string("data.path"), Split::kTrain, load_options);
+  if (data.train_set.num_classes() == 0) {
+    throw_runtime("data.path {}: the images are unlabelled ({}); a classifier needs labelled "
+                  "data",
+                  data.train_set.source, data_format_name(data.train_set.format));
+  }
+  data.split = split_train_val(data.train_set.size(), val_fraction, limit,
+                               static_cast<uint64_t>(config.get_int("train.seed")));
+  if (data.split.train.numel() == 0) {
+    throw_usage("data.limit = {} with data.val_fraction = {} leaves no training images", limit,
+                val_fraction);
+  }
+  data.normalization = compute_normalization(data.train_set, data.split.train);
+  data.input_shape = {data.train_set.channels(), data.train_set.height(), data.train_set.width()};
+  data.num_classes = data.train_set.num_classes();
+  return data;
+}
+
+std::unique_ptr<BatchLoader> make_train_loader(const Config& config, const RunData& data) {
+  const int64_t batch_size = config.get_int("train.batch_size");
+  if (batch_size < 1) throw_usage("train.batch_size = {}: expected ≥ 1", batch_size);
+  const int64_t threads = config.get_int("data.threads");
+  if (threads < 0) throw_usage("data.threads = {}: expected ≥ 0", threads);
+  const int64_t padding = config.get_int("augment.crop_padding");
+  if (padding < 0) throw_usage("augment.crop_padding = {}: expected ≥ 0", padding);
+  if (batch_size > data.split.train.numel()) {
+    throw_usage("train.batch_size = {}: larger than the {} training images", batch_size,
+                data.split.train.numel());
+  }
+  // Crop and flip are the standard recipe for colour photographs (CIFAR), not for
+  // centred greyscale items such as Fashion-MNIST.
+  const bool colour = data.input_shape.channels == 3;
+  LoaderOptions options;
+  options.batch_size = batch_size;
+  options.shuffle = true;
+  options.drop_last = true;
+  options.augment.crop = config.get_auto_bool("augment.crop", colour);
+  options.augment.crop_padding = padding;
+  options.augment.flip = config.get_auto_bool("augment.flip", colour);
+  options.seed = static_cast<uint64_t>(config.get_int("train.seed"));
+  options.threads = static_cast<int>(threads);
+  return std::make_unique<BatchLoader>(data.train_set, data.split.train, data.normalization,
+                                       options);
+}
+
+std::unique_ptr<BatchLoader> make_eval_loader(const Config& config, const Dataset& dataset,
+                                              torch::Tensor indices,
+                                              const Normalization& normalization) {
+  const int64_t batch_size = config.get_int("train.eval_batch_size");
+  if (batch_size < 1) throw_usage("train.eval_batch_size = {}: expected ≥ 1", batch_size);
+  LoaderOptions options;
+  options.batch_size = batch_size;
+  options.shuffle = false;
+  options.drop_last = false;
+  options.threads = static_cast<int>(std::max<int64_t>(0, config.get_int("data.threads")));
+  return std::make_unique<BatchLoader>(dataset, std::move(indices), normalization, options);
+}
+
+}  // namespace nosharing

@@ -1,0 +1,104 @@
+#include "nosharing/train/run_directory.h"
+
+#include <torch/version.h>
+
+#include <array>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+
+#include <unistd.h>
+
+#include "nosharing/core/error.h"
+#include "nosharing/core/files.h"
+#include "nosharing/core/threads.h"
+
+extern "C" char* openblas_get_config(void);
+
+namespace nosharing {
+namespace {
+
+std::string utc_time(const char* format) {
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  std::array<char, 64> buffer{};
+  std::strftime(buffer.data(), buffer.size(), format, &tm);
+  return buffer.data();
+}
+
+std::string command_output(const std::string& command) {
+  std::string out;
+  FILE* pipe = ::popen(command.c_str(), "r");
+  if (pipe == nullptr) return out;
+  std::array<char, 256> buffer{};
+  while (std::fgets(buffer.data(), buffer.size(), pipe) != nullptr) out += buffer.data();
+  ::pclose(pipe);
+  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
+  return out;
+}
+
+}  // namespace
+
+std::string default_run_directory(const std::string& preset) {
+  return "runs/" + utc_time("%Y%m%d-%H%M%S") + "-" + preset;
+}
+
+void create_run_directory(const std::string& path, bool force) {
+  namespace fs = std::filesystem;
+  std::error_code error;
+  if (fs::exists(path)) {
+    if (!fs::is_directory(path)) throw_usage("--out {}: exists and is not a directory", path);
+    if (!fs::is_empty(path)) {
+      if (!force) {
+        throw_usage("--out {}: run directory already exists (use --force to replace it, or "
+                    "--resume {} to continue it)",
+                    path, path);
+      }
+      for (const auto& entry : fs::directory_iterator(path)) fs::remove_all(entry.path(), error);
+    }
+  }
+  fs::create_directories(path, error);
+  if (!fs::is_directory(path)) {
+    throw_runtime("--out {}: cannot create directory: {}", path, error.message());
+  }
+}
+
+nlohmann::json make_provenance(int threads, const std::string& command_line,
+                               const nlohmann::json& extra) {
+  std::array<char, 256> host{};
+  ::gethostname(host.data(), host.size() - 1);
+  const std::string source = NOSHARING_SOURCE_DIR;
+  const std::string commit =
+      command_output("git -C '" + source + "' rev-parse HEAD 2>/dev/null");
+  const std::string dirty =
+      command_output("git -C '" + source + "' status --porcelain --untracked-files=no 2>/dev/null");
+  const char* coretype = std::getenv("OPENBLAS_CORETYPE");
+  nlohmann::json provenance = {
+      {"git_commit", commit.empty() ? nlohmann::json(nullptr) : nlohmann::json(commit)},
+      {"git_dirty", !dirty.empty()},
+      {"libtorch_version", TORCH_VERSION},
+      {"blas", openblas_get_config()},
+      {"blas_kernel", blas_core_name()},
+      {"openblas_coretype_env", coretype ? nlohmann::json(coretype) : nlohmann::json(nullptr)},
+      {"threads", threads},
+      {"host", host.data()},
+      {"command_line", command_line},
+      {"started_utc", utc_time("%Y-%m-%dT%H:%M:%SZ")},
+  };
+  provenance.update(extra);
+  return provenance;
+}
+
+void write_json_atomic(const std::string& path, const nlohmann::json& value) {
+  write_file_atomic(path, value.dump(2) + "\n");
+}
+
+nlohmann::json read_json_file(const std::string& path) {
+  auto parsed = nlohmann::json::parse(read_text_file(path), nullptr, false);
+  if (parsed.is_discarded()) throw_runtime("{}: not valid JSON", path);
+  return parsed;
+}
+
+}  // namespace nosharing

@@ -1,0 +1,266 @@
+#include "nosharing/train/trainer.h"
+
+#include <torch/nn/functional/loss.h>
+
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+
+#include <unistd.h>
+
+#include "nosharing/core/error.h"
+#include "nosharing/core/files.h"
+#include "nosharing/core/seed.h"
+#include "nosharing/core/threads.h"
+#include "nosharing/train/metrics_log.h"
+#include "nosharing/train/optimizer.h"
+#include "nosharing/train/run_data.h"
+#include "nosharing/train/run_directory.h"
+#include "nosharing/train/schedule.h"
+
+namespace nosharing {
+namespace {
+
+std::atomic<bool> g_interrupt_requested{false};
+
+void on_interrupt(int) {
+  g_interrupt_requested = true;
+  std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C ends the process at once
+}
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+std::string format_duration(double seconds) {
+  const auto s = static_cast<int64_t>(std::max(0.0, seconds));
+  if (s >= 3600) return fmt::format("{}h{:02}m", s / 3600, (s % 3600) / 60);
+  return fmt::format("{}m{:02}s", s / 60, s % 60);
+}
+
+// One line on stderr, rewritten in place, when stderr is a terminal.
+class ProgressLine {
+ public:
+  explicit ProgressLine(bool enabled) : enabled_(enabled && ::isatty(STDERR_FILENO)) {}
+  ~ProgressLine() { clear(); }
+  void update(const std::string& text) {
+    if (!enabled_) return;
+    if (seconds_since(last_) < 0.25) return;
+    last_ = Clock::now();
+    std::fprintf(stderr, "\r%s\033[K", text.c_str());
+    std::fflush(stderr);
+    shown_ = true;
+  }
+  void clear() {
+    if (!shown_) return;
+    std::fprintf(stderr, "\r\033[K");
+    std::fflush(stderr);
+    shown_ = false;
+  }
+
+ private:
+  bool enabled_;
+  bool shown_ = false;
+  Clock::time_point last_{};
+};
+
+}  // namespace
+
+void install_interrupt_handler() {
+  g_interrupt_requested = false;
+  std::signal(SIGINT, on_interrupt);
+}
+
+TrainResult train_model(const Config& config, const TrainOptions& options) {
+  const int64_t epochs = config.get_int("train.epochs");
+  const int64_t max_steps = config.get_int("train.max_steps");
+  const double max_minutes = config.get_double("train.max_minutes");
+  const int64_t eval_every = config.get_int("train.eval_every");
+  const int64_t log_every = std::max<int64_t>(1, config.get_int("train.log_every"));
+  const double label_smoothing = config.get_double("train.label_smoothing");
+  if (epochs < 1) throw_usage("train.epochs = {}: expected ≥ 1", epochs);
+  if (max_steps < 0) throw_usage("train.max_steps = {}: expected ≥ 0 (0: no limit)", max_steps);
+  if (eval_every < 0) throw_usage("train.eval_every = {}: expected ≥ 0", eval_every);
+  if (label_smoothing < 0 || label_smoothing >= 1) {
+    throw_usage("train.label_smoothing = {}: expected a number in [0, 1)", label_smoothing);
+  }
+  const int threads = set_compute_threads(static_cast<int>(config.get_int("train.threads")));
+  const uint64_t seed = static_cast<uint64_t>(config.get_int("train.seed"));
+
+  RunData data = load_run_data(config);
+  seed_torch(seed);
+  Model model = build_model(config, data.input_shape, data.num_classes);
+  auto optimizer = make_optimizer(config, model->parameters());
+  auto train_loader = make_train_loader(config, data);
+  std::unique_ptr<BatchLoader> val_loader;
+  if (data.split.val.numel() > 0) {
+    val_loader = make_eval_loader(config, data.train_set, data.split.val, data.normalization);
+  }
+
+  const int64_t steps_per_epoch = train_loader->batches_per_epoch();
+  int64_t total_steps = epochs * steps_per_epoch;
+  if (max_steps > 0) total_steps = std::min(total_steps, max_steps);
+  ScheduleOptions schedule;
+  schedule.kind = config.get_string("train.schedule");
+  schedule.peak_lr = config.get_double("train.lr");
+  schedule.warmup_steps = std::max<int64_t>(0, config.get_int("train.warmup_steps"));
+  schedule.total_steps = total_steps;
+  schedule.steps_per_epoch = steps_per_epoch;
+  schedule.step_epochs = config.get_int("train.step_epochs");
+  schedule.step_gamma = config.get_double("train.step_gamma");
+
+  const std::string& run_dir = options.run_dir;
+  TrainerState state;
+  if (options.resume) {
+    state = load_checkpoint(run_dir, *model, optimizer.get());
+  } else {
+    write_file_atomic(run_dir + "/config.toml", config.to_toml());
+    nlohmann::json data_info = {
+        {"format", data_format_name(data.train_set.format)},
+        {"source", data.train_set.source},
+        {"channels", data.input_shape.channels},
+        {"height", data.input_shape.height},
+        {"width", data.input_shape.width},
+        {"classes", data.num_classes},
+        {"class_names", data.train_set.class_names},
+        {"train_images", data.split.train.numel()},
+        {"val_images", data.split.val.numel()},
+        {"normalization", {{"mean", data.normalization.mean}, {"std", data.normalization.std}}},
+    };
+    write_json_atomic(run_dir + "/provenance.json",
+                      make_provenance(threads, options.command_line,
+                                      {{"data", data_info},
+                                       {"steps_per_epoch", steps_per_epoch},
+                                       {"total_steps", total_steps}}));
+  }
+  const MetricsLog metrics(run_dir + "/metrics.jsonl");
+  const int64_t batch_size = config.get_int("train.batch_size");
+
+  const auto start = Clock::now();
+  const double seconds_before = state.seconds;
+  auto elapsed = [&] { return seconds_before + seconds_since(start); };
+  int64_t last_eval_step = -1;
+  TrainResult result;
+
+  auto run_eval = [&](int64_t epoch_number) {
+    if (!val_loader) return;
+    result.last_eval = evaluate(*model, *val_loader);
+    last_eval_step = state.step;
+    state.best_accuracy = std::max(state.best_accuracy, result.last_eval.accuracy);
+    metrics.write({{"kind", "eval"},
+                   {"step", state.step},
+                   {"epoch", epoch_number},
+                   {"split", "val"},
+                   {"loss", result.last_eval.loss},
+                   {"accuracy", result.last_eval.accuracy},
+                   {"n", result.last_eval.n},
+                   {"seconds", elapsed()}});
+    if (!options.quiet) {
+      std::printf("epoch %lld step %lld: val accuracy %.4f, loss %.4f (%s)\n",
+                  static_cast<long long>(epoch_number), static_cast<long long>(state.step),
+                  result.last_eval.accuracy, result.last_eval.loss,
+                  format_duration(elapsed()).c_str());
+      std::fflush(stdout);
+    }
+  };
+
+  ProgressLine progress(!options.quiet);
+  model->train();
+  double interval_loss = 0;
+  int64_t interval_steps = 0;
+  auto interval_start = Clock::now();
+  bool out_of_time = false;
+  const int64_t first_step = state.step;
+
+  for (int64_t epoch = state.epoch; state.step < total_steps && !out_of_time; ++epoch) {
+    train_loader->start_epoch(epoch, state.batch_in_epoch);
+    while (state.step < total_steps) {
+      std::optional<Batch> batch = train_loader->next();
+      if (!batch) break;
+      const double lr = learning_rate_at(state.step, schedule);
+      set_learning_rate(*optimizer, lr);
+      optimizer->zero_grad();
+      const torch::Tensor logits = model->forward(batch->images);
+      const torch::Tensor task_loss = torch::nn::functional::cross_entropy(
+          logits, batch->labels,
+          torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(label_smoothing));
+      const torch::Tensor loss = task_loss;
+      const double loss_value = loss.item<double>();
+      if (!std::isfinite(loss_value)) {
+        throw_runtime("non-finite loss ({}) at step {} of epoch {}: lower train.lr (now {}) or "
+                      "check the data",
+                      loss_value, state.step + 1, epoch + 1, config.get_double("train.lr"));
+      }
+      loss.backward();
+      optimizer->step();
+      ++state.step;
+      state.epoch = epoch;
+      state.batch_in_epoch = batch->index + 1;
+      interval_loss += loss_value;
+      ++interval_steps;
+
+      if (state.step % log_every == 0 || state.step == total_steps) {
+        const double interval_seconds = seconds_since(interval_start);
+        metrics.write({{"kind", "train"},
+                       {"step", state.step},
+                       {"epoch", epoch + 1},
+                       {"loss", interval_loss / interval_steps},
+                       {"task_loss", interval_loss / interval_steps},
+                       {"lr", lr},
+                       {"images_per_second",
+                        interval_seconds > 0 ? interval_steps * batch_size / interval_seconds : 0.0},
+                       {"seconds", elapsed()}});
+        interval_loss = 0;
+        interval_steps = 0;
+        interval_start = Clock::now();
+      }
+      const double rate = seconds_since(start) / std::max<int64_t>(1, state.step - first_step);
+      progress.update(fmt::format("epoch {}/{} step {}/{} loss {:.4f} lr {:.4g} ETA {}", epoch + 1,
+                                  (total_steps + steps_per_epoch - 1) / steps_per_epoch, state.step,
+                                  total_steps, loss_value, lr,
+                                  format_duration(rate * (total_steps - state.step))));
+      if (eval_every > 0 && state.step % eval_every == 0 && state.batch_in_epoch != steps_per_epoch) {
+        progress.clear();
+        run_eval(epoch + 1);
+      }
+      const bool interrupted =
+          g_interrupt_requested ||
+          (options.interrupt_after_step > 0 && state.step == options.interrupt_after_step);
+      if (interrupted) {
+        progress.clear();
+        state.seconds = elapsed();
+        save_checkpoint(run_dir, *model, optimizer.get(), state);
+        result.status = TrainStatus::kInterrupted;
+        result.state = state;
+        return result;
+      }
+      if (max_minutes > 0 && elapsed() >= max_minutes * 60) {
+        out_of_time = true;
+        break;
+      }
+    }
+    if (state.batch_in_epoch >= steps_per_epoch) {  // the epoch is complete
+      state.epoch = epoch + 1;
+      state.batch_in_epoch = 0;
+      progress.clear();
+      run_eval(epoch + 1);
+      state.seconds = elapsed();
+      save_checkpoint(run_dir, *model, optimizer.get(), state);
+    }
+  }
+  progress.clear();
+  if (last_eval_step != state.step) {
+    run_eval(state.batch_in_epoch == 0 ? state.epoch : state.epoch + 1);
+  }
+  state.seconds = elapsed();
+  save_checkpoint(run_dir, *model, optimizer.get(), state);
+  result.state = state;
+  return result;
+}
+
+}  // namespace nosharing

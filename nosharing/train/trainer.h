@@ -1,0 +1,41 @@
+// The training loop of `nosharing train`: optimiser steps with the configured schedule,
+// evaluation on the validation split (every epoch end, every train.eval_every steps and at
+// the end), metrics.jsonl lines, checkpoints (every epoch end, at the end and on Ctrl-C) and
+// exact resumption.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "nosharing/core/config.h"
+#include "nosharing/train/checkpoint.h"
+#include "nosharing/train/evaluate.h"
+
+namespace nosharing {
+
+struct TrainOptions {
+  std::string run_dir;
+  bool resume = false;       // continue from run_dir/checkpoint (config from run_dir)
+  bool quiet = false;        // no progress line, no per-evaluation summary on stdout
+  std::string command_line;  // recorded in provenance.json
+  // Test hook: behave as if Ctrl-C arrived right after this optimiser step (0: never).
+  int64_t interrupt_after_step = 0;
+};
+
+enum class TrainStatus { kFinished, kInterrupted };
+
+struct TrainResult {
+  TrainStatus status = TrainStatus::kFinished;
+  TrainerState state;
+  EvalResult last_eval;  // validation result at the end (n = 0 without a validation split)
+};
+
+// Trains the model `config` describes in options.run_dir, which must exist (see
+// create_run_directory); on resume, `config` must be the run's own config.toml.
+TrainResult train_model(const Config& config, const TrainOptions& options);
+
+// Installs a SIGINT handler that asks a running train_model to checkpoint and stop
+// (a second Ctrl-C kills the process as usual).
+void install_interrupt_handler();
+
+}  // namespace nosharing
