@@ -1,0 +1,240 @@
+// Conformance of the command line to DESIGN §8: flags, --set typing and precedence, the
+// run directory, every metrics line kind and key, eval --json, info, exit codes.
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "tests/test_util.h"
+
+namespace nosharing {
+namespace {
+
+using testing::make_temp_dir;
+using testing::run_cli;
+using testing::write_idx_dataset;
+
+// A tiny model that trains in a second or two on 12×12 images.
+std::vector<std::string> tiny_args(const std::string& data, const std::string& out) {
+  return {"train",
+          "--data", data,
+          "--out", out,
+          "--quiet",
+          "--threads", "1",
+          "--set", "model.channels=[4, 8]",
+          "--set", "model.kernels=3",
+          "--set", "train.batch_size=32",
+          "--set", "train.epochs=2",
+          "--set", "train.log_every=2",
+          "--set", "train.eval_every=3",
+          "--set", "train.warmup_steps=2",
+          "--set", "data.threads=1"};
+}
+
+std::vector<std::string> with(std::vector<std::string> args, std::vector<std::string> more) {
+  args.insert(args.end(), more.begin(), more.end());
+  return args;
+}
+
+std::string last_line(const std::string& text) {
+  std::string trimmed = text;
+  while (!trimmed.empty() && trimmed.back() == '\n') trimmed.pop_back();
+  return trimmed.substr(trimmed.rfind('\n') == std::string::npos ? 0 : trimmed.rfind('\n') + 1);
+}
+
+int count_lines(const std::string& text) {
+  return static_cast<int>(std::count(text.begin(), text.end(), '\n'));
+}
+
+class CliTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    data_ = new std::string(make_temp_dir("cli-data"));
+    write_idx_dataset(*data_, 320, 64, 12, 12, 4, 7);
+  }
+  static void TearDownTestSuite() { delete data_; }
+  static std::string* data_;
+};
+std::string* CliTest::data_ = nullptr;
+
+TEST_F(CliTest, TrainWritesTheRunDirectoryOfTheContract) {
+  const std::string out = make_temp_dir("cli-run") + "/run";
+  const auto result = run_cli(tiny_args(*data_, out));
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_EQ(last_line(result.out), out);  // --quiet: only the run directory
+
+  namespace fs = std::filesystem;
+  for (const char* file : {"config.toml", "provenance.json", "metrics.jsonl", "checkpoint/state.pt"}) {
+    EXPECT_TRUE(fs::is_regular_file(out + "/" + file)) << file;
+  }
+  for (const auto& entry : fs::recursive_directory_iterator(out)) {
+    EXPECT_EQ(entry.path().string().find(".tmp"), std::string::npos) << entry.path();
+  }
+  const std::string config = testing::read_file(out + "/config.toml");
+  EXPECT_NE(config.find("schema_version = 1"), std::string::npos);
+  EXPECT_NE(config.find("path = \"" + *data_ + "\""), std::string::npos) << config;
+
+  const auto provenance = nlohmann::json::parse(testing::read_file(out + "/provenance.json"));
+  for (const char* key : {"git_commit", "libtorch_version", "blas", "blas_kernel", "threads", "host"}) {
+    EXPECT_TRUE(provenance.contains(key)) << key;
+  }
+  EXPECT_EQ(provenance["threads"], 1);
+
+  // 288 training images (10 % of 320 held out) / 32 = 9 steps per epoch, 2 epochs.
+  std::ifstream metrics(out + "/metrics.jsonl");
+  std::string line;
+  std::vector<nlohmann::json> train, eval;
+  while (std::getline(metrics, line)) {
+    const auto parsed = nlohmann::json::parse(line);
+    (parsed["kind"] == "train" ? train : eval).push_back(parsed);
+    EXPECT_TRUE(parsed["kind"] == "train" || parsed["kind"] == "eval") << line;
+  }
+  ASSERT_FALSE(train.empty());
+  for (const auto& t : train) {
+    for (const char* key : {"step", "epoch", "loss", "task_loss", "lr", "images_per_second", "seconds"}) {
+      EXPECT_TRUE(t.contains(key)) << key << " in " << t.dump();
+    }
+    EXPECT_GE(t["step"].get<int64_t>(), 1);
+  }
+  EXPECT_EQ(train.back()["step"], 18);
+  // Evaluations: every 3 steps except at epoch ends (9, 18), plus each epoch end.
+  std::vector<int64_t> eval_steps;
+  for (const auto& e : eval) {
+    for (const char* key : {"step", "epoch", "split", "loss", "accuracy", "n", "seconds"}) {
+      EXPECT_TRUE(e.contains(key)) << key << " in " << e.dump();
+    }
+    EXPECT_EQ(e["split"], "val");
+    EXPECT_EQ(e["n"], 32);
+    EXPECT_GE(e["accuracy"].get<double>(), 0.0);
+    EXPECT_LE(e["accuracy"].get<double>(), 1.0);
+    eval_steps.push_back(e["step"]);
+  }
+  EXPECT_EQ(eval_steps, (std::vector<int64_t>{3, 6, 9, 12, 15, 18}));
+
+  // eval --json reproduces the final validation line.
+  const auto evaluated = run_cli({"eval", "--run", out, "--json"});
+  ASSERT_EQ(evaluated.exit_code, 0) << evaluated.err;
+  const auto json = nlohmann::json::parse(evaluated.out);
+  EXPECT_EQ(json["split"], "val");
+  EXPECT_EQ(json["n"], 32);
+  EXPECT_NEAR(json["accuracy"].get<double>(), eval.back()["accuracy"].get<double>(), 1e-12);
+  EXPECT_NEAR(json["loss"].get<double>(), eval.back()["loss"].get<double>(), 1e-5);
+
+  const auto tested = run_cli({"eval", "--run", out, "--split", "test", "--json"});
+  ASSERT_EQ(tested.exit_code, 0) << tested.err;
+  EXPECT_EQ(nlohmann::json::parse(tested.out)["n"], 64);
+
+  const auto info = run_cli({"info", "--run", out, "--json"});
+  ASSERT_EQ(info.exit_code, 0) << info.err;
+  const auto info_json = nlohmann::json::parse(info.out);
+  EXPECT_GT(info_json["parameters"]["total"].get<int64_t>(), 0);
+  EXPECT_EQ(info_json["last_eval"]["step"], 18);
+  const auto info_text = run_cli({"info", "--run", out});
+  EXPECT_EQ(info_text.exit_code, 0);
+  EXPECT_NE(info_text.out.find("lc1"), std::string::npos) << info_text.out;
+
+  // An existing run directory is refused without --force …
+  const auto again = run_cli(tiny_args(*data_, out));
+  EXPECT_EQ(again.exit_code, 2);
+  EXPECT_EQ(count_lines(again.err), 1) << again.err;
+  EXPECT_NE(again.err.find(out), std::string::npos) << again.err;
+  // … and replaced with it.
+  EXPECT_EQ(run_cli(with(tiny_args(*data_, out), {"--force", "--set", "train.epochs=1"})).exit_code, 0);
+}
+
+TEST_F(CliTest, ConfigPrintsEveryKeyWithTypedSetsAndPrecedence) {
+  const std::string dir = make_temp_dir("cli-config");
+  testing::write_file(dir + "/c.toml", "[train]\nlr = 0.2\nepochs = 7\n");
+  const auto result = run_cli({"config", "--config", dir + "/c.toml", "--set", "train.lr=0.3",
+                               "--set", "model.sharing=conv", "--set", "model.channels=[3, 5]"});
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  EXPECT_NE(result.out.find("lr = 0.3  # default 0.05"), std::string::npos) << result.out;
+  EXPECT_NE(result.out.find("epochs = 7  #"), std::string::npos);
+  EXPECT_NE(result.out.find("sharing = \"conv\""), std::string::npos);
+  EXPECT_NE(result.out.find("channels = [3, 5]"), std::string::npos);
+  for (const char* key : {"preset", "sharing", "max_steps", "batch_size", "seed", "threads",
+                          "eval_every", "val_fraction", "limit", "crop", "flip"}) {
+    EXPECT_NE(result.out.find(std::string("\n") + key + " = "), std::string::npos) << key;
+  }
+}
+
+TEST_F(CliTest, UsageErrorsExitTwoWithOneLineNamingTheProblem) {
+  const std::string out = make_temp_dir("cli-usage") + "/run";
+  struct Case {
+    std::vector<std::string> args;
+    std::string mentions;
+  };
+  const std::vector<Case> cases = {
+      {{"train", "--bogus"}, "--bogus"},
+      {{"frobnicate"}, "frobnicate"},
+      {with(tiny_args(*data_, out), {"--set", "train.nope=1"}), "train.nope"},
+      {with(tiny_args(*data_, out), {"--set", "train.epochs=abc"}), "train.epochs"},
+      {with(tiny_args(*data_, out), {"--set", "train.epochs=1.5"}), "train.epochs"},
+      {with(tiny_args(*data_, out), {"--set", "model.sharing=half"}), "model.sharing"},
+      {with(tiny_args(*data_, out), {"--set", "model.kernels=[30]"}), "model.kernels"},
+      {with(tiny_args(*data_, out), {"--set", "model.strides=0"}), "model.strides"},
+      {with(tiny_args(*data_, out), {"--config", out + "/missing.toml"}), "missing.toml"},
+      {{"config", "--set", "model.preset=nope"}, "nope"},
+  };
+  for (const auto& c : cases) {
+    const auto result = run_cli(c.args);
+    EXPECT_EQ(result.exit_code, 2) << c.mentions << ": " << result.err;
+    EXPECT_EQ(count_lines(result.err), 1) << result.err;
+    EXPECT_NE(result.err.find(c.mentions), std::string::npos) << result.err;
+  }
+  EXPECT_FALSE(std::filesystem::exists(out)) << "a failed run must leave nothing behind";
+}
+
+TEST_F(CliTest, DataErrorsExitOneNamingTheFile) {
+  const std::string root = make_temp_dir("cli-bad-data");
+  const std::string out = root + "/run";
+  // Truncated images file.
+  const std::string truncated = root + "/truncated";
+  write_idx_dataset(truncated, 64, 16, 12, 12, 4, 1);
+  std::filesystem::resize_file(truncated + "/train-images-idx3-ubyte", 1000);
+  // Wrong magic number.
+  const std::string magic = root + "/magic";
+  write_idx_dataset(magic, 64, 16, 12, 12, 4, 1);
+  {
+    std::fstream file(magic + "/train-labels-idx1-ubyte", std::ios::in | std::ios::out | std::ios::binary);
+    file.seekp(3);
+    file.put(0x07);
+  }
+  for (const auto& [data, mentions] : std::vector<std::pair<std::string, std::string>>{
+           {root + "/nowhere", "nowhere"},
+           {truncated, "train-images-idx3-ubyte"},
+           {magic, "train-labels-idx1-ubyte"}}) {
+    const auto result = run_cli(tiny_args(data, out));
+    EXPECT_EQ(result.exit_code, 1) << mentions << ": " << result.err;
+    EXPECT_EQ(count_lines(result.err), 1) << result.err;
+    EXPECT_NE(result.err.find(mentions), std::string::npos) << result.err;
+    EXPECT_FALSE(std::filesystem::exists(out));
+  }
+}
+
+TEST_F(CliTest, NonFiniteLossStopsWithExitOne) {
+  const std::string out = make_temp_dir("cli-nan") + "/run";
+  const auto result = run_cli(with(tiny_args(*data_, out),
+                                   {"--set", "train.lr=1e300", "--set", "model.norm=none",
+                                    "--set", "train.warmup_steps=0"}));
+  EXPECT_EQ(result.exit_code, 1) << result.err;
+  EXPECT_NE(result.err.find("non-finite loss"), std::string::npos) << result.err;
+}
+
+TEST_F(CliTest, ResumeRejectsCorruptCheckpoints) {
+  const std::string out = make_temp_dir("cli-corrupt") + "/run";
+  ASSERT_EQ(run_cli(with(tiny_args(*data_, out), {"--set", "train.epochs=1"})).exit_code, 0);
+  testing::write_file(out + "/checkpoint/state.pt", "not a checkpoint");
+  const auto result = run_cli({"train", "--resume", out});
+  EXPECT_EQ(result.exit_code, 1) << result.err;
+  EXPECT_EQ(count_lines(result.err), 1) << result.err;
+  EXPECT_NE(result.err.find("state.pt"), std::string::npos) << result.err;
+  const auto mixed = run_cli({"train", "--resume", out, "--set", "train.lr=1"});
+  EXPECT_EQ(mixed.exit_code, 2) << mixed.err;
+}
+
+}  // namespace
+}  // namespace nosharing

@@ -1,0 +1,119 @@
+#include "nosharing/train/trainer.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "nosharing/core/error.h"
+#include "nosharing/models/model.h"
+#include "nosharing/train/run_directory.h"
+#include "nosharing/train/run_reader.h"
+#include "nosharing/train/schedule.h"
+#include "tests/test_util.h"
+
+namespace nosharing {
+namespace {
+
+Config tiny_config(const std::string& data) {
+  Config config = Config::resolve(
+      std::nullopt,
+      {"data.path=" + data, "model.channels=[4, 8]", "model.kernels=3", "model.hidden=[16]",
+       "model.dropout=0.1", "train.batch_size=16", "train.epochs=3", "train.threads=1",
+       "data.threads=2", "train.log_every=5", "augment.flip=true", "augment.crop=true",
+       "augment.crop_padding=2"},
+      preset_toml);
+  return config;
+}
+
+std::vector<torch::Tensor> final_parameters(const std::string& run_dir) {
+  const RunRecord run = read_run(run_dir);
+  Model model = load_trained_model(run);
+  std::vector<torch::Tensor> out;
+  for (const auto& p : model->parameters()) out.push_back(p.detach().clone());
+  for (const auto& b : model->buffers()) out.push_back(b.detach().clone());
+  return out;
+}
+
+// Interrupting a run (mid-epoch, with dropout, crops and flips drawing random numbers) and
+// resuming it gives bit-identical final weights to an uninterrupted run.
+TEST(TrainerTest, ResumeEqualsAnUninterruptedRun) {
+  const std::string root = testing::make_temp_dir("resume");
+  testing::write_idx_dataset(root + "/data", 200, 20, 12, 12, 4, 3);
+  const Config config = tiny_config(root + "/data");
+
+  TrainOptions whole;
+  whole.quiet = true;
+  whole.run_dir = root + "/whole";
+  create_run_directory(whole.run_dir, false);
+  const TrainResult uninterrupted = train_model(config, whole);
+  ASSERT_EQ(uninterrupted.status, TrainStatus::kFinished);
+  // 180 training images / 16 = 11 steps per epoch.
+  EXPECT_EQ(uninterrupted.state.step, 33);
+
+  TrainOptions parts = whole;
+  parts.run_dir = root + "/parts";
+  create_run_directory(parts.run_dir, false);
+  parts.interrupt_after_step = 7;  // mid-epoch 1
+  EXPECT_EQ(train_model(config, parts).status, TrainStatus::kInterrupted);
+  parts.resume = true;
+  parts.interrupt_after_step = 16;  // mid-epoch 2
+  EXPECT_EQ(train_model(config, parts).status, TrainStatus::kInterrupted);
+  parts.interrupt_after_step = 0;
+  const TrainResult resumed = train_model(config, parts);
+  ASSERT_EQ(resumed.status, TrainStatus::kFinished);
+  EXPECT_EQ(resumed.state.step, 33);
+  EXPECT_EQ(resumed.last_eval.accuracy, uninterrupted.last_eval.accuracy);
+
+  const auto a = final_parameters(whole.run_dir);
+  const auto b = final_parameters(parts.run_dir);
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a[i], b[i])) << "tensor " << i;
+}
+
+TEST(TrainerTest, LearnsTheTinyTask) {
+  const std::string root = testing::make_temp_dir("learn");
+  testing::write_idx_dataset(root + "/data", 400, 40, 12, 12, 4, 5);
+  Config config = tiny_config(root + "/data");
+  config.apply_set("augment.crop=false");
+  config.apply_set("augment.flip=false");
+  TrainOptions options;
+  options.quiet = true;
+  options.run_dir = root + "/run";
+  create_run_directory(options.run_dir, false);
+  const TrainResult result = train_model(config, options);
+  EXPECT_GE(result.last_eval.accuracy, 0.9);
+  EXPECT_EQ(result.last_eval.n, 40);
+}
+
+TEST(ScheduleTest, WarmupCosineAndStep) {
+  ScheduleOptions options;
+  options.peak_lr = 1.0;
+  options.warmup_steps = 10;
+  options.total_steps = 110;
+  EXPECT_DOUBLE_EQ(learning_rate_at(0, options), 0.1);
+  EXPECT_DOUBLE_EQ(learning_rate_at(9, options), 1.0);
+  EXPECT_DOUBLE_EQ(learning_rate_at(10, options), 1.0);
+  EXPECT_NEAR(learning_rate_at(60, options), 0.5, 1e-12);
+  EXPECT_NEAR(learning_rate_at(110, options), 0.0, 1e-12);
+  options.kind = "step";
+  options.steps_per_epoch = 10;
+  options.step_epochs = 2;
+  options.step_gamma = 0.5;
+  EXPECT_DOUBLE_EQ(learning_rate_at(19, options), 1.0);
+  EXPECT_DOUBLE_EQ(learning_rate_at(20, options), 0.5);
+  EXPECT_DOUBLE_EQ(learning_rate_at(45, options), 0.25);
+  options.kind = "constant";
+  EXPECT_DOUBLE_EQ(learning_rate_at(100, options), 1.0);
+}
+
+TEST(RunDirectoryTest, ExistingDirectoryNeedsForce) {
+  const std::string dir = testing::make_temp_dir("rundir") + "/run";
+  create_run_directory(dir, false);
+  testing::write_file(dir + "/x", "1");
+  EXPECT_THROW(create_run_directory(dir, false), UsageError);
+  create_run_directory(dir, true);
+  EXPECT_FALSE(std::filesystem::exists(dir + "/x"));
+}
+
+}  // namespace
+}  // namespace nosharing
