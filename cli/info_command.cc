@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "cli/commands.h"
+#include "nosharing/core/error.h"
 #include "nosharing/models/model.h"
 #include "nosharing/train/metrics_log.h"
 #include "nosharing/train/run_reader.h"

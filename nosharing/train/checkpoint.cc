@@ -6,6 +6,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <mutex>
 
 #include "nosharing/core/error.h"
 
@@ -39,7 +40,11 @@ void save_checkpoint(const std::string& run_dir, torch::nn::Module& model,
   archive.write("trainer.batch_in_epoch", int_tensor(state.batch_in_epoch));
   archive.write("trainer.seconds", double_tensor(state.seconds));
   archive.write("trainer.best_accuracy", double_tensor(state.best_accuracy));
-  archive.write("trainer.rng_state", torch::globalContext().defaultGenerator(torch::kCPU).get_state());
+  {
+    torch::Generator generator = torch::globalContext().defaultGenerator(torch::kCPU);
+    std::lock_guard<std::mutex> lock(generator.mutex());
+    archive.write("trainer.rng_state", generator.get_state());
+  }
   const std::string temporary = path + ".tmp";
   try {
     archive.save_to(temporary);
@@ -84,7 +89,9 @@ TrainerState load_checkpoint(const std::string& run_dir, torch::nn::Module& mode
     state.best_accuracy = value.item<double>();
     if (optimizer != nullptr) {
       archive.read("trainer.rng_state", value);
-      torch::globalContext().defaultGenerator(torch::kCPU).set_state(value);
+      torch::Generator generator = torch::globalContext().defaultGenerator(torch::kCPU);
+      std::lock_guard<std::mutex> lock(generator.mutex());
+      generator.set_state(value);
     }
   } catch (const c10::Error& error) {
     std::string reason = error.what_without_backtrace();
