@@ -18,8 +18,7 @@ const std::vector<std::pair<std::string, std::string>>& presets() {
       {"fmnist-lc", R"(# Two locally connected layers for 28×28 Fashion-MNIST; sheets 14², 7².
 # The quick default. With the default training keys (SGD 0.05, cosine, batch 128, 8 epochs) a
 # PyTorch re-implementation reached 0.90 validation accuracy after epoch 4 and 0.912 after 8,
-# at about 40 s per
-# epoch on 2 idle cores; to be re-measured with nosharing's own trainer.
+# at about 40 s per epoch on 2 idle cores; to be re-measured with nosharing's own trainer.
 [model]
 type = "lcnet"
 sharing = "none"
