@@ -1,0 +1,110 @@
+// `lcnet` (DESIGN §2): a stack of locally connected layers, each followed by a norm and a
+// ReLU, then fully connected layers. `model.sharing = "conv"` builds the twin: the same
+// network with torch::nn::Conv2d in place of every locally connected layer, under the same
+// submodule names ("lc1", "lc2", …) so that results of the two line up.
+#pragma once
+
+#include <torch/arg.h>
+#include <torch/nn/modules/batchnorm.h>
+#include <torch/nn/modules/conv.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/nn/pimpl.h>
+#include <torch/types.h>
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "nosharing/core/config.h"
+#include "nosharing/layers/locally_connected.h"
+#include "nosharing/models/model.h"
+
+namespace nosharing {
+
+enum class LcNetSharing {
+  kNone,  // every position owns its kernel (LocallyConnected2d)
+  kConv,  // the twin: one kernel for all positions (Conv2d)
+};
+
+enum class LcNetNorm {
+  kBatch,          // BatchNorm2d: statistics and affine per channel (shared over positions)
+  kBatchPosition,  // BatchNorm1d over C·H·W: per channel and position, so unshared too
+  kNone,
+};
+
+struct LcNetOptions {
+  LcNetOptions(InputShape input, int64_t num_classes, std::vector<int64_t> channels);
+
+  // Reads model.sharing, model.channels, model.kernels, model.strides, model.paddings,
+  // model.norm, model.hidden and model.dropout. Shapes are checked when the net is built.
+  static LcNetOptions from_config(const Config& config, const InputShape& input,
+                                  int64_t num_classes);
+
+  TORCH_ARG(InputShape, input);
+  TORCH_ARG(int64_t, num_classes);
+  // Output channels of each layer; its length is the number of layers.
+  TORCH_ARG(std::vector<int64_t>, channels);
+  // Per layer, or one value for all layers.
+  TORCH_ARG(std::vector<int64_t>, kernels) = std::vector<int64_t>{3};
+  TORCH_ARG(std::vector<int64_t>, strides) = std::vector<int64_t>{1};
+  // Per layer, or one value for all layers; empty: kernel // 2 for each layer.
+  TORCH_ARG(std::vector<int64_t>, paddings) = std::vector<int64_t>{};
+  TORCH_ARG(LcNetSharing, sharing) = LcNetSharing::kNone;
+  TORCH_ARG(LcNetNorm, norm) = LcNetNorm::kBatch;
+  // Widths of the fully connected hidden layers before the classifier.
+  TORCH_ARG(std::vector<int64_t>, hidden) = std::vector<int64_t>{};
+  // Dropout probability before every fully connected layer (0: none).
+  TORCH_ARG(double, dropout) = 0.0;
+};
+
+// The resolved shape of one conv-shaped layer of an lcnet.
+struct LcNetLayerSpec {
+  std::string name;  // "lc1", "lc2", …
+  int64_t in_channels = 0;
+  int64_t out_channels = 0;
+  int64_t kernel = 0;
+  int64_t stride = 0;
+  int64_t padding = 0;
+  int64_t input_height = 0;
+  int64_t input_width = 0;
+  int64_t output_height = 0;  // the layer's sheet is output_height × output_width
+  int64_t output_width = 0;
+};
+
+// Broadcasts the per-layer lists and checks every shape. Throws a UsageError naming the
+// config key and its value ("model.kernels = [5, 40]: layer lc2 kernel 40 is larger than
+// its padded input 14×14").
+std::vector<LcNetLayerSpec> lcnet_layer_specs(const LcNetOptions& options);
+
+class LcNetImpl : public ModelImpl {
+ public:
+  explicit LcNetImpl(LcNetOptions options);
+
+  // images [B, C, H, W] (as options.input()) → logits [B, num_classes].
+  torch::Tensor forward(torch::Tensor images) override;
+
+  const LcNetOptions& options() const { return options_; }
+  const std::vector<LcNetLayerSpec>& layer_specs() const { return specs_; }
+
+  // The locally connected layers by name, in order; empty for the twin.
+  std::vector<std::pair<std::string, LocallyConnected2d>> unshared_layers() const;
+  // The Conv2d layers by name, in order; empty unless sharing is kConv.
+  std::vector<std::pair<std::string, torch::nn::Conv2d>> conv_layers() const;
+
+ private:
+  LcNetOptions options_;
+  std::vector<LcNetLayerSpec> specs_;
+  // Exactly one of unshared_ / conv_ is filled, one entry per layer.
+  std::vector<LocallyConnected2d> unshared_;
+  std::vector<torch::nn::Conv2d> conv_;
+  // Filled according to options_.norm(), one entry per layer.
+  std::vector<torch::nn::BatchNorm2d> channel_norms_;
+  std::vector<torch::nn::BatchNorm1d> position_norms_;
+  // Hidden layers then the classifier last.
+  std::vector<torch::nn::Linear> fully_connected_;
+};
+
+TORCH_MODULE(LcNet);
+
+}  // namespace nosharing

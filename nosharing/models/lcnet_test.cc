@@ -1,0 +1,253 @@
+#include "nosharing/models/lcnet.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <functional>
+#include <string>
+
+#include "nosharing/core/error.h"
+#include "nosharing/core/parameter_count.h"
+
+namespace nosharing {
+namespace {
+
+using ::testing::HasSubstr;
+using Counts = std::vector<std::pair<std::string, int64_t>>;
+
+// The ott-cifar shapes (DESIGN §2), spelled out rather than read from the preset so that the
+// preset is checked against them in registry_test.cc.
+LcNetOptions ott_cifar(LcNetSharing sharing) {
+  return LcNetOptions(InputShape{3, 32, 32}, 10, {64, 128, 256})
+      .kernels({5, 5, 3})
+      .strides({2, 2, 1})
+      .paddings({2, 2, 1})
+      .hidden({1024})
+      .sharing(sharing);
+}
+
+std::string usage_message(const std::function<void()>& body) {
+  try {
+    body();
+  } catch (const UsageError& error) {
+    return error.what();
+  }
+  return "(no UsageError thrown)";
+}
+
+TEST(LcNetTest, OttCifarParameterCountsUnshared) {
+  // Positions × C_out × C_in·k·k weights plus positions × C_out biases.
+  const int64_t lc1 = 16 * 16 * 64 * (3 * 5 * 5) + 16 * 16 * 64;
+  const int64_t lc2 = 8 * 8 * 128 * (64 * 5 * 5) + 8 * 8 * 128;
+  const int64_t lc3 = 8 * 8 * 256 * (128 * 3 * 3) + 8 * 8 * 256;
+  EXPECT_EQ(lc1, 1'245'184);
+  EXPECT_EQ(lc2, 13'115'392);
+  EXPECT_EQ(lc3, 18'890'752);
+  const int64_t fc1 = (256 * 8 * 8) * 1024 + 1024;
+  const int64_t classifier = 1024 * 10 + 10;
+
+  LcNet net(ott_cifar(LcNetSharing::kNone));
+  const Counts expected = {{"lc1", lc1},      {"lc1_norm", 2 * 64},  {"lc2", lc2},
+                           {"lc2_norm", 2 * 128}, {"lc3", lc3},      {"lc3_norm", 2 * 256},
+                           {"fc1", fc1},      {"classifier", classifier}};
+  EXPECT_EQ(parameter_counts(*net), expected);
+  EXPECT_EQ(parameter_count(*net), 50'040'714);  // ≈ 50 M
+}
+
+TEST(LcNetTest, OttCifarParameterCountsTwin) {
+  const int64_t conv1 = 64 * 3 * 5 * 5 + 64;
+  const int64_t conv2 = 128 * 64 * 5 * 5 + 128;
+  const int64_t conv3 = 256 * 128 * 3 * 3 + 256;
+  LcNet twin(ott_cifar(LcNetSharing::kConv));
+  const Counts expected = {{"lc1", conv1},    {"lc1_norm", 2 * 64},  {"lc2", conv2},
+                           {"lc2_norm", 2 * 128}, {"lc3", conv3},    {"lc3_norm", 2 * 256},
+                           {"fc1", (256 * 8 * 8) * 1024 + 1024},
+                           {"classifier", 1024 * 10 + 10}};
+  EXPECT_EQ(parameter_counts(*twin), expected);
+  EXPECT_EQ(parameter_count(*twin), 17'294'346);  // ≈ 17.3 M
+}
+
+TEST(LcNetTest, OttCifarSheets) {
+  LcNet net(ott_cifar(LcNetSharing::kNone));
+  const auto& specs = net->layer_specs();
+  ASSERT_EQ(specs.size(), 3u);
+  EXPECT_EQ(specs[0].output_height, 16);
+  EXPECT_EQ(specs[1].output_height, 8);
+  EXPECT_EQ(specs[2].output_width, 8);
+  EXPECT_EQ(specs[2].in_channels, 128);
+  const auto layers = net->unshared_layers();
+  ASSERT_EQ(layers.size(), 3u);
+  EXPECT_EQ(layers[1].first, "lc2");
+  EXPECT_EQ(layers[1].second->positions(), 64);
+  EXPECT_TRUE(net->conv_layers().empty());
+}
+
+struct ShapeCase {
+  LcNetSharing sharing;
+  LcNetNorm norm;
+  std::vector<int64_t> hidden;
+  double dropout;
+};
+
+class LcNetShapeTest : public ::testing::TestWithParam<ShapeCase> {};
+
+TEST_P(LcNetShapeTest, ForwardGivesLogitsAndBackwardReachesEveryParameter) {
+  const ShapeCase c = GetParam();
+  LcNet net(LcNetOptions(InputShape{1, 28, 20}, 7, {4, 6})
+                .kernels({5, 3})
+                .strides({2})
+                .sharing(c.sharing)
+                .norm(c.norm)
+                .hidden(c.hidden)
+                .dropout(c.dropout));
+  const auto logits = net->forward(torch::randn({5, 1, 28, 20}));
+  EXPECT_EQ(logits.sizes(), (std::vector<int64_t>{5, 7}));
+  logits.sum().backward();
+  for (const auto& parameter : net->named_parameters()) {
+    EXPECT_TRUE(parameter.value().grad().defined()) << parameter.key();
+  }
+  net->eval();
+  EXPECT_EQ(net->forward(torch::randn({1, 1, 28, 20})).sizes(), (std::vector<int64_t>{1, 7}));
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    LcNet, LcNetShapeTest,
+    ::testing::Values(ShapeCase{LcNetSharing::kNone, LcNetNorm::kBatch, {}, 0.0},
+                      ShapeCase{LcNetSharing::kNone, LcNetNorm::kBatchPosition, {16}, 0.5},
+                      ShapeCase{LcNetSharing::kNone, LcNetNorm::kNone, {16, 8}, 0.0},
+                      ShapeCase{LcNetSharing::kConv, LcNetNorm::kBatch, {16}, 0.2},
+                      ShapeCase{LcNetSharing::kConv, LcNetNorm::kBatchPosition, {}, 0.0},
+                      ShapeCase{LcNetSharing::kConv, LcNetNorm::kNone, {}, 0.0}));
+
+TEST(LcNetTest, TwinUsesConv2dUnderTheSameNames) {
+  LcNet twin(LcNetOptions(InputShape{1, 28, 28}, 10, {8, 16}).sharing(LcNetSharing::kConv));
+  EXPECT_TRUE(twin->unshared_layers().empty());
+  ASSERT_EQ(twin->conv_layers().size(), 2u);
+  const auto children = twin->named_children();
+  EXPECT_NE(children["lc1"]->as<torch::nn::Conv2d>(), nullptr);
+  EXPECT_NE(children["lc2"]->as<torch::nn::Conv2d>(), nullptr);
+  EXPECT_NE(children["lc1_norm"]->as<torch::nn::BatchNorm2d>(), nullptr);
+
+  LcNet net(LcNetOptions(InputShape{1, 28, 28}, 10, {8, 16}));
+  EXPECT_NE(net->named_children()["lc1"]->as<LocallyConnected2d>(), nullptr);
+  std::vector<std::string> names;
+  for (const auto& child : net->named_children()) names.push_back(child.key());
+  EXPECT_EQ(names, (std::vector<std::string>{"lc1", "lc1_norm", "lc2", "lc2_norm", "classifier"}));
+}
+
+TEST(LcNetTest, BatchPositionNormIsPerChannelAndPosition) {
+  LcNet net(LcNetOptions(InputShape{1, 8, 8}, 3, {4}).strides({2}).norm(LcNetNorm::kBatchPosition));
+  auto norm = net->named_children()["lc1_norm"]->as<torch::nn::BatchNorm1d>();
+  ASSERT_NE(norm, nullptr);
+  EXPECT_EQ(norm->weight.numel(), 4 * 4 * 4);
+}
+
+// An unshared net whose positions all hold the twin's kernels computes the twin, in training
+// (batch statistics) and in eval mode.
+class LcNetTiedTest : public ::testing::TestWithParam<LcNetNorm> {};
+
+TEST_P(LcNetTiedTest, TiedUnsharedNetEqualsItsTwin) {
+  torch::manual_seed(4);
+  const auto options = LcNetOptions(InputShape{2, 12, 10}, 5, {3, 4})
+                           .kernels({3, 5})
+                           .strides({1, 2})
+                           .hidden({6})
+                           .norm(GetParam());
+  LcNet twin(LcNetOptions(options).sharing(LcNetSharing::kConv));
+  LcNet net(LcNetOptions(options).sharing(LcNetSharing::kNone));
+  const auto images = torch::randn({6, 2, 12, 10});
+  // Untied they differ (checked in eval mode, which leaves the running statistics alone).
+  net->eval();
+  twin->eval();
+  ASSERT_FALSE(torch::allclose(net->forward(images), twin->forward(images), 1e-4, 1e-5));
+  net->train();
+  twin->train();
+  {
+    torch::NoGradGuard no_grad;
+    for (const auto& [name, conv] : twin->conv_layers()) {
+      net->named_children()[name]->as<LocallyConnected2d>()->tie_to_conv(conv->weight,
+                                                                           conv->bias);
+    }
+    // Everything else has the same names and shapes in both nets.
+    const auto twin_parameters = twin->named_parameters();
+    for (auto& parameter : net->named_parameters()) {
+      if (parameter.key().rfind("lc", 0) == 0 && parameter.key().find("_norm") == std::string::npos)
+        continue;
+      parameter.value().copy_(twin_parameters[parameter.key()]);
+    }
+  }
+  EXPECT_TRUE(torch::allclose(net->forward(images), twin->forward(images), 1e-4, 1e-5));
+  net->eval();
+  twin->eval();
+  EXPECT_TRUE(torch::allclose(net->forward(images), twin->forward(images), 1e-4, 1e-5));
+}
+
+INSTANTIATE_TEST_SUITE_P(LcNet, LcNetTiedTest,
+                         ::testing::Values(LcNetNorm::kBatch, LcNetNorm::kBatchPosition,
+                                           LcNetNorm::kNone));
+
+TEST(LcNetTest, BadShapesAreUsageErrorsNamingKeyAndValue) {
+  const InputShape mnist{1, 28, 28};
+  EXPECT_EQ(usage_message([&] { LcNet(LcNetOptions(mnist, 10, {8, 8}).kernels({5, 40}).strides({2}).paddings({0})); }),
+            "model.kernels = [5, 40]: layer lc2 kernel 40 is larger than its padded input 12×12");
+  EXPECT_EQ(usage_message([&] { LcNet(LcNetOptions(mnist, 10, {8, 8}).strides({2, 0})); }),
+            "model.strides = [2, 0]: layer lc2 stride 0; expected >= 1");
+  EXPECT_EQ(usage_message([&] { LcNet(LcNetOptions(mnist, 10, {8, 8}).strides({0})); }),
+            "model.strides = [0]: layer lc1 stride 0; expected >= 1");
+  EXPECT_THAT(usage_message([&] { LcNet(LcNetOptions(mnist, 10, {8, 8}).kernels({5, 3, 3})); }),
+              HasSubstr("model.kernels = [5, 3, 3]: 3 values for 2 layers"));
+  EXPECT_THAT(usage_message([&] { LcNet(LcNetOptions(mnist, 10, {8, 8}).paddings({1, 1, 1})); }),
+              HasSubstr("model.paddings = [1, 1, 1]: 3 values for 2 layers"));
+  EXPECT_THAT(usage_message([&] { LcNet(LcNetOptions(mnist, 10, {})); }),
+              HasSubstr("model.channels = []"));
+  EXPECT_THAT(usage_message([&] { LcNet(LcNetOptions(mnist, 10, {8, 0})); }),
+              HasSubstr("model.channels = [8, 0]: layer lc2 has 0 channels"));
+  EXPECT_THAT(usage_message([&] { LcNet(LcNetOptions(mnist, 10, {8}).kernels({})); }),
+              HasSubstr("model.kernels = []"));
+  EXPECT_THAT(usage_message([&] { LcNet(LcNetOptions(mnist, 10, {8}).kernels({0})); }),
+              HasSubstr("model.kernels = [0]: layer lc1 kernel 0"));
+  EXPECT_THAT(usage_message([&] { LcNet(LcNetOptions(mnist, 10, {8}).paddings({-1})); }),
+              HasSubstr("model.paddings = [-1]: layer lc1 padding -1"));
+  EXPECT_THAT(usage_message([&] { LcNet(LcNetOptions(mnist, 10, {8}).hidden({16, 0})); }),
+              HasSubstr("model.hidden = [16, 0]: layer fc2 width 0"));
+  EXPECT_THAT(usage_message([&] { LcNet(LcNetOptions(mnist, 10, {8}).dropout(1.0)); }),
+              HasSubstr("model.dropout = 1"));
+}
+
+TEST(LcNetTest, WrongImageShapeIsNamedForTheTwinToo) {
+  LcNet twin(LcNetOptions(InputShape{1, 28, 28}, 10, {8}).sharing(LcNetSharing::kConv));
+  try {
+    twin->forward(torch::randn({2, 3, 32, 32}));
+    FAIL() << "no error";
+  } catch (const c10::Error& error) {
+    EXPECT_THAT(error.what_without_backtrace(),
+                HasSubstr("expected images [B, 1, 28, 28], got [2, 3, 32, 32]"));
+  }
+}
+
+TEST(LcNetTest, OptionsFromConfig) {
+  Config config;
+  config.apply_set("model.sharing=conv");
+  config.apply_set("model.norm=batch_position");
+  config.apply_set("model.channels=[4, 5, 6]");
+  config.apply_set("model.kernels=[3]");
+  config.apply_set("model.strides=[2, 1, 2]");
+  config.apply_set("model.hidden=[32]");
+  config.apply_set("model.dropout=0.25");
+  const auto options = LcNetOptions::from_config(config, InputShape{3, 16, 16}, 4);
+  EXPECT_EQ(options.sharing(), LcNetSharing::kConv);
+  EXPECT_EQ(options.norm(), LcNetNorm::kBatchPosition);
+  EXPECT_EQ(options.channels(), (std::vector<int64_t>{4, 5, 6}));
+  EXPECT_EQ(options.kernels(), (std::vector<int64_t>{3}));
+  EXPECT_EQ(options.hidden(), (std::vector<int64_t>{32}));
+  EXPECT_DOUBLE_EQ(options.dropout(), 0.25);
+  EXPECT_EQ(options.num_classes(), 4);
+  const auto specs = lcnet_layer_specs(options);
+  ASSERT_EQ(specs.size(), 3u);
+  EXPECT_EQ(specs[2].padding, 1);  // empty paddings: kernel // 2
+  EXPECT_EQ(specs[2].output_height, 4);  // 16 → 8 → 8 → 4
+}
+
+}  // namespace
+}  // namespace nosharing

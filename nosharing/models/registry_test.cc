@@ -1,0 +1,91 @@
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "nosharing/core/config.h"
+#include "nosharing/core/error.h"
+#include "nosharing/core/parameter_count.h"
+#include "nosharing/models/lcnet.h"
+#include "nosharing/models/model.h"
+
+namespace nosharing {
+namespace {
+
+Config resolve_preset(const std::string& name, std::vector<std::string> sets = {}) {
+  sets.insert(sets.begin(), "model.preset=" + name);
+  return Config::resolve(std::nullopt, sets, preset_toml);
+}
+
+TEST(RegistryTest, BuildsAnLcnetFromTheDefaultConfig) {
+  Model model = build_model(Config(), InputShape{1, 28, 28}, 10);
+  ASSERT_NE(std::dynamic_pointer_cast<LcNetImpl>(model), nullptr);
+  EXPECT_EQ(model->forward(torch::randn({2, 1, 28, 28})).sizes(),
+            (std::vector<int64_t>{2, 10}));
+}
+
+TEST(RegistryTest, ShapeErrorsFromTheConfigAreUsageErrors) {
+  Config config;
+  config.apply_set("model.strides=[1, 0]");
+  try {
+    build_model(config, InputShape{1, 28, 28}, 10);
+    FAIL() << "no error";
+  } catch (const UsageError& error) {
+    EXPECT_STREQ(error.what(), "model.strides = [1, 0]: layer lc2 stride 0; expected >= 1");
+  }
+}
+
+TEST(RegistryTest, SharingConvBuildsTheTwin) {
+  Config config;
+  config.apply_set("model.sharing=conv");
+  auto net = std::dynamic_pointer_cast<LcNetImpl>(build_model(config, InputShape{1, 28, 28}, 10));
+  ASSERT_NE(net, nullptr);
+  EXPECT_EQ(net->conv_layers().size(), 2u);
+  EXPECT_TRUE(net->unshared_layers().empty());
+}
+
+TEST(PresetTest, DefaultPresetExistsAndEveryPresetResolves) {
+  const auto names = preset_names();
+  EXPECT_EQ(names, (std::vector<std::string>{"fmnist-lc", "ott-cifar"}));
+  EXPECT_THAT(names, ::testing::Contains(Config().get_string("model.preset")));
+  for (const auto& name : names) {
+    ASSERT_TRUE(preset_toml(name).has_value()) << name;
+    EXPECT_NO_THROW(resolve_preset(name)) << name;
+  }
+}
+
+TEST(PresetTest, UnknownPresetListsTheKnownOnes) {
+  try {
+    preset_toml("x");
+    FAIL() << "no error";
+  } catch (const UsageError& error) {
+    EXPECT_STREQ(error.what(),
+                 "model.preset = \"x\": no such preset; expected one of fmnist-lc, ott-cifar");
+  }
+  EXPECT_THROW(resolve_preset("x"), UsageError);
+}
+
+TEST(PresetTest, FmnistLcIsSmallAndFitsFashionMnist) {
+  Model model = build_model(resolve_preset("fmnist-lc"), InputShape{1, 28, 28}, 10);
+  auto net = std::dynamic_pointer_cast<LcNetImpl>(model);
+  ASSERT_NE(net, nullptr);
+  EXPECT_EQ(net->layer_specs().back().output_height, 7);
+  EXPECT_LT(parameter_count(*model), 2'000'000);
+  EXPECT_EQ(model->forward(torch::randn({2, 1, 28, 28})).sizes(),
+            (std::vector<int64_t>{2, 10}));
+}
+
+TEST(PresetTest, OttCifarHasThePublishedSizes) {
+  Model unshared = build_model(resolve_preset("ott-cifar"), InputShape{3, 32, 32}, 10);
+  EXPECT_EQ(parameter_count(*unshared), 50'040'714);
+  Model twin = build_model(resolve_preset("ott-cifar", {"model.sharing=conv"}),
+                           InputShape{3, 32, 32}, 10);
+  EXPECT_EQ(parameter_count(*twin), 17'294'346);
+  auto net = std::dynamic_pointer_cast<LcNetImpl>(unshared);
+  ASSERT_NE(net, nullptr);
+  std::vector<int64_t> sheets;
+  for (const auto& spec : net->layer_specs()) sheets.push_back(spec.output_height);
+  EXPECT_EQ(sheets, (std::vector<int64_t>{16, 8, 8}));
+}
+
+}  // namespace
+}  // namespace nosharing
