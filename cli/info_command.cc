@@ -7,6 +7,7 @@
 
 #include "cli/commands.h"
 #include "nosharing/core/error.h"
+#include "nosharing/core/parameter_count.h"
 #include "nosharing/models/model.h"
 #include "nosharing/train/metrics_log.h"
 #include "nosharing/train/run_reader.h"
