@@ -38,7 +38,7 @@ const std::vector<std::string>& cifar100_fine_names() {
       "seal",        "shark",         "shrew",        "skunk",      "skyscraper", "snail",
       "snake",       "spider",        "squirrel",     "streetcar",  "sunflower",  "sweet_pepper",
       "table",       "tank",          "telephone",    "television", "tiger",      "tractor",
-      "train",       "trout",         "tulip",        "turtle",     "whale",      "willow_tree",
+      "train",       "trout",         "tulip",        "turtle",     "wardrobe",   "whale",      "willow_tree",
       "wolf",        "woman",         "worm"};
   return names;
 }
