@@ -65,8 +65,14 @@ std::optional<std::string> find_idx_file(const std::string& folder, Split split,
 
 const char* split_prefix(Split split) { return split == Split::kTrain ? "train" : "t10k"; }
 
+// The folder and its parent decide, so torchvision's FashionMNIST/raw/ counts but a
+// project folder higher up that happens to say "fashion" does not.
 std::vector<std::string> idx_class_names(const std::string& folder) {
-  if (lower(fs::absolute(folder).string()).find("fashion") != std::string::npos) {
+  fs::path path = fs::absolute(folder).lexically_normal();
+  if (!path.has_filename()) path = path.parent_path();  // trailing slash
+  const std::string name = lower(path.parent_path().filename().string() + "/" +
+                                 path.filename().string());
+  if (name.find("fashion") != std::string::npos) {
     return {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
             "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
   }

@@ -19,7 +19,7 @@ std::optional<std::string> find_idx_labels(const std::string& folder, Split spli
 bool has_idx_files(const std::string& folder);
 
 // Reads one split: images uint8 [N, 1, H, W], labels in [0, 10). Fashion-MNIST class
-// names when the path mentions "fashion", else "0" … "9".
+// names when the folder or its parent is named *fashion*, else "0" … "9".
 Dataset read_idx(const std::string& folder, Split split);
 
 }  // namespace nosharing

@@ -64,12 +64,17 @@ TEST(IdxTest, PlainFileWinsOverGzTwin) {
   expect_round_trip(load_dataset(dir, Split::kTrain), 6);
 }
 
-TEST(IdxTest, FashionClassNamesFromFolderName) {
+TEST(IdxTest, ClassNamesFromFolderName) {
   std::string dir = write_idx_set(fresh_dir() + "/fashion-mnist", "train", 3, false);
   Dataset data = load_dataset(dir, Split::kTrain);
   ASSERT_EQ(data.num_classes(), 10);
   EXPECT_EQ(data.class_names[0], "T-shirt/top");
   EXPECT_EQ(data.class_names[9], "Ankle boot");
+  // torchvision's layout: FashionMNIST/raw/.
+  std::string raw = write_idx_set(fresh_dir("_raw") + "/FashionMNIST/raw/", "train", 3, false);
+  EXPECT_EQ(load_dataset(raw, Split::kTrain).class_names[0], "T-shirt/top");
+  std::string digits = write_idx_set(fresh_dir("_digits") + "/mnist", "train", 3, false);
+  EXPECT_EQ(load_dataset(digits, Split::kTrain).class_names[0], "0");
 }
 
 TEST(IdxTest, MissingTestSplitNamesTheFile) {
