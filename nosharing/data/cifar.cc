@@ -16,30 +16,30 @@ constexpr int64_t kSide = 32;
 constexpr int64_t kImageBytes = 3 * kSide * kSide;
 
 const std::vector<std::string>& cifar10_names() {
-  static const std::vector<std::string> names = {"airplane", "automobile", "bird",  "cat",  "deer",
-                                                 "dog",      "frog",       "horse", "ship", "truck"};
+  static const std::vector<std::string> names = {
+      "airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"};
   return names;
 }
 
 const std::vector<std::string>& cifar100_fine_names() {
   static const std::vector<std::string> names = {
-      "apple",       "aquarium_fish", "baby",         "bear",       "beaver",     "bed",
-      "bee",         "beetle",        "bicycle",      "bottle",     "bowl",       "boy",
-      "bridge",      "bus",           "butterfly",    "camel",      "can",        "castle",
-      "caterpillar", "cattle",        "chair",        "chimpanzee", "clock",      "cloud",
-      "cockroach",   "couch",         "crab",         "crocodile",  "cup",        "dinosaur",
-      "dolphin",     "elephant",      "flatfish",     "forest",     "fox",        "girl",
-      "hamster",     "house",         "kangaroo",     "keyboard",   "lamp",       "lawn_mower",
-      "leopard",     "lion",          "lizard",       "lobster",    "man",        "maple_tree",
-      "motorcycle",  "mountain",      "mouse",        "mushroom",   "oak_tree",   "orange",
-      "orchid",      "otter",         "palm_tree",    "pear",       "pickup_truck", "pine_tree",
-      "plain",       "plate",         "poppy",        "porcupine",  "possum",     "rabbit",
-      "raccoon",     "ray",           "road",         "rocket",     "rose",       "sea",
-      "seal",        "shark",         "shrew",        "skunk",      "skyscraper", "snail",
-      "snake",       "spider",        "squirrel",     "streetcar",  "sunflower",  "sweet_pepper",
-      "table",       "tank",          "telephone",    "television", "tiger",      "tractor",
-      "train",       "trout",         "tulip",        "turtle",     "wardrobe",   "whale",      "willow_tree",
-      "wolf",        "woman",         "worm"};
+      "apple",       "aquarium_fish", "baby",      "bear",       "beaver",       "bed",
+      "bee",         "beetle",        "bicycle",   "bottle",     "bowl",         "boy",
+      "bridge",      "bus",           "butterfly", "camel",      "can",          "castle",
+      "caterpillar", "cattle",        "chair",     "chimpanzee", "clock",        "cloud",
+      "cockroach",   "couch",         "crab",      "crocodile",  "cup",          "dinosaur",
+      "dolphin",     "elephant",      "flatfish",  "forest",     "fox",          "girl",
+      "hamster",     "house",         "kangaroo",  "keyboard",   "lamp",         "lawn_mower",
+      "leopard",     "lion",          "lizard",    "lobster",    "man",          "maple_tree",
+      "motorcycle",  "mountain",      "mouse",     "mushroom",   "oak_tree",     "orange",
+      "orchid",      "otter",         "palm_tree", "pear",       "pickup_truck", "pine_tree",
+      "plain",       "plate",         "poppy",     "porcupine",  "possum",       "rabbit",
+      "raccoon",     "ray",           "road",      "rocket",     "rose",         "sea",
+      "seal",        "shark",         "shrew",     "skunk",      "skyscraper",   "snail",
+      "snake",       "spider",        "squirrel",  "streetcar",  "sunflower",    "sweet_pepper",
+      "table",       "tank",          "telephone", "television", "tiger",        "tractor",
+      "train",       "trout",         "tulip",     "turtle",     "wardrobe",     "whale",
+      "willow_tree", "wolf",          "woman",     "worm"};
   return names;
 }
 
@@ -55,8 +55,7 @@ std::vector<std::string> class_names_from(const std::string& folder, const char*
   if (!is_file(path)) return standard;
   std::vector<std::string> names = read_nonempty_lines(path.string());
   if (names.size() != standard.size()) {
-    throw_runtime("{}: {} class names, expected {}", path.string(), names.size(),
-                  standard.size());
+    throw_runtime("{}: {} class names, expected {}", path.string(), names.size(), standard.size());
   }
   return names;
 }
@@ -69,9 +68,10 @@ int64_t count_records(const std::string& path, int64_t label_bytes) {
   const auto size = static_cast<int64_t>(fs::file_size(path, ec));
   if (ec) throw_runtime("cannot read {}: {}", path, ec.message());
   if (size == 0 || size % record != 0) {
-    throw_runtime("{}: truncated CIFAR batch of {} bytes, expected a positive multiple of {} "
-                  "({} label byte{} + {} image bytes)",
-                  path, size, record, label_bytes, label_bytes == 1 ? "" : "s", kImageBytes);
+    throw_runtime(
+        "{}: truncated CIFAR batch of {} bytes, expected a positive multiple of {} "
+        "({} label byte{} + {} image bytes)",
+        path, size, record, label_bytes, label_bytes == 1 ? "" : "s", kImageBytes);
   }
   return size / record;
 }
@@ -79,8 +79,8 @@ int64_t count_records(const std::string& path, int64_t label_bytes) {
 // Reads `count` records of one batch file into images [count, 3, 32, 32] and labels [count].
 // `label_bytes` label bytes precede each image; the last of them is the label used
 // (CIFAR-100: fine after coarse).
-void read_records(const std::string& path, int64_t label_bytes, int64_t num_classes,
-                  int64_t count, uint8_t* images, int64_t* labels) {
+void read_records(const std::string& path, int64_t label_bytes, int64_t num_classes, int64_t count,
+                  uint8_t* images, int64_t* labels) {
   std::string bytes = read_binary_file(path);
   const int64_t record = label_bytes + kImageBytes;
   if (static_cast<int64_t>(bytes.size()) != count * record) {
@@ -100,8 +100,7 @@ void read_records(const std::string& path, int64_t label_bytes, int64_t num_clas
 }
 
 Dataset read_batches(const std::vector<std::string>& files, int64_t label_bytes,
-                     std::vector<std::string> names, DataFormat format,
-                     const std::string& folder) {
+                     std::vector<std::string> names, DataFormat format, const std::string& folder) {
   std::vector<int64_t> counts;
   int64_t n = 0;
   for (const std::string& file : files) n += counts.emplace_back(count_records(file, label_bytes));
@@ -157,7 +156,8 @@ Dataset read_cifar10(const std::string& folder, Split split) {
   std::vector<std::string> files;
   if (split == Split::kTrain) {
     files = find_cifar10_train_batches(folder);
-    if (files.empty()) throw_runtime("data.path {}: missing data_batch_1.bin … data_batch_5.bin", folder);
+    if (files.empty())
+      throw_runtime("data.path {}: missing data_batch_1.bin … data_batch_5.bin", folder);
   } else {
     fs::path test = fs::path(folder) / "test_batch.bin";
     if (!is_file(test)) {

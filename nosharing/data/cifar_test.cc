@@ -34,7 +34,8 @@ TEST(CifarTest, Cifar10RoundTripAcrossBatches) {
   EXPECT_TRUE(torch::equal(data.labels, torch::tensor({3, 9, 0, 7, 1}, torch::kInt64)));
   expect_pixels(data, 1, 1);
   expect_pixels(data, 3, 0);  // first record of data_batch_2
-  EXPECT_EQ(data.class_names, (std::vector<std::string>{"a", "b", "c", "d", "e", "f", "g", "h", "i", "j"}));
+  EXPECT_EQ(data.class_names,
+            (std::vector<std::string>{"a", "b", "c", "d", "e", "f", "g", "h", "i", "j"}));
   EXPECT_EQ(data.format, DataFormat::kCifar10);
 }
 

@@ -25,11 +25,16 @@ constexpr uint64_t kSplitStream = 0x73706c6974ULL;
 
 const char* data_format_name(DataFormat format) {
   switch (format) {
-    case DataFormat::kIdx: return "idx";
-    case DataFormat::kCifar10: return "cifar10";
-    case DataFormat::kCifar100: return "cifar100";
-    case DataFormat::kImageFolder: return "image_folder";
-    case DataFormat::kFlatImages: return "flat_images";
+    case DataFormat::kIdx:
+      return "idx";
+    case DataFormat::kCifar10:
+      return "cifar10";
+    case DataFormat::kCifar100:
+      return "cifar100";
+    case DataFormat::kImageFolder:
+      return "image_folder";
+    case DataFormat::kFlatImages:
+      return "flat_images";
   }
   return "unknown";
 }
@@ -43,18 +48,23 @@ DataFormat detect_data_format(const std::string& path) {
   if (has_cifar100_files(path)) return DataFormat::kCifar100;
   if (has_class_subfolders(path)) return DataFormat::kImageFolder;
   if (has_flat_images(path)) return DataFormat::kFlatImages;
-  throw_runtime("no images found under {} (looked for IDX train-images-idx3-ubyte[.gz], CIFAR-10 "
-                "data_batch_*.bin / test_batch.bin, CIFAR-100 train.bin / test.bin, "
-                "<class>/**/*.{{png,jpg,jpeg}}, *.{{png,jpg,jpeg}})",
-                path);
+  throw_runtime(
+      "no images found under {} (looked for IDX train-images-idx3-ubyte[.gz], CIFAR-10 "
+      "data_batch_*.bin / test_batch.bin, CIFAR-100 train.bin / test.bin, "
+      "<class>/**/*.{{png,jpg,jpeg}}, *.{{png,jpg,jpeg}})",
+      path);
 }
 
 Dataset load_dataset(const std::string& path, Split split, const LoadOptions& options) {
   switch (detect_data_format(path)) {
-    case DataFormat::kIdx: return read_idx(path, split);
-    case DataFormat::kCifar10: return read_cifar10(path, split);
-    case DataFormat::kCifar100: return read_cifar100(path, split);
-    case DataFormat::kImageFolder: return read_image_folder(path, split, options.image_size);
+    case DataFormat::kIdx:
+      return read_idx(path, split);
+    case DataFormat::kCifar10:
+      return read_cifar10(path, split);
+    case DataFormat::kCifar100:
+      return read_cifar100(path, split);
+    case DataFormat::kImageFolder:
+      return read_image_folder(path, split, options.image_size);
     case DataFormat::kFlatImages:
       if (split == Split::kTest) {
         throw_runtime("data.path {}: no test split (a flat folder of unlabelled images)", path);
@@ -66,11 +76,16 @@ Dataset load_dataset(const std::string& path, Split split, const LoadOptions& op
 
 bool has_test_split(const std::string& path) {
   switch (detect_data_format(path)) {
-    case DataFormat::kIdx: return find_idx_images(path, Split::kTest).has_value();
-    case DataFormat::kCifar10: return fs::is_regular_file(fs::path(path) / "test_batch.bin");
-    case DataFormat::kCifar100: return fs::is_regular_file(fs::path(path) / "test.bin");
-    case DataFormat::kImageFolder: return image_folder_split_root(path, Split::kTest).has_value();
-    case DataFormat::kFlatImages: return false;
+    case DataFormat::kIdx:
+      return find_idx_images(path, Split::kTest).has_value();
+    case DataFormat::kCifar10:
+      return fs::is_regular_file(fs::path(path) / "test_batch.bin");
+    case DataFormat::kCifar100:
+      return fs::is_regular_file(fs::path(path) / "test.bin");
+    case DataFormat::kImageFolder:
+      return image_folder_split_root(path, Split::kTest).has_value();
+    case DataFormat::kFlatImages:
+      return false;
   }
   return false;
 }
@@ -89,8 +104,8 @@ torch::Tensor seeded_permutation(int64_t n, uint64_t seed) {
 
 uint64_t uniform_below(std::mt19937_64& engine, uint64_t bound) {
   // Rejection sampling: unbiased, and identical on every platform.
-  const uint64_t limit = std::numeric_limits<uint64_t>::max() -
-                         std::numeric_limits<uint64_t>::max() % bound;
+  const uint64_t limit =
+      std::numeric_limits<uint64_t>::max() - std::numeric_limits<uint64_t>::max() % bound;
   uint64_t x;
   do {
     x = engine();

@@ -14,7 +14,8 @@ using ::testing::HasSubstr;
 
 TEST(DataTest, MissingFolder) {
   std::string dir = fresh_dir() + "/nope";
-  EXPECT_EQ(runtime_error_of([&] { detect_data_format(dir); }), "data.path " + dir + ": no such folder");
+  EXPECT_EQ(runtime_error_of([&] { detect_data_format(dir); }),
+            "data.path " + dir + ": no such folder");
   EXPECT_THROW(load_dataset(dir, Split::kTrain), RuntimeError);
 }
 

@@ -70,8 +70,8 @@ const char* split_prefix(Split split) { return split == Split::kTrain ? "train" 
 std::vector<std::string> idx_class_names(const std::string& folder) {
   fs::path path = fs::absolute(folder).lexically_normal();
   if (!path.has_filename()) path = path.parent_path();  // trailing slash
-  const std::string name = lower(path.parent_path().filename().string() + "/" +
-                                 path.filename().string());
+  const std::string name =
+      lower(path.parent_path().filename().string() + "/" + path.filename().string());
   if (name.find("fashion") != std::string::npos) {
     return {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
             "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};

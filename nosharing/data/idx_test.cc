@@ -13,8 +13,8 @@ namespace {
 using namespace testing_files;
 using ::testing::HasSubstr;
 
-std::string write_idx_set(const std::string& dir, const std::string& prefix, uint32_t n,
-                          bool gz, std::vector<uint8_t> labels = {}) {
+std::string write_idx_set(const std::string& dir, const std::string& prefix, uint32_t n, bool gz,
+                          std::vector<uint8_t> labels = {}) {
   if (labels.empty())
     for (uint32_t i = 0; i < n; ++i) labels.push_back(static_cast<uint8_t>(i % 10));
   const std::string ext = gz ? ".gz" : "";

@@ -220,9 +220,9 @@ torch::Tensor decode_images(const std::vector<std::string>& files, int64_t size)
       stbi_image_free(pixels);
     }
   };
-  const int64_t threads =
-      std::max<int64_t>(1, std::min<int64_t>({static_cast<int64_t>(std::thread::hardware_concurrency()),
-                                               8, n / 16 + 1}));
+  const int64_t threads = std::max<int64_t>(
+      1, std::min<int64_t>(
+             {static_cast<int64_t>(std::thread::hardware_concurrency()), 8, n / 16 + 1}));
   std::vector<std::thread> pool;
   for (int64_t t = 1; t < threads; ++t) pool.emplace_back(work);
   work();
@@ -238,9 +238,10 @@ Dataset read_image_folder(const std::string& root, Split split, int64_t image_si
   check_image_size(image_size);
   std::optional<std::string> split_root = image_folder_split_root(root, split);
   if (!split_root) {
-    throw_runtime("data.path {}: no test split (looked for test/ or val/ holding class folders "
-                  "of the training classes beside train/)",
-                  root);
+    throw_runtime(
+        "data.path {}: no test split (looked for test/ or val/ holding class folders "
+        "of the training classes beside train/)",
+        root);
   }
   const std::string train_root = *image_folder_split_root(root, Split::kTrain);
   std::vector<std::string> classes = subfolder_names(train_root);
@@ -254,8 +255,7 @@ Dataset read_image_folder(const std::string& root, Split split, int64_t image_si
   const std::vector<std::string> split_classes =
       split == Split::kTrain ? classes : class_folders_with_images(*split_root);
   for (const std::string& name : split_classes) {
-    const int64_t label =
-        std::lower_bound(classes.begin(), classes.end(), name) - classes.begin();
+    const int64_t label = std::lower_bound(classes.begin(), classes.end(), name) - classes.begin();
     std::vector<std::string> class_files = list_images_recursive(fs::path(*split_root) / name);
     if (class_files.empty()) {
       throw_runtime("class folder {} has no images (looked for **/{})",

@@ -61,7 +61,8 @@ TEST(FolderTest, AllGreyKeepsOneChannelMixedGivesThree) {
   Dataset grey = load_dataset(dir, Split::kTrain, options);
   ASSERT_EQ(grey.images.sizes(), (std::vector<int64_t>{2, 1, 6, 6}));
   std::vector<uint8_t> expected = test_pixels(6, 6, 1, 1);
-  EXPECT_TRUE(torch::equal(grey.images[0][0], torch::from_blob(expected.data(), {6, 6}, torch::kUInt8)));
+  EXPECT_TRUE(
+      torch::equal(grey.images[0][0], torch::from_blob(expected.data(), {6, 6}, torch::kUInt8)));
 
   write_png(dir + "/b/colour.png", 6, 6, 3, 3);
   Dataset mixed = load_dataset(dir, Split::kTrain, options);

@@ -74,7 +74,7 @@ struct BatchLoader::State {
   torch::Tensor indices;  // int64 [n], contiguous
   Normalization norm;
   LoaderOptions options;
-  int64_t capacity = 2;   // batches prepared ahead of the consumer
+  int64_t capacity = 2;  // batches prepared ahead of the consumer
 
   // The current epoch. Written only while no worker runs.
   bool started = false;
@@ -102,8 +102,8 @@ struct BatchLoader::State {
     int64_t padding = 0;
     if (aug.crop || aug.flip) {
       // Seeded by (seed, epoch, batch): identical whichever thread prepares the batch.
-      std::mt19937_64 engine(derive_seed(options.seed, kAugmentStream,
-                                         static_cast<uint64_t>(epoch), static_cast<uint64_t>(b)));
+      std::mt19937_64 engine(derive_seed(options.seed, kAugmentStream, static_cast<uint64_t>(epoch),
+                                         static_cast<uint64_t>(b)));
       padding = aug.crop ? aug.crop_padding : 0;
       augments.resize(static_cast<size_t>(count));
       for (ImageAugment& a : augments) {
@@ -170,18 +170,21 @@ BatchLoader::BatchLoader(const Dataset& data, torch::Tensor indices, Normalizati
     : state_(std::make_unique<State>(data, indices.to(torch::kInt64).contiguous(),
                                      std::move(normalization), options)) {
   State& s = *state_;
-  if (options.batch_size < 1) throw_usage("train.batch_size {}: expected at least 1", options.batch_size);
+  if (options.batch_size < 1)
+    throw_usage("train.batch_size {}: expected at least 1", options.batch_size);
   if (options.threads < 0) throw_usage("data.threads {}: expected 0 or more", options.threads);
   if (options.augment.crop && options.augment.crop_padding < 0) {
     throw_usage("augment.crop_padding {}: expected 0 or more", options.augment.crop_padding);
   }
-  if (!data.images.defined() || data.images.dim() != 4 || data.images.scalar_type() != torch::kUInt8) {
+  if (!data.images.defined() || data.images.dim() != 4 ||
+      data.images.scalar_type() != torch::kUInt8) {
     throw_runtime("data {}: expected uint8 [N, C, H, W] images", data.source);
   }
   s.images = data.images.contiguous();
   s.labels = data.labels.to(torch::kInt64).contiguous();
   if (s.labels.numel() != s.images.size(0)) {
-    throw_runtime("data {}: {} labels for {} images", data.source, s.labels.numel(), s.images.size(0));
+    throw_runtime("data {}: {} labels for {} images", data.source, s.labels.numel(),
+                  s.images.size(0));
   }
   const int64_t channels = s.images.size(1);
   if (static_cast<int64_t>(s.norm.mean.size()) != channels ||
@@ -190,7 +193,8 @@ BatchLoader::BatchLoader(const Dataset& data, torch::Tensor indices, Normalizati
                   s.norm.mean.size(), channels);
   }
   for (float v : s.norm.std) {
-    if (!(v > 0.0f) || !std::isfinite(v)) throw_runtime("data {}: normalisation std {}, expected > 0", data.source, v);
+    if (!(v > 0.0f) || !std::isfinite(v))
+      throw_runtime("data {}: normalisation std {}, expected > 0", data.source, v);
   }
   if (s.indices.numel() > 0) {
     const int64_t lo = s.indices.min().item<int64_t>(), hi = s.indices.max().item<int64_t>();
@@ -216,7 +220,8 @@ void BatchLoader::start_epoch(int64_t epoch, int64_t skip_batches) {
   s.stop_workers();
   const int64_t num_batches = batches_per_epoch();
   if (skip_batches < 0 || skip_batches > num_batches) {
-    throw_runtime("cannot skip {} batches of epoch {}: it has {}", skip_batches, epoch, num_batches);
+    throw_runtime("cannot skip {} batches of epoch {}: it has {}", skip_batches, epoch,
+                  num_batches);
   }
   const int64_t n = size();
   const int64_t* idx = s.indices.data_ptr<int64_t>();

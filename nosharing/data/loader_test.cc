@@ -86,7 +86,8 @@ TEST(LoaderTest, EpochsAndSeedsChangeTheOrder) {
   BatchLoader loader(data, indices, unit_norm(3), augmenting(2));
   std::vector<Batch> e0 = epoch_batches(loader, 0);
   std::vector<Batch> e1 = epoch_batches(loader, 1);
-  EXPECT_FALSE(torch::equal(e0[0].labels, e1[0].labels) && torch::equal(e0[1].labels, e1[1].labels));
+  EXPECT_FALSE(torch::equal(e0[0].labels, e1[0].labels) &&
+               torch::equal(e0[1].labels, e1[1].labels));
   BatchLoader other(data, indices, unit_norm(3), augmenting(2, 6));
   EXPECT_FALSE(torch::equal(e0[0].images, epoch_batches(other, 0)[0].images));
   // Each epoch serves every selected image exactly once (labels carry the index mod 7).
@@ -110,7 +111,8 @@ TEST(LoaderTest, NoShuffleNoAugmentServesIndicesInOrder) {
   ASSERT_EQ(batches.size(), 2u);
   EXPECT_EQ(batches[1].images.size(0), 2);  // the incomplete last batch is kept
   torch::Tensor expected =
-      (data.images.index_select(0, indices.narrow(0, 0, 6)).to(torch::kFloat32) / 255 - 0.1f) / 0.5f;
+      (data.images.index_select(0, indices.narrow(0, 0, 6)).to(torch::kFloat32) / 255 - 0.1f) /
+      0.5f;
   EXPECT_TRUE(torch::allclose(batches[0].images, expected, 1e-5, 1e-5));
   EXPECT_TRUE(torch::equal(batches[1].labels, torch::tensor({2 % 7, 11 % 7}, torch::kInt64)));
 }
@@ -171,7 +173,10 @@ TEST(LoaderTest, BadOptionsAreUsageErrors) {
 TEST(LoaderTest, ComputeNormalizationOverSelectedImages) {
   Dataset data;
   // Image 0: channel 0 all 0, channel 1 all 255; image 1: channel 0 all 255, channel 1 all 51.
-  data.images = torch::tensor({0, 255, 255, 51}, torch::kUInt8).view({2, 2, 1, 1}).expand({2, 2, 4, 4}).contiguous();
+  data.images = torch::tensor({0, 255, 255, 51}, torch::kUInt8)
+                    .view({2, 2, 1, 1})
+                    .expand({2, 2, 4, 4})
+                    .contiguous();
   data.labels = torch::zeros({2}, torch::kInt64);
   Normalization both = compute_normalization(data, torch::tensor({0, 1}, torch::kInt64));
   EXPECT_NEAR(both.mean[0], 0.5, 1e-6);
@@ -193,9 +198,11 @@ TEST(LoaderTest, FastEnoughForFashionMnistAndCifarSizedEpochs) {
   LoaderOptions options;
   options.threads = 0;
   auto start = std::chrono::steady_clock::now();
-  BatchLoader plain(mnist, torch::arange(54000), compute_normalization(mnist, torch::arange(54000)), options);
+  BatchLoader plain(mnist, torch::arange(54000), compute_normalization(mnist, torch::arange(54000)),
+                    options);
   int64_t served = consume_epoch(plain);
-  double mnist_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  double mnist_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   EXPECT_EQ(served, 53888);
 
   Dataset cifar;
@@ -203,9 +210,11 @@ TEST(LoaderTest, FastEnoughForFashionMnistAndCifarSizedEpochs) {
   cifar.labels = torch::zeros({45000}, torch::kInt64);
   options.augment.crop = options.augment.flip = true;
   start = std::chrono::steady_clock::now();
-  BatchLoader augmented(cifar, torch::arange(45000), compute_normalization(cifar, torch::arange(45000)), options);
+  BatchLoader augmented(cifar, torch::arange(45000),
+                        compute_normalization(cifar, torch::arange(45000)), options);
   EXPECT_EQ(consume_epoch(augmented), 44928);
-  double cifar_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  double cifar_seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   std::cout << "fashion-mnist epoch " << mnist_seconds << " s, cifar epoch with crop+flip "
             << cifar_seconds << " s\n";
   EXPECT_LT(mnist_seconds, 1.0);

@@ -21,8 +21,8 @@ namespace nosharing::testing_files {
 // An empty folder unique to the running test.
 inline std::string fresh_dir(const std::string& tag = "") {
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  std::string name = std::string("nosharing_data_") + info->test_suite_name() + "_" +
-                     info->name() + tag + "_" + std::to_string(::getpid());
+  std::string name = std::string("nosharing_data_") + info->test_suite_name() + "_" + info->name() +
+                     tag + "_" + std::to_string(::getpid());
   std::filesystem::path dir = std::filesystem::path(::testing::TempDir()) / name;
   std::filesystem::remove_all(dir);
   std::filesystem::create_directories(dir);
@@ -50,7 +50,8 @@ inline std::string read_file_bytes_for_test(const std::string& path) {
 }
 
 inline void append_be32(std::string& bytes, uint32_t v) {
-  for (int shift = 24; shift >= 0; shift -= 8) bytes.push_back(static_cast<char>((v >> shift) & 0xff));
+  for (int shift = 24; shift >= 0; shift -= 8)
+    bytes.push_back(static_cast<char>((v >> shift) & 0xff));
 }
 
 // IDX images [n, h, w]: pixel (i, y, x) = (i * 7 + y * w + x) mod 256.

@@ -81,7 +81,8 @@ torch::Tensor prepare_images(const torch::Tensor& images, const int64_t* indices
   for (int64_t c = 0; c < channels; ++c) {
     const float scale = 1.0f / (255.0f * std[static_cast<size_t>(c)]);
     const float shift = mean[static_cast<size_t>(c)] / std[static_cast<size_t>(c)];
-    for (int v = 0; v < 256; ++v) table[static_cast<size_t>(c)][v] = static_cast<float>(v) * scale - shift;
+    for (int v = 0; v < 256; ++v)
+      table[static_cast<size_t>(c)][v] = static_cast<float>(v) * scale - shift;
   }
 
   torch::Tensor out = torch::empty({count, channels, height, width}, torch::kFloat32);
@@ -90,7 +91,8 @@ torch::Tensor prepare_images(const torch::Tensor& images, const int64_t* indices
   const int64_t n = images.size(0);
   for (int64_t b = 0; b < count; ++b) {
     const int64_t index = indices[b];
-    TORCH_CHECK(index >= 0 && index < n, "prepare_images: index ", index, " out of range [0, ", n, ")");
+    TORCH_CHECK(index >= 0 && index < n, "prepare_images: index ", index, " out of range [0, ", n,
+                ")");
     const uint8_t* src_image = src_all + index * channels * plane;
     for (int64_t c = 0; c < channels; ++c) {
       const float* lut = table[static_cast<size_t>(c)].data();

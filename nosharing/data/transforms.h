@@ -15,7 +15,7 @@ namespace nosharing {
 struct ImageAugment {
   int64_t crop_y = 0;  // top-left of the crop in the zero-padded image, in [0, 2·padding]
   int64_t crop_x = 0;
-  bool flip = false;   // mirror left-right after cropping
+  bool flip = false;  // mirror left-right after cropping
 };
 
 // images uint8 [B, C, H, W] → float32 [B, C, H, W]: (pixel / 255 − mean[c]) / std[c].

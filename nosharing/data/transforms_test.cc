@@ -11,27 +11,28 @@ namespace {
 //   1 2 3
 //   4 5 6
 //   7 8 9
-torch::Tensor tiny_image() {
-  return torch::arange(1, 10, torch::kUInt8).view({1, 1, 3, 3});
-}
+torch::Tensor tiny_image() { return torch::arange(1, 10, torch::kUInt8).view({1, 1, 3, 3}); }
 
 TEST(TransformTest, CropWithPaddingShiftsAndFillsZeros) {
   // Offset (0, 0) of a 1-padded image: the window starts one pixel above and left.
   torch::Tensor out = crop_with_padding(tiny_image(), 1, {ImageAugment{0, 0, false}});
-  torch::Tensor expected = torch::tensor({0, 0, 0, 0, 1, 2, 0, 4, 5}, torch::kUInt8).view({1, 1, 3, 3});
+  torch::Tensor expected =
+      torch::tensor({0, 0, 0, 0, 1, 2, 0, 4, 5}, torch::kUInt8).view({1, 1, 3, 3});
   EXPECT_TRUE(torch::equal(out, expected)) << out;
   // Offset (2, 1): two rows down, no horizontal shift.
   out = crop_with_padding(tiny_image(), 1, {ImageAugment{2, 1, false}});
   expected = torch::tensor({4, 5, 6, 7, 8, 9, 0, 0, 0}, torch::kUInt8).view({1, 1, 3, 3});
   EXPECT_TRUE(torch::equal(out, expected)) << out;
   // The centre offset is the identity.
-  EXPECT_TRUE(torch::equal(crop_with_padding(tiny_image(), 1, {ImageAugment{1, 1, false}}), tiny_image()));
+  EXPECT_TRUE(
+      torch::equal(crop_with_padding(tiny_image(), 1, {ImageAugment{1, 1, false}}), tiny_image()));
 }
 
 TEST(TransformTest, FlipMirrorsOnlySelectedImages) {
   torch::Tensor two = torch::cat({tiny_image(), tiny_image()});
   torch::Tensor out = flip_horizontal(two, {ImageAugment{0, 0, true}, ImageAugment{0, 0, false}});
-  torch::Tensor mirrored = torch::tensor({3, 2, 1, 6, 5, 4, 9, 8, 7}, torch::kUInt8).view({1, 3, 3});
+  torch::Tensor mirrored =
+      torch::tensor({3, 2, 1, 6, 5, 4, 9, 8, 7}, torch::kUInt8).view({1, 3, 3});
   EXPECT_TRUE(torch::equal(out[0], mirrored)) << out;
   EXPECT_TRUE(torch::equal(out[1], tiny_image()[0]));
 }
@@ -50,7 +51,8 @@ TEST(TransformTest, PrepareImagesCropsThenFlipsOnTinyImage) {
   int64_t index = 0;
   torch::Tensor out = prepare_images(tiny_image().contiguous(), &index, 1, {0.0f}, {1.0f / 255.0f},
                                      1, {ImageAugment{0, 0, true}});
-  torch::Tensor expected = torch::tensor({0, 0, 0, 2, 1, 0, 5, 4, 0}, torch::kFloat32).view({1, 1, 3, 3});
+  torch::Tensor expected =
+      torch::tensor({0, 0, 0, 2, 1, 0, 5, 4, 0}, torch::kFloat32).view({1, 1, 3, 3});
   EXPECT_TRUE(torch::allclose(out, expected)) << out;
 }
 
