@@ -170,5 +170,16 @@ TEST(FolderTest, BadImageSizeIsUsageError) {
   EXPECT_THROW(load_dataset(dir, Split::kTrain, options), UsageError);
 }
 
+TEST(FolderTest, RealKodakIsAFlatFolder) {
+  const std::string dir = NOSHARING_SOURCE_DIR "/../shared/data/natural/kodak";
+  if (!std::filesystem::exists(dir + "/kodim01.png")) GTEST_SKIP() << dir;
+  EXPECT_EQ(detect_data_format(dir), DataFormat::kFlatImages);
+  LoadOptions options;
+  options.image_size = 64;
+  Dataset data = load_dataset(dir, Split::kTrain, options);
+  EXPECT_EQ(data.images.sizes(), (std::vector<int64_t>{24, 3, 64, 64}));
+  EXPECT_EQ(data.num_classes(), 0);
+}
+
 }  // namespace
 }  // namespace nosharing
