@@ -10,6 +10,7 @@
 #include <torch/types.h>
 
 #include <cstdint>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -53,11 +54,20 @@ bool has_test_split(const std::string& path);
 
 // Deterministic train/validation split: the first `limit` images (0: all) are shuffled with
 // `seed` and the last round(val_fraction · n) of that order become validation.
-// Returns int64 index tensors into the dataset.
+// Returns int64 index tensors into the dataset, each sorted ascending. UsageError for a
+// val_fraction outside [0, 1), a negative limit, or a split that leaves no training image.
 struct TrainValSplit {
   torch::Tensor train;  // int64 [N_train]
   torch::Tensor val;    // int64 [N_val]
 };
 TrainValSplit split_train_val(int64_t size, double val_fraction, int64_t limit, uint64_t seed);
+
+// A permutation of 0 … n-1 (int64 [n]) that depends only on `seed`: the same on every
+// machine, standard library and thread count.
+torch::Tensor seeded_permutation(int64_t n, uint64_t seed);
+
+// A uniform integer in [0, bound) from `engine`, identical on every platform (unlike
+// std::uniform_int_distribution). bound > 0.
+uint64_t uniform_below(std::mt19937_64& engine, uint64_t bound);
 
 }  // namespace nosharing
