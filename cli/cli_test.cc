@@ -218,7 +218,7 @@ TEST_F(CliTest, DataErrorsExitOneNamingTheFile) {
 TEST_F(CliTest, NonFiniteLossStopsWithExitOne) {
   const std::string out = make_temp_dir("cli-nan") + "/run";
   const auto result = run_cli(with(tiny_args(*data_, out),
-                                   {"--set", "train.lr=1e300", "--set", "model.norm=none",
+                                   {"--set", "train.lr=1e30", "--set", "model.norm=none",
                                     "--set", "train.warmup_steps=0"}));
   EXPECT_EQ(result.exit_code, 1) << result.err;
   EXPECT_NE(result.err.find("non-finite loss"), std::string::npos) << result.err;

@@ -39,6 +39,15 @@ int main(int argc, char** argv) {
   cli::add_eval_command(app, run);
   cli::add_info_command(app, run);
   cli::add_config_command(app, run);
+  if (argc > 1 && argv[1][0] != '-') {
+    bool known = false;
+    for (const CLI::App* sub : app.get_subcommands({})) known = known || sub->check_name(argv[1]);
+    if (!known) {
+      std::fprintf(stderr, "nosharing: unknown command '%s'; expected train, eval, info or config\n",
+                   argv[1]);
+      return 2;
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

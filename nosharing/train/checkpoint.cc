@@ -76,22 +76,22 @@ TrainerState load_checkpoint(const std::string& run_dir, torch::nn::Module& mode
       archive.read("optimizer", optimizer_archive);
       optimizer->load(optimizer_archive);
     }
-    torch::Tensor value;
-    archive.read("trainer.step", value);
-    state.step = value.item<int64_t>();
-    archive.read("trainer.epoch", value);
-    state.epoch = value.item<int64_t>();
-    archive.read("trainer.batch_in_epoch", value);
-    state.batch_in_epoch = value.item<int64_t>();
-    archive.read("trainer.seconds", value);
-    state.seconds = value.item<double>();
-    archive.read("trainer.best_accuracy", value);
-    state.best_accuracy = value.item<double>();
+    // InputArchive::read resizes its target in place: read each entry into a fresh tensor.
+    auto read_tensor = [&archive](const char* key) {
+      torch::Tensor value;
+      archive.read(key, value);
+      return value;
+    };
+    state.step = read_tensor("trainer.step").item<int64_t>();
+    state.epoch = read_tensor("trainer.epoch").item<int64_t>();
+    state.batch_in_epoch = read_tensor("trainer.batch_in_epoch").item<int64_t>();
+    state.seconds = read_tensor("trainer.seconds").item<double>();
+    state.best_accuracy = read_tensor("trainer.best_accuracy").item<double>();
     if (optimizer != nullptr) {
-      archive.read("trainer.rng_state", value);
+      const torch::Tensor rng_state = read_tensor("trainer.rng_state");
       torch::Generator generator = torch::globalContext().defaultGenerator(torch::kCPU);
       std::lock_guard<std::mutex> lock(generator.mutex());
-      generator.set_state(value);
+      generator.set_state(rng_state);
     }
   } catch (const c10::Error& error) {
     std::string reason = error.what_without_backtrace();

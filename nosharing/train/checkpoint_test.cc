@@ -53,6 +53,8 @@ TEST(CheckpointTest, ReplacesAtomicallyAndRestoresEverything) {
   EXPECT_TRUE(torch::equal(restored->weight, model->weight));
   EXPECT_TRUE(torch::equal(torch::rand({3}), expected_draw)) << "RNG state restored";
   // Momentum buffers came back too: one more identical step keeps the weights identical.
+  optimizer.zero_grad();
+  restored_optimizer.zero_grad();
   for (auto* m : {&model, &restored}) (*m)(torch::ones({4, 3})).sum().backward();
   optimizer.step();
   restored_optimizer.step();
