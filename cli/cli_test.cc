@@ -8,7 +8,17 @@
 #include <set>
 #include <sstream>
 
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+
+#include <chrono>
+#include <thread>
+
 #include "tests/test_util.h"
+
+extern char** environ;
 
 namespace nosharing {
 namespace {
@@ -234,6 +244,45 @@ TEST_F(CliTest, ResumeRejectsCorruptCheckpoints) {
   EXPECT_NE(result.err.find("state.pt"), std::string::npos) << result.err;
   const auto mixed = run_cli({"train", "--resume", out, "--set", "train.lr=1"});
   EXPECT_EQ(mixed.exit_code, 2) << mixed.err;
+}
+
+// Ctrl-C writes a checkpoint, names the --resume command and exits 130.
+TEST_F(CliTest, InterruptCheckpointsAndResumeFinishes) {
+  const std::string out = make_temp_dir("cli-sigint") + "/run";
+  std::vector<std::string> args = with(tiny_args(*data_, out),
+                                       {"--set", "train.epochs=400", "--set", "train.log_every=1"});
+  args.insert(args.begin(), NOSHARING_CLI_PATH);
+  std::vector<char*> argv;
+  for (auto& arg : args) argv.push_back(arg.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, (out + ".stderr").c_str(),
+                                   O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  pid_t pid = 0;
+  ASSERT_EQ(posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ), 0);
+  posix_spawn_file_actions_destroy(&actions);
+  // Wait for the first train line, then interrupt.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (testing::read_file(out + "/metrics.jsonl").find("\"train\"") == std::string::npos &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ::kill(pid, SIGINT);
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 130) << testing::read_file(out + ".stderr");
+  EXPECT_NE(testing::read_file(out + ".stderr").find("--resume " + out), std::string::npos);
+  ASSERT_TRUE(std::filesystem::is_regular_file(out + "/checkpoint/state.pt"));
+
+  // The checkpoint records where the run stopped (resumption itself is checked bit for bit
+  // in TrainerTest.ResumeEqualsAnUninterruptedRun).
+  const auto info = nlohmann::json::parse(run_cli({"info", "--run", out, "--json"}).out);
+  const int64_t interrupted_at = info["checkpoint"]["step"];
+  EXPECT_GE(interrupted_at, 1);
+  EXPECT_LT(interrupted_at, 400 * 9);
 }
 
 }  // namespace
