@@ -328,7 +328,11 @@ bool Config::get_auto_bool(const std::string& key, bool auto_value) const {
   return value == "auto" ? auto_value : value == "true";
 }
 
-std::string Config::to_toml() const {
+namespace {
+// Renders every key in schema order under "[section]" headers, after schema_version;
+// `render_key(spec, name)` gives the line for one key (name without its section).
+template <typename RenderKey>
+std::string render_sections(RenderKey&& render_key) {
   std::string out = fmt::format("schema_version = {}\n", kConfigSchemaVersion);
   std::string section;
   for (const auto& spec : config_schema()) {
@@ -338,27 +342,25 @@ std::string Config::to_toml() const {
       section = this_section;
       out += fmt::format("\n[{}]\n", section);
     }
-    out += fmt::format("{} = {}\n", spec.key.substr(dot + 1), config_value_to_toml(get(spec.key)));
+    out += render_key(spec, spec.key.substr(dot + 1));
   }
   return out;
 }
+}  // namespace
+
+std::string Config::to_toml() const {
+  return render_sections([this](const ConfigKeySpec& spec, const std::string& name) {
+    return fmt::format("{} = {}\n", name, config_value_to_toml(get(spec.key)));
+  });
+}
 
 std::string Config::describe() const {
-  std::string out = fmt::format("schema_version = {}\n", kConfigSchemaVersion);
-  std::string section;
-  for (const auto& spec : config_schema()) {
-    const auto dot = spec.key.find('.');
-    const std::string this_section = spec.key.substr(0, dot);
-    if (this_section != section) {
-      section = this_section;
-      out += fmt::format("\n[{}]\n", section);
-    }
+  return render_sections([this](const ConfigKeySpec& spec, const std::string& name) {
     std::string note = "default " + config_value_to_toml(spec.default_value);
     if (!spec.choices.empty()) note += "; one of " + join(spec.choices, ", ");
-    out += fmt::format("{} = {}  # {}. {}\n", spec.key.substr(dot + 1),
-                       config_value_to_toml(get(spec.key)), note, spec.doc);
-  }
-  return out;
+    return fmt::format("{} = {}  # {}. {}\n", name, config_value_to_toml(get(spec.key)), note,
+                       spec.doc);
+  });
 }
 
 }  // namespace nosharing

@@ -15,18 +15,14 @@
 #include <vector>
 
 #include "nosharing/core/error.h"
+#include "tests/test_util.h"
 
 namespace nosharing::testing_files {
 
 // An empty folder unique to the running test.
 inline std::string fresh_dir(const std::string& tag = "") {
   const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  std::string name = std::string("nosharing_data_") + info->test_suite_name() + "_" + info->name() +
-                     tag + "_" + std::to_string(::getpid());
-  std::filesystem::path dir = std::filesystem::path(::testing::TempDir()) / name;
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  return dir.string();
+  return testing::make_temp_dir(std::string(info->test_suite_name()) + "_" + info->name() + tag);
 }
 
 inline void write_bytes(const std::string& path, const std::string& bytes) {
@@ -45,8 +41,7 @@ inline void write_bytes(const std::string& path, const std::string& bytes) {
 }
 
 inline std::string read_file_bytes_for_test(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  return testing::read_file(path);
 }
 
 inline void append_be32(std::string& bytes, uint32_t v) {
