@@ -72,6 +72,12 @@ std::vector<ConfigKeySpec> make_schema() {
       {"augment.crop_padding", int64_t{4}, "padding of the random crop, in pixels", {}},
       {"augment.flip", std::string("auto"),
        "random horizontal flip (auto: on for colour images such as CIFAR)", kAutoBool},
+      {"augment.max_shift", 0.0,
+       "translation augmentation: random integer shifts in x and y up to round(max_shift · "
+       "side) pixels, zero fill (a fraction of the image side in [0, 1); 0: off)", {}},
+      {"augment.repetitions", int64_t{1},
+       "copies of each source image in a batch, each augmented independently (a step "
+       "processes train.batch_size × repetitions images)", {}},
   };
 }
 
