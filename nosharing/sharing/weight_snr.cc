@@ -7,6 +7,7 @@
 #include <limits>
 
 #include "nosharing/core/error.h"
+#include "nosharing/models/lcnet.h"
 
 namespace nosharing {
 namespace {
@@ -32,6 +33,19 @@ WeightSnr weight_snr(const torch::Tensor& weight) {
   const at::Tensor squared = at::where(shared, inf, mean.square() / var);
   const at::Tensor abs = at::where(shared, inf, mean.abs() / var.sqrt());
   return {clamp_snr(squared.mean().item<double>()), clamp_snr(abs.mean().item<double>())};
+}
+
+std::vector<std::pair<std::string, WeightSnr>> layer_weight_snrs(const ModelImpl& model) {
+  std::vector<std::pair<std::string, WeightSnr>> out;
+  const auto* net = dynamic_cast<const LcNetImpl*>(&model);
+  if (net == nullptr) return out;
+  for (const auto& [name, layer] : net->unshared_layers()) {
+    out.emplace_back(name, weight_snr(layer->weight));
+  }
+  for (const auto& [name, conv] : net->conv_layers()) {
+    out.emplace_back(name, WeightSnr{kMaxWeightSnr, kMaxWeightSnr});
+  }
+  return out;
 }
 
 }  // namespace nosharing

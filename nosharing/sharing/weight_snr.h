@@ -10,7 +10,13 @@
 
 #include <torch/types.h>
 
+#include <string>
+#include <utility>
+#include <vector>
+
 namespace nosharing {
+
+class ModelImpl;
 
 inline constexpr double kMaxWeightSnr = 1e12;
 
@@ -24,5 +30,10 @@ struct WeightSnr {
 // as infinitely shared (even when its mean is 0 too), and one position (P = 1) is shared by
 // definition: both give kMaxWeightSnr.
 WeightSnr weight_snr(const torch::Tensor& weight);
+
+// The weight SNR of every conv-shaped layer of a model, by layer name in order: the
+// unshared layers measured, the twin's Conv2d layers kMaxWeightSnr (one kernel shared by
+// construction). Empty for a model without such layers.
+std::vector<std::pair<std::string, WeightSnr>> layer_weight_snrs(const ModelImpl& model);
 
 }  // namespace nosharing
