@@ -40,8 +40,9 @@ int run_info(const InfoArgs& args) {
     total += count;
   }
   // Weight SNR (DESIGN §3), both variants, one key per conv-shaped layer.
+  const auto snrs = layer_weight_snrs(*model);
   nlohmann::json weight_snrs = nlohmann::json::object();
-  for (const auto& [name, snr] : layer_weight_snrs(*model)) {
+  for (const auto& [name, snr] : snrs) {
     weight_snrs[name] = {{"squared", snr.squared}, {"abs", snr.abs}};
   }
   nlohmann::json last_eval = nullptr;
@@ -90,11 +91,10 @@ int run_info(const InfoArgs& args) {
     std::printf("  %-18s %12lld\n", layer["name"].get<std::string>().c_str(),
                 static_cast<long long>(layer["parameters"].get<int64_t>()));
   }
-  if (!weight_snrs.empty()) {
+  if (!snrs.empty()) {
     std::printf("weight SNR  (mean² / var, |mean| / std over positions; 1e12: shared)\n");
-    for (const auto& [name, snr] : weight_snrs.items()) {
-      std::printf("  %-18s %12.4g %12.4g\n", name.c_str(), snr["squared"].get<double>(),
-                  snr["abs"].get<double>());
+    for (const auto& [name, snr] : snrs) {  // in layer order (the JSON object is sorted)
+      std::printf("  %-18s %12.4g %12.4g\n", name.c_str(), snr.squared, snr.abs);
     }
   }
   if (has_checkpoint) {
