@@ -1,6 +1,7 @@
 // Image transforms of the loader: normalisation, random crop with zero padding, horizontal
-// flip, translation (DESIGN §3: random shifts with zero fill, Ott et al. 2020). The random choices are drawn by the loader (seeded per batch) and passed in, so
-// every function here is pure. The reference functions use LibTorch ops and are the oracle
+// flip, translation (DESIGN §3: random shifts with zero fill, Ott et al. 2020). The random
+// choices are drawn by the loader (seeded per batch) and passed in, so every function here
+// is pure. The reference functions use LibTorch ops and are the oracle
 // for prepare_images, the fused raw-pointer path the loader runs.
 #pragma once
 

@@ -89,7 +89,9 @@ SharingOptions SharingOptions::from_config(const Config& config) {
   if (o.iters < 1) throw_usage("sharing.iters = {}: expected ≥ 1", o.iters);
   if (o.batch < 1) throw_usage("sharing.batch = {}: expected ≥ 1", o.batch);
   if (!(o.eta > 0 && o.eta < 1)) throw_usage("sharing.eta = {}: expected a rate in (0, 1)", o.eta);
-  if (!(o.gamma >= 0 && o.gamma < 1)) throw_usage("sharing.gamma = {}: expected in [0, 1)", o.gamma);
+  if (!(o.gamma >= 0 && o.gamma < 1)) {
+    throw_usage("sharing.gamma = {}: expected in [0, 1)", o.gamma);
+  }
   return o;
 }
 
@@ -158,8 +160,8 @@ void share_hebbian(const torch::Tensor& weight, const torch::Tensor& bias,
     const at::Tensor z = b.defined() ? at::addmm(b.unsqueeze(1), w, x.t()) : at::mm(w, x.t());
     const at::Tensor z_rows = z.view({positions, -1});  // [P, C_out·B]
     const at::Tensor z_tilde = (z_rows - class_means(z_rows, classes)).view_as(z);
-    // w ← w + ηγ(w_init − w) − η⟨z̃ x⟩, in place (lerp, then a GEMM accumulate) so that the
-    // large weights of a layer are never copied inside the loop.
+    // w ← w + ηγ(w_init − w) − η⟨z̃ x⟩, in place (lerp, then a GEMM accumulate) so
+    // that the large weights of a layer are never copied inside the loop.
     w.lerp_(w_init, eta * gamma);
     w.addmm_(z_tilde, x, /*beta=*/1, /*alpha=*/-eta / batch);
     if (b.defined()) {

@@ -124,7 +124,9 @@ TEST(DynamicSharingTest, HebbianConvergesToTheClosedFormOnFixedInputs) {
 }
 
 // Deviation of the kernels from their mean over all positions.
-double spread(const torch::Tensor& weight) { return (weight - weight.mean(0)).norm().item<double>(); }
+double spread(const torch::Tensor& weight) {
+  return (weight - weight.mean(0)).norm().item<double>();
+}
 
 TEST(DynamicSharingTest, HebbianIsStableAtFanIn3000) {
   // C_in·k·k = 120·25 = 3000 on a 2 × 2 sheet. Per step the squared spread contracts by
