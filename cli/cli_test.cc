@@ -142,6 +142,11 @@ TEST_F(CliTest, TrainWritesTheRunDirectoryOfTheContract) {
   const auto info_json = nlohmann::json::parse(info.out);
   EXPECT_GT(info_json["parameters"]["total"].get<int64_t>(), 0);
   EXPECT_EQ(info_json["last_eval"]["step"], 18);
+  for (const char* layer : {"lc1", "lc2"}) {
+    ASSERT_TRUE(info_json["weight_snr"].contains(layer)) << info.out;
+    EXPECT_GE(info_json["weight_snr"][layer]["squared"].get<double>(), 0.0);
+    EXPECT_GE(info_json["weight_snr"][layer]["abs"].get<double>(), 0.0);
+  }
   const auto info_text = run_cli({"info", "--run", out});
   EXPECT_EQ(info_text.exit_code, 0);
   EXPECT_NE(info_text.out.find("lc1"), std::string::npos) << info_text.out;

@@ -9,6 +9,7 @@
 #include "nosharing/core/error.h"
 #include "nosharing/core/parameter_count.h"
 #include "nosharing/models/model.h"
+#include "nosharing/sharing/weight_snr.h"
 #include "nosharing/train/metrics_log.h"
 #include "nosharing/train/run_reader.h"
 
@@ -38,6 +39,12 @@ int run_info(const InfoArgs& args) {
     layers.push_back({{"name", name}, {"parameters", count}});
     total += count;
   }
+  // Weight SNR (DESIGN §3), both variants, one key per conv-shaped layer.
+  const auto snrs = layer_weight_snrs(*model);
+  nlohmann::json weight_snrs = nlohmann::json::object();
+  for (const auto& [name, snr] : snrs) {
+    weight_snrs[name] = {{"squared", snr.squared}, {"abs", snr.abs}};
+  }
   nlohmann::json last_eval = nullptr;
   nlohmann::json best_eval = nullptr;
   nlohmann::json last_train = nullptr;
@@ -59,6 +66,7 @@ int run_info(const InfoArgs& args) {
       {"sharing", run.config.get_string("model.sharing")},
       {"data", run.provenance.value("data", nlohmann::json::object())},
       {"parameters", {{"total", total}, {"layers", layers}}},
+      {"weight_snr", weight_snrs},
       {"checkpoint",
        has_checkpoint ? nlohmann::json{{"step", state.step}, {"seconds", state.seconds}}
                       : nlohmann::json(nullptr)},
@@ -82,6 +90,12 @@ int run_info(const InfoArgs& args) {
   for (const auto& layer : layers) {
     std::printf("  %-18s %12lld\n", layer["name"].get<std::string>().c_str(),
                 static_cast<long long>(layer["parameters"].get<int64_t>()));
+  }
+  if (!snrs.empty()) {
+    std::printf("weight SNR  (mean² / var, |mean| / std over positions; 1e12: shared)\n");
+    for (const auto& [name, snr] : snrs) {  // in layer order (the JSON object is sorted)
+      std::printf("  %-18s %12.4g %12.4g\n", name.c_str(), snr.squared, snr.abs);
+    }
   }
   if (has_checkpoint) {
     std::printf("trained     %lld steps, %.1f s\n", static_cast<long long>(state.step), state.seconds);

@@ -72,6 +72,30 @@ std::vector<ConfigKeySpec> make_schema() {
       {"augment.crop_padding", int64_t{4}, "padding of the random crop, in pixels", {}},
       {"augment.flip", std::string("auto"),
        "random horizontal flip (auto: on for colour images such as CIFAR)", kAutoBool},
+      {"augment.max_shift", 0.0,
+       "translation augmentation: random integer shifts in x and y up to round(max_shift · "
+       "side) pixels, zero fill (a fraction of the image side in [0, 1); 0: off)", {}},
+      {"augment.repetitions", int64_t{1},
+       "copies of each source image in a batch, each augmented independently (a step "
+       "processes train.batch_size × repetitions images)", {}},
+      // --- sharing (DESIGN §3: dynamic weight sharing, Pogodin et al. 2021) ---
+      {"sharing.mode", std::string("none"),
+       "sleep phase on every unshared layer: none; instant (each kernel and bias replaced by "
+       "its class mean); hebbian (lateral-inhibition relaxation towards the class mean)",
+       {"none", "instant", "hebbian"}},
+      {"sharing.every", int64_t{100}, "run the sleep phase every this many optimiser steps", {}},
+      {"sharing.classes", std::string("all"),
+       "positions that share: all; phase (equal y mod m and x mod m, m = k / gcd(k, stride): "
+       "m² classes); local (sharing.group × sharing.group blocks)",
+       {"all", "phase", "local"}},
+      {"sharing.group", int64_t{2}, "side of the blocks of sharing.classes = local, in positions",
+       {}},
+      {"sharing.iters", int64_t{100}, "hebbian: iterations per sleep phase", {}},
+      {"sharing.batch", int64_t{128}, "hebbian: N(0, 1) input patches per iteration", {}},
+      {"sharing.eta", 0.1,
+       "hebbian: rate η; the step uses η·B/(B + d), B = sharing.batch, d = fan-in, which "
+       "stays stable at any fan-in", {}},
+      {"sharing.gamma", 1e-5, "hebbian: pull γ towards the weights before the sleep phase", {}},
   };
 }
 

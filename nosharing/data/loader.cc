@@ -94,14 +94,23 @@ struct BatchLoader::State {
 
   Batch make_batch(int64_t b) const {
     const int64_t begin = b * options.batch_size;
-    const int64_t count =
+    const int64_t sources =
         std::min<int64_t>(options.batch_size, static_cast<int64_t>(order.size()) - begin);
-    const int64_t* idx = order.data() + begin;
     const AugmentOptions& aug = options.augment;
+    // Each source image repeated `repetitions` times in a row.
+    const int64_t repetitions = aug.repetitions;
+    const int64_t count = sources * repetitions;
+    std::vector<int64_t> idx(static_cast<size_t>(count));
+    for (int64_t i = 0; i < count; ++i)
+      idx[static_cast<size_t>(i)] = order[static_cast<size_t>(begin + i / repetitions)];
+    const int64_t shift_y = max_shift_pixels(aug.max_shift, images.size(2));
+    const int64_t shift_x = max_shift_pixels(aug.max_shift, images.size(3));
+    const bool shift = shift_y > 0 || shift_x > 0;
     std::vector<ImageAugment> augments;
     int64_t padding = 0;
-    if (aug.crop || aug.flip) {
-      // Seeded by (seed, epoch, batch): identical whichever thread prepares the batch.
+    if (aug.crop || aug.flip || shift) {
+      // Seeded by (seed, epoch, batch): identical whichever thread prepares the batch. The
+      // draws per image are crop, flip, then shift, so runs without shifts draw as before.
       std::mt19937_64 engine(derive_seed(options.seed, kAugmentStream, static_cast<uint64_t>(epoch),
                                          static_cast<uint64_t>(b)));
       padding = aug.crop ? aug.crop_padding : 0;
@@ -114,15 +123,19 @@ struct BatchLoader::State {
           a.crop_y = a.crop_x = padding;
         }
         if (aug.flip) a.flip = (engine() >> 63) != 0;
+        if (shift) {
+          a.shift_y = static_cast<int64_t>(uniform_below(engine, 2 * shift_y + 1)) - shift_y;
+          a.shift_x = static_cast<int64_t>(uniform_below(engine, 2 * shift_x + 1)) - shift_x;
+        }
       }
     }
     Batch batch;
     batch.index = b;
-    batch.images = prepare_images(images, idx, count, norm.mean, norm.std, padding, augments);
+    batch.images = prepare_images(images, idx.data(), count, norm.mean, norm.std, padding, augments);
     batch.labels = torch::empty({count}, torch::kInt64);
     int64_t* out = batch.labels.data_ptr<int64_t>();
     const int64_t* all = labels.data_ptr<int64_t>();
-    for (int64_t i = 0; i < count; ++i) out[i] = all[idx[i]];
+    for (int64_t i = 0; i < count; ++i) out[i] = all[idx[static_cast<size_t>(i)]];
     return batch;
   }
 
@@ -175,6 +188,13 @@ BatchLoader::BatchLoader(const Dataset& data, torch::Tensor indices, Normalizati
   if (options.threads < 0) throw_usage("data.threads {}: expected 0 or more", options.threads);
   if (options.augment.crop && options.augment.crop_padding < 0) {
     throw_usage("augment.crop_padding {}: expected 0 or more", options.augment.crop_padding);
+  }
+  if (!(options.augment.max_shift >= 0 && options.augment.max_shift < 1)) {
+    throw_usage("augment.max_shift {}: expected a fraction of the image side in [0, 1)",
+                options.augment.max_shift);
+  }
+  if (options.augment.repetitions < 1) {
+    throw_usage("augment.repetitions {}: expected 1 or more", options.augment.repetitions);
   }
   if (!data.images.defined() || data.images.dim() != 4 ||
       data.images.scalar_type() != torch::kUInt8) {

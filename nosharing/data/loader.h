@@ -18,6 +18,13 @@ struct AugmentOptions {
   bool crop = false;          // random crop after zero padding of crop_padding pixels
   int64_t crop_padding = 4;
   bool flip = false;          // random horizontal flip with probability ½
+  // Translation augmentation (DESIGN §3, Ott et al. 2020; Pogodin et al. 2021): integer
+  // shifts drawn uniformly in [−s, s] per axis, s = round(max_shift · side), zero fill.
+  double max_shift = 0.0;
+  // Each source image appears this many times in a batch, every copy augmented
+  // independently (consecutive copies; labels repeat): a batch holds batch_size ×
+  // repetitions images.
+  int64_t repetitions = 1;
 };
 
 // Per-channel mean and standard deviation, in units of the uint8 pixel / 255.
@@ -29,6 +36,7 @@ struct Normalization {
 Normalization compute_normalization(const Dataset& data, const torch::Tensor& indices);
 
 struct Batch {
+  // B = source images × augment.repetitions.
   torch::Tensor images;  // float32 [B, C, H, W], normalised
   torch::Tensor labels;  // int64 [B]
   int64_t index = 0;     // batch index within the epoch

@@ -170,6 +170,79 @@ TEST(LoaderTest, BadOptionsAreUsageErrors) {
   EXPECT_THROW(BatchLoader(data, torch::arange(10), unit_norm(1), options), RuntimeError);
 }
 
+TEST(LoaderTest, ShiftRepetitionsMultiplyTheBatchAndRepeatLabels) {
+  Dataset data = make_data(40);
+  LoaderOptions options;
+  options.batch_size = 5;
+  options.threads = 0;
+  options.augment.max_shift = 0.4;  // round(0.4 · 6) = 2 rows, round(0.4 · 5) = 2 columns
+  options.augment.repetitions = 4;
+  BatchLoader loader(data, torch::arange(40, torch::kInt64), unit_norm(3), options);
+  EXPECT_EQ(loader.batches_per_epoch(), 8);  // counted in source images
+  std::vector<Batch> batches = epoch_batches(loader, 0);
+  ASSERT_EQ(batches.size(), 8u);
+  int64_t differing_copies = 0;
+  for (const Batch& batch : batches) {
+    ASSERT_EQ(batch.images.size(0), 20);
+    ASSERT_EQ(batch.labels.size(0), 20);
+    for (int64_t i = 0; i < 5; ++i) {
+      for (int64_t r = 1; r < 4; ++r) {
+        EXPECT_EQ(batch.labels[i * 4 + r].item<int64_t>(), batch.labels[i * 4].item<int64_t>());
+        if (!torch::equal(batch.images[i * 4 + r], batch.images[i * 4])) ++differing_copies;
+      }
+    }
+  }
+  // 25 shifts per axis pair: copies of one image are almost never shifted alike.
+  EXPECT_GT(differing_copies, 8 * 5 * 3 * 3 / 4);
+  // Same seed, same shifted batches, whatever the thread count.
+  options.threads = 2;
+  BatchLoader parallel(data, torch::arange(40, torch::kInt64), unit_norm(3), options);
+  expect_same(batches, epoch_batches(parallel, 0));
+}
+
+TEST(LoaderTest, ShiftsStayWithinMaxShift) {
+  // A single lit pixel in the middle of a 1 × 9 × 9 image: it lands at most
+  // round(0.25 · 9) = 2 pixels away in each axis, so it never falls off.
+  Dataset data;
+  data.images = torch::zeros({1, 1, 9, 9}, torch::kUInt8);
+  data.images[0][0][4][4] = 255;
+  data.labels = torch::zeros({1}, torch::kInt64);
+  data.class_names = {"0"};
+  data.source = "synthetic";
+  LoaderOptions options;
+  options.batch_size = 1;
+  options.threads = 0;
+  options.augment.max_shift = 0.25;
+  options.augment.repetitions = 200;
+  BatchLoader loader(data, torch::zeros({1}, torch::kInt64), unit_norm(1), options);
+  std::vector<Batch> batches = epoch_batches(loader, 0);
+  ASSERT_EQ(batches.size(), 1u);
+  std::set<std::pair<int64_t, int64_t>> seen;
+  for (int64_t i = 0; i < 200; ++i) {
+    torch::Tensor image = batches[0].images[i][0];
+    ASSERT_NEAR(image.sum().item<float>(), 1.0f, 1e-5);  // one pixel of 255 / 255
+    const int64_t flat = image.argmax().item<int64_t>();
+    const int64_t y = flat / 9 - 4, x = flat % 9 - 4;
+    EXPECT_LE(std::abs(y), 2);
+    EXPECT_LE(std::abs(x), 2);
+    seen.insert({y, x});
+  }
+  EXPECT_EQ(seen.size(), 25u);  // every shift in [−2, 2]² is drawn
+}
+
+TEST(LoaderTest, BadShiftOptionsAreUsageErrors) {
+  Dataset data = make_data(10);
+  LoaderOptions options;
+  options.batch_size = 2;
+  options.augment.max_shift = -0.1;
+  EXPECT_THROW(BatchLoader(data, torch::arange(10), unit_norm(3), options), UsageError);
+  options.augment.max_shift = 1.0;
+  EXPECT_THROW(BatchLoader(data, torch::arange(10), unit_norm(3), options), UsageError);
+  options.augment.max_shift = 0.2;
+  options.augment.repetitions = 0;
+  EXPECT_THROW(BatchLoader(data, torch::arange(10), unit_norm(3), options), UsageError);
+}
+
 TEST(LoaderTest, ComputeNormalizationOverSelectedImages) {
   Dataset data;
   // Image 0: channel 0 all 0, channel 1 all 255; image 1: channel 0 all 255, channel 1 all 51.

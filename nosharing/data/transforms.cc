@@ -2,7 +2,10 @@
 
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <array>
+#include <cmath>
+#include <limits>
 
 #include "nosharing/core/error.h"
 
@@ -65,6 +68,26 @@ torch::Tensor flip_horizontal(const torch::Tensor& images,
   return torch::stack(out);
 }
 
+torch::Tensor shift_images(const torch::Tensor& images, const std::vector<ImageAugment>& augments) {
+  check_augments(images.size(0), augments, std::numeric_limits<int64_t>::max() / 4);
+  const int64_t height = images.size(2), width = images.size(3);
+  torch::Tensor out = torch::zeros_like(images);
+  for (int64_t b = 0; b < images.size(0); ++b) {
+    const ImageAugment& a = augments[static_cast<size_t>(b)];
+    // Rows [max(0, s), min(H, H + s)) of the output come from rows shifted back by s.
+    const int64_t y0 = std::max<int64_t>(0, a.shift_y), y1 = std::min(height, height + a.shift_y);
+    const int64_t x0 = std::max<int64_t>(0, a.shift_x), x1 = std::min(width, width + a.shift_x);
+    if (y1 <= y0 || x1 <= x0) continue;  // shifted out entirely
+    out[b].narrow(1, y0, y1 - y0).narrow(2, x0, x1 - x0).copy_(
+        images[b].narrow(1, y0 - a.shift_y, y1 - y0).narrow(2, x0 - a.shift_x, x1 - x0));
+  }
+  return out;
+}
+
+int64_t max_shift_pixels(double max_shift, int64_t side) {
+  return static_cast<int64_t>(std::llround(max_shift * static_cast<double>(side)));
+}
+
 torch::Tensor prepare_images(const torch::Tensor& images, const int64_t* indices, int64_t count,
                              const std::vector<float>& mean, const std::vector<float>& std,
                              int64_t padding, const std::vector<ImageAugment>& augments) {
@@ -103,18 +126,26 @@ torch::Tensor prepare_images(const torch::Tensor& images, const int64_t* indices
         continue;
       }
       const ImageAugment& a = augments[static_cast<size_t>(b)];
-      // Output (y, x) reads source (y + dy, x' + dx), x' = x or W−1−x when flipped.
+      // Output (y, x) is the cropped-and-flipped pixel (ty, tx) = (y − shift_y, x − shift_x)
+      // (black outside the image), which reads source (ty + dy, tx' + dx) with tx' = tx, or
+      // W−1−tx when flipped.
       const int64_t dy = a.crop_y - padding, dx = a.crop_x - padding;
       for (int64_t y = 0; y < height; ++y) {
         float* row = out_plane + y * width;
-        const int64_t sy = y + dy;
-        if (sy < 0 || sy >= height) {
+        const int64_t ty = y - a.shift_y;
+        const int64_t sy = ty + dy;
+        if (ty < 0 || ty >= height || sy < 0 || sy >= height) {
           std::fill(row, row + width, lut[0]);
           continue;
         }
         const uint8_t* src_row = src + sy * width;
         for (int64_t x = 0; x < width; ++x) {
-          const int64_t sx = (a.flip ? width - 1 - x : x) + dx;
+          const int64_t tx = x - a.shift_x;
+          if (tx < 0 || tx >= width) {
+            row[x] = lut[0];
+            continue;
+          }
+          const int64_t sx = (a.flip ? width - 1 - tx : tx) + dx;
           row[x] = (sx >= 0 && sx < width) ? lut[src_row[sx]] : lut[0];
         }
       }

@@ -74,6 +74,75 @@ TEST(TransformTest, PrepareImagesMatchesReferenceComposition) {
   EXPECT_TRUE(torch::allclose(plain, normalize_images(gathered, mean, std), 1e-5, 1e-5));
 }
 
+TEST(ShiftTest, ZeroShiftIsTheIdentity) {
+  torch::Tensor images = torch::randint(0, 256, {3, 2, 5, 4}, torch::kUInt8);
+  std::vector<ImageAugment> none(3);
+  EXPECT_TRUE(torch::equal(shift_images(images, none), images));
+  std::vector<int64_t> indices = {2, 0, 1};
+  torch::Tensor fused = prepare_images(images.contiguous(), indices.data(), 3, {0.0f, 0.0f},
+                                       {1.0f / 255, 1.0f / 255}, 0, none);
+  EXPECT_TRUE(torch::allclose(
+      fused, images.index_select(0, torch::tensor(indices)).to(torch::kFloat32), 0, 1e-4));
+}
+
+TEST(ShiftTest, ShiftsMovePixelsAndFillZeros) {
+  // One row down, one column left:
+  //   0 0 0
+  //   2 3 0
+  //   5 6 0
+  ImageAugment down_left;
+  down_left.shift_y = 1;
+  down_left.shift_x = -1;
+  torch::Tensor expected =
+      torch::tensor({0, 0, 0, 2, 3, 0, 5, 6, 0}, torch::kUInt8).view({1, 1, 3, 3});
+  torch::Tensor out = shift_images(tiny_image(), {down_left});
+  EXPECT_TRUE(torch::equal(out, expected)) << out;
+  // Two up, two right leaves the bottom-left pixel 7 at the top right.
+  ImageAugment up_right;
+  up_right.shift_y = -2;
+  up_right.shift_x = 2;
+  out = shift_images(tiny_image(), {up_right});
+  expected = torch::tensor({0, 0, 7, 0, 0, 0, 0, 0, 0}, torch::kUInt8).view({1, 1, 3, 3});
+  EXPECT_TRUE(torch::equal(out, expected)) << out;
+  // A shift by the whole side leaves nothing.
+  ImageAugment away;
+  away.shift_x = 3;
+  EXPECT_EQ(shift_images(tiny_image(), {away}).sum().item<int64_t>(), 0);
+  // The fused path agrees.
+  int64_t index = 0;
+  out = prepare_images(tiny_image().contiguous(), &index, 1, {0.0f}, {1.0f / 255.0f}, 0,
+                       {down_left});
+  EXPECT_TRUE(torch::allclose(out, shift_images(tiny_image(), {down_left}).to(torch::kFloat32)))
+      << out;
+}
+
+TEST(ShiftTest, PrepareImagesMatchesCropFlipShiftComposition) {
+  torch::manual_seed(4);
+  torch::Tensor images = torch::randint(0, 256, {6, 3, 7, 5}, torch::kUInt8);
+  std::vector<int64_t> indices = {4, 0, 5, 5, 2};
+  const int64_t padding = 2;
+  std::vector<ImageAugment> augments = {{0, 4, true, 1, -2},
+                                        {2, 2, false, -3, 0},
+                                        {4, 0, true, 0, 4},
+                                        {1, 3, false, 6, -1},
+                                        {3, 1, true, -1, 1}};
+  std::vector<float> mean = {0.4f, 0.5f, 0.6f}, std = {0.2f, 0.25f, 0.3f};
+  torch::Tensor fast = prepare_images(images, indices.data(), 5, mean, std, padding, augments);
+  torch::Tensor gathered = images.index_select(0, torch::tensor(indices));
+  torch::Tensor reference = normalize_images(
+      shift_images(flip_horizontal(crop_with_padding(gathered, padding, augments), augments),
+                   augments),
+      mean, std);
+  EXPECT_TRUE(torch::allclose(fast, reference, 1e-5, 1e-5));
+}
+
+TEST(ShiftTest, MaxShiftPixelsRoundsTheFractionOfTheSide) {
+  EXPECT_EQ(max_shift_pixels(0.0, 32), 0);
+  EXPECT_EQ(max_shift_pixels(0.2, 32), 6);  // 6.4
+  EXPECT_EQ(max_shift_pixels(0.3, 32), 10);  // 9.6
+  EXPECT_EQ(max_shift_pixels(0.2, 28), 6);  // 5.6
+}
+
 TEST(TransformTest, RejectsOffsetsOutsideThePadding) {
   EXPECT_ANY_THROW(crop_with_padding(tiny_image(), 1, {ImageAugment{3, 0, false}}));
   EXPECT_ANY_THROW(crop_with_padding(tiny_image(), 1, {}));

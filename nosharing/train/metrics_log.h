@@ -1,6 +1,9 @@
 // metrics.jsonl: one JSON object per line with a "kind" (DESIGN §8):
 //   "train": step, epoch, loss, task_loss, <aux losses>, lr, images_per_second, seconds
 //   "eval":  step, epoch, split, loss, accuracy, n, seconds
+//   "sleep": step, layer, snr_before, snr_after (weight SNR, squared variant), and
+//            snr_abs_before, snr_abs_after (the |mean|/std variant): one line per unshared
+//            layer after each sleep phase of dynamic weight sharing
 #pragma once
 
 #include <nlohmann/json.hpp>

@@ -56,6 +56,8 @@ std::unique_ptr<BatchLoader> make_train_loader(const Config& config, const RunDa
   options.augment.crop = config.get_auto_bool("augment.crop", colour);
   options.augment.crop_padding = padding;
   options.augment.flip = config.get_auto_bool("augment.flip", colour);
+  options.augment.max_shift = config.get_double("augment.max_shift");
+  options.augment.repetitions = config.get_int("augment.repetitions");
   options.seed = static_cast<uint64_t>(config.get_int("train.seed"));
   options.threads = static_cast<int>(threads);
   return std::make_unique<BatchLoader>(data.train_set, data.split.train, data.normalization,

@@ -15,6 +15,8 @@
 #include "nosharing/core/files.h"
 #include "nosharing/core/seed.h"
 #include "nosharing/core/threads.h"
+#include "nosharing/models/lcnet.h"
+#include "nosharing/sharing/dynamic_sharing.h"
 #include "nosharing/train/metrics_log.h"
 #include "nosharing/train/optimizer.h"
 #include "nosharing/train/run_data.h"
@@ -139,7 +141,33 @@ TrainResult train_model(const Config& config, const TrainOptions& options) {
                                        {"total_steps", total_steps}}));
   }
   const MetricsLog metrics(run_dir + "/metrics.jsonl");
-  const int64_t batch_size = config.get_int("train.batch_size");
+
+  // Dynamic weight sharing (DESIGN §3): a sleep phase every sharing.every optimiser steps on
+  // every unshared layer.
+  const SharingOptions sharing = SharingOptions::from_config(config);
+  LcNetImpl* sleeping_net = nullptr;
+  if (sharing.mode != SharingMode::kNone) {
+    sleeping_net = dynamic_cast<LcNetImpl*>(model.get());
+    if (sleeping_net == nullptr || sleeping_net->unshared_layers().empty()) {
+      throw_usage("sharing.mode = \"{}\": the model (model.type = {}, model.sharing = {}) has no "
+                  "unshared layers to share",
+                  config.get_string("sharing.mode"), config.get_string("model.type"),
+                  config.get_string("model.sharing"));
+    }
+  }
+  auto sleep_if_due = [&] {
+    if (sleeping_net == nullptr || state.step % sharing.every != 0) return;
+    // Seeded by (train.seed, step): a resumed run sleeps bit-identically.
+    for (const SleepRecord& r : run_sleep_phase(*sleeping_net, sharing, seed, state.step)) {
+      metrics.write({{"kind", "sleep"},
+                     {"step", state.step},
+                     {"layer", r.layer},
+                     {"snr_before", r.before.squared},
+                     {"snr_after", r.after.squared},
+                     {"snr_abs_before", r.before.abs},
+                     {"snr_abs_after", r.after.abs}});
+    }
+  };
 
   const auto start = Clock::now();
   const double seconds_before = state.seconds;
@@ -173,6 +201,7 @@ TrainResult train_model(const Config& config, const TrainOptions& options) {
   model->train();
   double interval_loss = 0;
   int64_t interval_steps = 0;
+  int64_t interval_images = 0;  // batch_size × augment.repetitions per step
   auto interval_start = Clock::now();
   bool out_of_time = false;
   const int64_t first_step = state.step;
@@ -203,6 +232,8 @@ TrainResult train_model(const Config& config, const TrainOptions& options) {
       state.batch_in_epoch = batch->index + 1;
       interval_loss += loss_value;
       ++interval_steps;
+      interval_images += batch->images.size(0);
+      sleep_if_due();
 
       if (state.step % log_every == 0 || state.step == total_steps) {
         const double interval_seconds = seconds_since(interval_start);
@@ -213,10 +244,11 @@ TrainResult train_model(const Config& config, const TrainOptions& options) {
                        {"task_loss", interval_loss / interval_steps},
                        {"lr", lr},
                        {"images_per_second",
-                        interval_seconds > 0 ? interval_steps * batch_size / interval_seconds : 0.0},
+                        interval_seconds > 0 ? interval_images / interval_seconds : 0.0},
                        {"seconds", elapsed()}});
         interval_loss = 0;
         interval_steps = 0;
+        interval_images = 0;
         interval_start = Clock::now();
       }
       const double rate = seconds_since(start) / std::max<int64_t>(1, state.step - first_step);

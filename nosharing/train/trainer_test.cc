@@ -6,6 +6,7 @@
 
 #include "nosharing/core/error.h"
 #include "nosharing/models/model.h"
+#include "nosharing/train/metrics_log.h"
 #include "nosharing/train/run_directory.h"
 #include "nosharing/train/run_reader.h"
 #include "nosharing/train/schedule.h"
@@ -68,6 +69,72 @@ TEST(TrainerTest, ResumeEqualsAnUninterruptedRun) {
   const auto b = final_parameters(parts.run_dir);
   ASSERT_EQ(a.size(), b.size());
   for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a[i], b[i])) << "tensor " << i;
+}
+
+// Sleep phases (hebbian, drawing random patches) and shifted repetitions survive
+// interruption: resuming gives bit-identical weights, and every sleep writes one line per
+// unshared layer.
+TEST(TrainerTest, SleepPhasesAndShiftsResumeBitIdentically) {
+  const std::string root = testing::make_temp_dir("sleep");
+  testing::write_idx_dataset(root + "/data", 200, 20, 12, 12, 4, 3);
+  Config config = tiny_config(root + "/data");
+  config.apply_set("train.epochs=2");
+  config.apply_set("sharing.mode=hebbian");
+  config.apply_set("sharing.every=5");
+  config.apply_set("sharing.iters=10");
+  config.apply_set("sharing.batch=16");
+  config.apply_set("augment.max_shift=0.2");
+  config.apply_set("augment.repetitions=2");
+
+  TrainOptions whole;
+  whole.quiet = true;
+  whole.run_dir = root + "/whole";
+  create_run_directory(whole.run_dir, false);
+  ASSERT_EQ(train_model(config, whole).state.step, 22);
+
+  TrainOptions parts = whole;
+  parts.run_dir = root + "/parts";
+  create_run_directory(parts.run_dir, false);
+  parts.interrupt_after_step = 10;  // right after a sleep phase
+  EXPECT_EQ(train_model(config, parts).status, TrainStatus::kInterrupted);
+  parts.resume = true;
+  parts.interrupt_after_step = 0;
+  EXPECT_EQ(train_model(config, parts).state.step, 22);
+  const auto a = final_parameters(whole.run_dir);
+  const auto b = final_parameters(parts.run_dir);
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a[i], b[i])) << "tensor " << i;
+
+  std::vector<std::pair<int64_t, std::string>> sleeps;
+  int64_t train_lines = 0;
+  for (const auto& line : read_metrics(whole.run_dir + "/metrics.jsonl")) {
+    if (line["kind"] == "train") {
+      ++train_lines;
+      EXPECT_GT(line["images_per_second"].get<double>(), 0.0);
+    }
+    if (line["kind"] != "sleep") continue;
+    sleeps.emplace_back(line["step"].get<int64_t>(), line["layer"].get<std::string>());
+    EXPECT_GT(line["snr_after"].get<double>(), line["snr_before"].get<double>()) << line.dump();
+    EXPECT_TRUE(line.contains("snr_abs_after"));
+  }
+  EXPECT_GT(train_lines, 0);
+  const std::vector<std::pair<int64_t, std::string>> expected = {
+      {5, "lc1"}, {5, "lc2"}, {10, "lc1"}, {10, "lc2"}, {15, "lc1"}, {15, "lc2"},
+      {20, "lc1"}, {20, "lc2"}};
+  EXPECT_EQ(sleeps, expected);
+}
+
+TEST(TrainerTest, SharingATwinIsAUsageError) {
+  const std::string root = testing::make_temp_dir("sleep_twin");
+  testing::write_idx_dataset(root + "/data", 60, 10, 12, 12, 4, 3);
+  Config config = tiny_config(root + "/data");
+  config.apply_set("model.sharing=conv");
+  config.apply_set("sharing.mode=instant");
+  TrainOptions options;
+  options.quiet = true;
+  options.run_dir = root + "/run";
+  create_run_directory(options.run_dir, false);
+  EXPECT_THROW(train_model(config, options), UsageError);
 }
 
 TEST(TrainerTest, LearnsTheTinyTask) {

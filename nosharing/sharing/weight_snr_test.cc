@@ -1,0 +1,65 @@
+#include "nosharing/sharing/weight_snr.h"
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "nosharing/layers/locally_connected.h"
+#include "nosharing/models/lcnet.h"
+
+namespace nosharing {
+namespace {
+
+TEST(WeightSnrTest, TiedLayerIsWrittenAsTheCap) {
+  torch::manual_seed(1);
+  LocallyConnected2d layer(LocallyConnected2dOptions(3, 8, 3, 10, 10).padding(1));
+  layer->tie_to_conv(torch::randn({8, 3, 3, 3}), torch::randn({8}));
+  const WeightSnr snr = weight_snr(layer->weight);
+  EXPECT_EQ(snr.squared, kMaxWeightSnr);
+  EXPECT_EQ(snr.abs, kMaxWeightSnr);
+  // Zero weights at every position are shared too (0/0 is not NaN).
+  const WeightSnr zero = weight_snr(torch::zeros({5, 4}));
+  EXPECT_EQ(zero.squared, kMaxWeightSnr);
+  EXPECT_EQ(zero.abs, kMaxWeightSnr);
+  EXPECT_EQ(weight_snr(torch::randn({1, 7})).squared, kMaxWeightSnr);  // one position
+}
+
+TEST(WeightSnrTest, FreshLayerIsNearZeroAtOneOverPScale) {
+  torch::manual_seed(2);
+  // P = 12 × 12 = 144 positions; independent U(−a, a) weights: E[mean²]/var = 1/P.
+  LocallyConnected2d layer(LocallyConnected2dOptions(4, 16, 3, 12, 12).padding(1));
+  const WeightSnr snr = weight_snr(layer->weight);
+  const double p = static_cast<double>(layer->positions());
+  EXPECT_NEAR(snr.squared, 1.0 / p, 0.25 / p);
+  // E|mean|/std = √(2/π)/√P for a (near-)Gaussian mean.
+  EXPECT_NEAR(snr.abs, std::sqrt(2.0 / M_PI / p), 0.1 / std::sqrt(p));
+  EXPECT_LT(snr.squared, 0.01);
+}
+
+TEST(WeightSnrTest, MatchesTheFormulaOnAHandExample) {
+  // Two weight indices over three positions: j = 0 takes 1, 2, 3 (mean 2, var 1);
+  // j = 1 takes −1, 1, 3 (mean 1, var 4).
+  torch::Tensor w = torch::tensor({1.0, -1.0, 2.0, 1.0, 3.0, 3.0}).view({3, 2});
+  const WeightSnr snr = weight_snr(w);
+  EXPECT_DOUBLE_EQ(snr.squared, (4.0 / 1.0 + 1.0 / 4.0) / 2);
+  EXPECT_DOUBLE_EQ(snr.abs, (2.0 / 1.0 + 1.0 / 2.0) / 2);
+}
+
+TEST(WeightSnrTest, PerLayerOfAModelTwinIsTheCap) {
+  torch::manual_seed(3);
+  LcNet twin(LcNetOptions(InputShape{1, 12, 12}, 3, {4, 6}).sharing(LcNetSharing::kConv));
+  LcNet unshared(LcNetOptions(InputShape{1, 12, 12}, 3, {4, 6}));
+  const auto twin_snrs = layer_weight_snrs(*twin);
+  const auto unshared_snrs = layer_weight_snrs(*unshared);
+  ASSERT_EQ(twin_snrs.size(), 2u);
+  ASSERT_EQ(unshared_snrs.size(), 2u);
+  for (size_t i = 0; i < 2; ++i) {
+    EXPECT_EQ(twin_snrs[i].first, "lc" + std::to_string(i + 1));
+    EXPECT_EQ(unshared_snrs[i].first, twin_snrs[i].first);
+    EXPECT_EQ(twin_snrs[i].second.squared, kMaxWeightSnr);
+    EXPECT_EQ(twin_snrs[i].second.abs, kMaxWeightSnr);
+    EXPECT_LT(unshared_snrs[i].second.squared, 0.1);
+  }
+}
+
+}  // namespace
+}  // namespace nosharing

@@ -1,0 +1,50 @@
+// The presets in experiments/ are part of the project's results: each must resolve, and the
+// rows of the sharing table (issue 4) must all run one recipe.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <set>
+
+#include "nosharing/core/config.h"
+#include "nosharing/models/model.h"
+#include "nosharing/sharing/dynamic_sharing.h"
+
+namespace nosharing {
+namespace {
+
+namespace fs = std::filesystem;
+
+// The keys a row of the sharing table may change; everything else is the recipe.
+bool is_row_key(const std::string& key) {
+  static const std::set<std::string> row_keys = {"model.sharing", "augment.max_shift",
+                                                 "augment.repetitions"};
+  return row_keys.count(key) > 0 || key.rfind("sharing.", 0) == 0;
+}
+
+TEST(ExperimentsTest, SharingTableRowsRunTheOttCifarRecipe) {
+  const fs::path dir = fs::path(NOSHARING_SOURCE_DIR) / "experiments";
+  const Config recipe = Config::resolve((dir / "ott-cifar.toml").string(), {}, preset_toml);
+  int rows = 0;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind("ott-cifar-", 0) != 0 || entry.path().extension() != ".toml") continue;
+    ++rows;
+    const Config row = Config::resolve(entry.path().string(), {}, preset_toml);
+    EXPECT_NO_THROW(SharingOptions::from_config(row)) << name;
+    int changed = 0;
+    for (const ConfigKeySpec& spec : config_schema()) {
+      const std::string a = config_value_to_toml(row.get(spec.key));
+      const std::string b = config_value_to_toml(recipe.get(spec.key));
+      if (is_row_key(spec.key)) {
+        changed += a != b;
+      } else {
+        EXPECT_EQ(a, b) << name << ": " << spec.key << " differs from experiments/ott-cifar.toml";
+      }
+    }
+    EXPECT_GT(changed, 0) << name << " is the unshared row itself";
+  }
+  EXPECT_EQ(rows, 7);  // twin, 2 shift rows, 3 instant rows, 1 hebbian row
+}
+
+}  // namespace
+}  // namespace nosharing
