@@ -1,0 +1,99 @@
+// Fast CPU kernels for the locally connected (unshared convolution) layer.
+//
+// The layer: input [B, C_in, H, W] (NCHW), weight [P, C_out, C_in·k·k] (P = H_out·W_out,
+// positions row-major, the C_in·k·k index ordered like unfold: c·k·k + ky·k + kx), bias
+// [P, C_out], stride s, zero padding p → output [B, C_out, H_out, W_out].
+//
+// Strategy (why it is fast): one GEMM per position, never the full unfold tensor.
+// - The input is transposed once to "CHWN" ([C_in, H, W, B], batch innermost). A patch row
+//   (c, ky, kx) is then B contiguous numbers, so gathering one position's patch
+//   [C_in·k·k, B] is C_in·k·k memcpys into a small per-thread workspace that stays in cache.
+// - out_p [C_out, B] = W_p [C_out, Ckk] · patch_p [Ckk, B]: the weight is the A operand, the
+//   batch is N. Results of a block of consecutive positions are written to NCHW together
+//   (each (b, o) gets a run of consecutive positions), so the layout change costs no
+//   extra pass over the output.
+// - OpenMP over positions; OpenBLAS is set to one thread for the duration (its own pool
+//   would fight LibTorch's OpenMP pool for the same cores; single-threaded OpenBLAS is
+//   safe to call from several threads at once).
+// - Backward: grad_W_p = G_p · patch_pᵀ, grad_patch_p = W_pᵀ · G_p scattered back (col2im of
+//   one position) into a CHWN grad_input. Positions whose patches overlap must not be
+//   scattered concurrently: output rows are cut into bands tall enough that bands two
+//   apart never overlap; even bands run first, then odd ones. The summation order per
+//   input element is fixed by the geometry, so results are bitwise independent of the
+//   number of threads.
+// - Workspaces are thread_local and grow only: no allocation per call beyond the tensors
+//   returned (DESIGN §9: fresh large allocations are expensive here).
+//
+// A plain loop implementation (locally_connected_forward_naive / _backward_naive) sits next
+// to the fast one as the readable definition; tests check all three paths agree.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+
+#include <array>
+#include <cstdint>
+
+namespace nosharing {
+
+struct LocallyConnectedGeometry {
+  int64_t batch = 0;
+  int64_t in_channels = 0;
+  int64_t height = 0;
+  int64_t width = 0;
+  int64_t out_channels = 0;
+  int64_t kernel = 0;
+  int64_t stride = 1;
+  int64_t padding = 0;
+  int64_t out_height = 0;
+  int64_t out_width = 0;
+
+  int64_t positions() const { return out_height * out_width; }
+  int64_t patch_size() const { return in_channels * kernel * kernel; }
+  // Multiply-adds ×2 of one forward pass.
+  double forward_flops() const {
+    return 2.0 * batch * positions() * out_channels * patch_size();
+  }
+};
+
+// Geometry of input [B, C_in, H, W] with weight [P, C_out, C_in·k·k]: k is inferred from the
+// weight (C_in·k·k must be a square multiple of C_in) and P must equal H_out·W_out.
+// Throws c10::Error (TORCH_CHECK) naming the offending sizes.
+LocallyConnectedGeometry make_locally_connected_geometry(const at::Tensor& input,
+                                                         const at::Tensor& weight,
+                                                         int64_t stride, int64_t padding);
+
+// [B, C, H, W] → [C, H, W, B] contiguous (batch innermost), and back. Blocked transposes,
+// parallel over rows; float and double.
+at::Tensor nchw_to_chwn(const at::Tensor& input);
+at::Tensor chwn_to_nchw(const at::Tensor& input_chwn);
+
+// Forward. input_chwn [C_in, H, W, B] contiguous (from nchw_to_chwn), weight
+// [P, C_out, C_in·k·k], bias [P, C_out] or undefined. Returns output [B, C_out, H_out, W_out].
+at::Tensor locally_connected_forward_cpu(const LocallyConnectedGeometry& geometry,
+                                         const at::Tensor& input_chwn, const at::Tensor& weight,
+                                         const at::Tensor& bias);
+
+struct LocallyConnectedGrads {
+  at::Tensor input;   // [B, C_in, H, W]          (undefined unless asked for)
+  at::Tensor weight;  // [P, C_out, C_in·k·k]
+  at::Tensor bias;    // [P, C_out]
+};
+
+// Backward. grad_output [B, C_out, H_out, W_out] (any strides), input_chwn and weight as in
+// the forward. `needs` = {input, weight, bias}: gradients not needed are not computed.
+LocallyConnectedGrads locally_connected_backward_cpu(const LocallyConnectedGeometry& geometry,
+                                                     const at::Tensor& grad_output,
+                                                     const at::Tensor& input_chwn,
+                                                     const at::Tensor& weight,
+                                                     std::array<bool, 3> needs);
+
+// The readable definition: six nested loops, NCHW in and out, no BLAS. Slow; for tests.
+at::Tensor locally_connected_forward_naive(const LocallyConnectedGeometry& geometry,
+                                           const at::Tensor& input, const at::Tensor& weight,
+                                           const at::Tensor& bias);
+LocallyConnectedGrads locally_connected_backward_naive(const LocallyConnectedGeometry& geometry,
+                                                       const at::Tensor& grad_output,
+                                                       const at::Tensor& input,
+                                                       const at::Tensor& weight);
+
+}  // namespace nosharing
