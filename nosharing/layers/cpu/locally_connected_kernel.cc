@@ -1,5 +1,7 @@
 #include "nosharing/layers/cpu/locally_connected_kernel.h"
 
+#include "nosharing/layers/cpu/large_buffer_pool.h"
+
 #include <ATen/Dispatch.h>
 #include <ATen/Functions.h>
 #include <ATen/Parallel.h>
@@ -107,11 +109,31 @@ T* thread_workspace(int slot, int64_t count) {
   return static_cast<T*>(buffer.data);
 }
 
-// Positions per block: their [C_out, B] results (≤ 512 KB together) stay in L2 until they are
-// written out to NCHW, where each (b, o) then receives a run of `block` consecutive positions.
-int64_t position_block(const LocallyConnectedGeometry& g, size_t element_bytes) {
-  const int64_t per_position = g.out_channels * g.batch * static_cast<int64_t>(element_bytes);
-  return std::clamp<int64_t>((512 << 10) / std::max<int64_t>(per_position, 1), 1, 16);
+// Positions per block when grad_output comes in NCHW: 16 floats are one 64-byte cache line.
+constexpr int64_t kBlock = 16;
+
+// NCHW rows are P·4 bytes apart, often a power of two: a loop that touches B rows at once
+// maps them all to the same cache sets. block_from_nchw therefore goes through a 16×16 tile
+// held in L1 and reads each NCHW row once, a whole line of 16 consecutive positions.
+
+// grads[j, o, b] = grad_out[b, o, j] (grad_out already at p0, rows `positions` apart).
+template <typename T>
+void block_from_nchw(const T* grad_out, int64_t count, int64_t c_out, int64_t n,
+                     int64_t positions, T* grads) {
+  T tile[kBlock][kBlock];
+  for (int64_t o = 0; o < c_out; ++o) {
+    for (int64_t b0 = 0; b0 < n; b0 += kBlock) {
+      const int64_t nb = std::min(kBlock, n - b0);
+      for (int64_t bb = 0; bb < nb; ++bb) {
+        const T* src = grad_out + ((b0 + bb) * c_out + o) * positions;
+        for (int64_t j = 0; j < count; ++j) tile[bb][j] = src[j];
+      }
+      for (int64_t j = 0; j < count; ++j) {
+        T* dst = grads + (j * c_out + o) * n + b0;
+        for (int64_t bb = 0; bb < nb; ++bb) dst[bb] = tile[bb][j];
+      }
+    }
+  }
 }
 
 // ---- One position's patch (im2col and col2im of a single position) -------------------------
@@ -169,34 +191,27 @@ void scatter_add_patch(const LocallyConnectedGeometry& g, const T* grad_patch, i
 
 // ---- Forward ------------------------------------------------------------------------------
 
+// out_chwn [C_out, P, B]: position p's result is the [C_out, B] matrix at out_chwn + p·B with
+// rows P·B apart, so the GEMM writes it in place.
 template <typename T>
 void forward_impl(const LocallyConnectedGeometry& g, const T* x_chwn, const T* weight,
-                  const T* bias, T* out) {
+                  const T* bias, T* out_chwn) {
   const int64_t positions = g.positions(), c_out = g.out_channels, n = g.batch;
   const int64_t patch_size = g.patch_size();
-  const int64_t block = position_block(g, sizeof(T));
-  const int64_t blocks = (positions + block - 1) / block;
   BlasSingleThreaded single_threaded_blas;
-  at::parallel_for(0, blocks, 1, [&](int64_t begin, int64_t end) {
+  at::parallel_for(0, positions, 1, [&](int64_t begin, int64_t end) {
     T* patch = thread_workspace<T>(0, patch_size * n);
-    T* result = thread_workspace<T>(1, block * c_out * n);  // [block, C_out, B]
-    for (int64_t blk = begin; blk < end; ++blk) {
-      const int64_t p0 = blk * block, count = std::min(block, positions - p0);
-      for (int64_t j = 0; j < count; ++j) {
-        const int64_t p = p0 + j;
-        gather_patch(g, x_chwn, p / g.out_width, p % g.out_width, patch);
-        // out_p [C_out, B] = W_p [C_out, Ckk] · patch_p [Ckk, B]
-        gemm(CblasNoTrans, CblasNoTrans, c_out, n, patch_size, weight + p * c_out * patch_size,
-             patch_size, patch, n, result + j * c_out * n, n);
-      }
-      // Write the block to NCHW: out[b, o, p0 .. p0+count) is contiguous.
-      for (int64_t o = 0; o < c_out; ++o) {
-        for (int64_t b = 0; b < n; ++b) {
-          T* dst = out + (b * c_out + o) * positions + p0;
-          const T* src = result + o * n + b;
-          for (int64_t j = 0; j < count; ++j) {
-            dst[j] = src[j * c_out * n] + (bias != nullptr ? bias[(p0 + j) * c_out + o] : T(0));
-          }
+    for (int64_t p = begin; p < end; ++p) {
+      gather_patch(g, x_chwn, p / g.out_width, p % g.out_width, patch);
+      T* out_p = out_chwn + p * n;
+      // out_p [C_out, B] = W_p [C_out, Ckk] · patch_p [Ckk, B]
+      gemm(CblasNoTrans, CblasNoTrans, c_out, n, patch_size, weight + p * c_out * patch_size,
+           patch_size, patch, n, out_p, positions * n);
+      if (bias != nullptr) {
+        for (int64_t o = 0; o < c_out; ++o) {
+          const T shift = bias[p * c_out + o];
+          T* row = out_p + o * positions * n;
+          for (int64_t b = 0; b < n; ++b) row[b] += shift;
         }
       }
     }
@@ -205,12 +220,15 @@ void forward_impl(const LocallyConnectedGeometry& g, const T* x_chwn, const T* w
 
 // ---- Backward -----------------------------------------------------------------------------
 
+// grad_out is either [C_out, P, B] (grad_out_chwn, read in place) or NCHW [B, C_out, P]
+// (gathered a block of positions at a time).
 template <typename T>
-void backward_impl(const LocallyConnectedGeometry& g, const T* grad_out, const T* x_chwn,
-                   const T* weight, T* grad_x_chwn, T* grad_weight, T* grad_bias) {
+void backward_impl(const LocallyConnectedGeometry& g, const T* grad_out, bool grad_out_chwn,
+                   const T* x_chwn, const T* weight, T* grad_x_chwn, T* grad_weight,
+                   T* grad_bias) {
   const int64_t positions = g.positions(), c_out = g.out_channels, n = g.batch;
   const int64_t patch_size = g.patch_size();
-  const int64_t block = position_block(g, sizeof(T));
+  const int64_t block = kBlock;
   // Bands of output rows: band i covers input rows [i·R·s − p, ((i+1)·R − 1)·s − p + k), so
   // bands i and i+2 are disjoint when R·s ≥ k − s. Even bands scatter concurrently, then odd
   // ones. Without grad_input there is nothing to race on: one phase.
@@ -225,42 +243,37 @@ void backward_impl(const LocallyConnectedGeometry& g, const T* grad_out, const T
     at::parallel_for(0, phase_bands, 1, [&](int64_t begin, int64_t end) {
       T* patch = thread_workspace<T>(0, patch_size * n);
       T* grad_patch = thread_workspace<T>(2, patch_size * n);
-      T* grads = thread_workspace<T>(3, block * c_out * n);  // [block, C_out, B]
+      T* grads = grad_out_chwn ? nullptr : thread_workspace<T>(3, block * c_out * n);
       for (int64_t i = begin; i < end; ++i) {
         const int64_t band = phase + i * phases;
         const int64_t p_begin = band * band_rows * g.out_width;
         const int64_t p_end = std::min(g.out_height, (band + 1) * band_rows) * g.out_width;
         for (int64_t p0 = p_begin; p0 < p_end; p0 += block) {
           const int64_t count = std::min(block, p_end - p0);
-          // Gather G for the block from NCHW: grads[j, o, b] = grad_out[b, o, p0 + j].
-          for (int64_t o = 0; o < c_out; ++o) {
-            for (int64_t b = 0; b < n; ++b) {
-              const T* src = grad_out + (b * c_out + o) * positions + p0;
-              T* dst = grads + o * n + b;
-              for (int64_t j = 0; j < count; ++j) dst[j * c_out * n] = src[j];
-            }
-          }
+          if (!grad_out_chwn) block_from_nchw(grad_out + p0, count, c_out, n, positions, grads);
           for (int64_t j = 0; j < count; ++j) {
             const int64_t p = p0 + j, oy = p / g.out_width, ox = p % g.out_width;
-            const T* grad_p = grads + j * c_out * n;  // [C_out, B]
+            // G_p [C_out, B], rows ld_grad apart
+            const T* grad_p = grad_out_chwn ? grad_out + p * n : grads + j * c_out * n;
+            const int64_t ld_grad = grad_out_chwn ? positions * n : n;
             const T* weight_p = weight + p * c_out * patch_size;
             if (grad_bias != nullptr) {
               for (int64_t o = 0; o < c_out; ++o) {
                 T sum = 0;
-                for (int64_t b = 0; b < n; ++b) sum += grad_p[o * n + b];
+                for (int64_t b = 0; b < n; ++b) sum += grad_p[o * ld_grad + b];
                 grad_bias[p * c_out + o] = sum;
               }
             }
             if (grad_weight != nullptr) {
               gather_patch(g, x_chwn, oy, ox, patch);
               // grad_W_p [C_out, Ckk] = G_p [C_out, B] · patch_pᵀ [B, Ckk]
-              gemm(CblasNoTrans, CblasTrans, c_out, patch_size, n, grad_p, n, patch, n,
+              gemm(CblasNoTrans, CblasTrans, c_out, patch_size, n, grad_p, ld_grad, patch, n,
                    grad_weight + p * c_out * patch_size, patch_size);
             }
             if (grad_x_chwn != nullptr) {
               // grad_patch_p [Ckk, B] = W_pᵀ [Ckk, C_out] · G_p [C_out, B]
               gemm(CblasTrans, CblasNoTrans, patch_size, n, c_out, weight_p, patch_size, grad_p,
-                   n, grad_patch, n);
+                   ld_grad, grad_patch, n);
               scatter_add_patch(g, grad_patch, oy, ox, grad_x_chwn);
             }
           }
@@ -300,11 +313,16 @@ void check_floating_cpu(const at::Tensor& t, const char* what) {
 
 }  // namespace
 
+bool is_batch_innermost(const at::Tensor& x) {
+  return x.dim() == 4 && x.permute({1, 2, 3, 0}).is_contiguous();
+}
+
 at::Tensor nchw_to_chwn(const at::Tensor& input) {
   TORCH_CHECK(input.dim() == 4, "nchw_to_chwn: expected [B, C, H, W], got ", input.sizes());
   check_floating_cpu(input, "input");
+  if (is_batch_innermost(input)) return input.permute({1, 2, 3, 0});  // no copy
   const at::Tensor x = input.contiguous();
-  at::Tensor out = at::empty({x.size(1), x.size(2), x.size(3), x.size(0)}, x.options());
+  at::Tensor out = pooled_empty({x.size(1), x.size(2), x.size(3), x.size(0)}, x.options());
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "nchw_to_chwn", [&] {
     transpose(x.data_ptr<scalar_t>(), out.data_ptr<scalar_t>(), x.size(0),
               x.size(1) * x.size(2) * x.size(3));
@@ -343,15 +361,16 @@ at::Tensor locally_connected_forward_cpu(const LocallyConnectedGeometry& g,
     TORCH_CHECK(b.scalar_type() == input_chwn.scalar_type(), "locally connected kernel: bias dtype ",
                 b.scalar_type(), " differs from input dtype ", input_chwn.scalar_type());
   }
-  at::Tensor out =
-      at::empty({g.batch, g.out_channels, g.out_height, g.out_width}, input_chwn.options());
-  if (out.numel() == 0) return out;
-  AT_DISPATCH_FLOATING_TYPES(input_chwn.scalar_type(), "locally_connected_forward_cpu", [&] {
-    forward_impl<scalar_t>(g, input_chwn.data_ptr<scalar_t>(), w.data_ptr<scalar_t>(),
-                           b.defined() ? b.data_ptr<scalar_t>() : nullptr,
-                           out.data_ptr<scalar_t>());
-  });
-  return out;
+  at::Tensor out_chwn = pooled_empty({g.out_channels, g.out_height, g.out_width, g.batch},
+                                     input_chwn.options());
+  if (out_chwn.numel() > 0) {
+    AT_DISPATCH_FLOATING_TYPES(input_chwn.scalar_type(), "locally_connected_forward_cpu", [&] {
+      forward_impl<scalar_t>(g, input_chwn.data_ptr<scalar_t>(), w.data_ptr<scalar_t>(),
+                             b.defined() ? b.data_ptr<scalar_t>() : nullptr,
+                             out_chwn.data_ptr<scalar_t>());
+    });
+  }
+  return out_chwn.permute({3, 0, 1, 2});
 }
 
 LocallyConnectedGrads locally_connected_backward_cpu(const LocallyConnectedGeometry& g,
@@ -364,17 +383,21 @@ LocallyConnectedGrads locally_connected_backward_cpu(const LocallyConnectedGeome
                   at::IntArrayRef({g.batch, g.out_channels, g.out_height, g.out_width}),
               "locally connected kernel: grad_output must be [", g.batch, ", ", g.out_channels,
               ", ", g.out_height, ", ", g.out_width, "], got ", grad_output.sizes());
-  const at::Tensor grad_out = grad_output.to(input_chwn.scalar_type()).contiguous();
+  // Batch-innermost gradients (what the layer's own output layout produces upstream) are read
+  // in place; anything else is made NCHW-contiguous and gathered block by block.
+  at::Tensor grad_out = grad_output.to(input_chwn.scalar_type());
+  const bool grad_out_chwn = is_batch_innermost(grad_out);
+  if (!grad_out_chwn) grad_out = grad_out.contiguous();
   const at::Tensor w = weight.contiguous();
   LocallyConnectedGrads grads;
   at::Tensor grad_x_chwn;
-  if (needs[0]) grad_x_chwn = at::zeros(input_chwn.sizes(), input_chwn.options());
-  if (needs[1]) grads.weight = at::empty(weight.sizes(), weight.options());
+  if (needs[0]) grad_x_chwn = pooled_empty(input_chwn.sizes(), input_chwn.options()).zero_();
+  if (needs[1]) grads.weight = pooled_empty(weight.sizes(), weight.options());
   if (needs[2]) grads.bias = at::empty({g.positions(), g.out_channels}, weight.options());
   if (grad_out.numel() > 0 && (needs[0] || needs[1] || needs[2])) {
     AT_DISPATCH_FLOATING_TYPES(input_chwn.scalar_type(), "locally_connected_backward_cpu", [&] {
-      backward_impl<scalar_t>(g, grad_out.data_ptr<scalar_t>(), input_chwn.data_ptr<scalar_t>(),
-                              w.data_ptr<scalar_t>(),
+      backward_impl<scalar_t>(g, grad_out.data_ptr<scalar_t>(), grad_out_chwn,
+                              input_chwn.data_ptr<scalar_t>(), w.data_ptr<scalar_t>(),
                               needs[0] ? grad_x_chwn.data_ptr<scalar_t>() : nullptr,
                               needs[1] ? grads.weight.data_ptr<scalar_t>() : nullptr,
                               needs[2] ? grads.bias.data_ptr<scalar_t>() : nullptr);
@@ -383,7 +406,7 @@ LocallyConnectedGrads locally_connected_backward_cpu(const LocallyConnectedGeome
     if (needs[1]) grads.weight.zero_();
     if (needs[2]) grads.bias.zero_();
   }
-  if (needs[0]) grads.input = chwn_to_nchw(grad_x_chwn);
+  if (needs[0]) grads.input = grad_x_chwn.permute({3, 0, 1, 2});
   return grads;
 }
 

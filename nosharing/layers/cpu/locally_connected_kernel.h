@@ -9,9 +9,11 @@
 //   (c, ky, kx) is then B contiguous numbers, so gathering one position's patch
 //   [C_in·k·k, B] is C_in·k·k memcpys into a small per-thread workspace that stays in cache.
 // - out_p [C_out, B] = W_p [C_out, Ckk] · patch_p [Ckk, B]: the weight is the A operand, the
-//   batch is N. Results of a block of consecutive positions are written to NCHW together
-//   (each (b, o) gets a run of consecutive positions), so the layout change costs no
-//   extra pass over the output.
+//   batch is N, and the GEMM writes straight into a [C_out, P, B] output (rows P·B apart),
+//   returned as a batch-innermost view shaped [B, C_out, H_out, W_out]. Writing NCHW instead
+//   costs a scattered store per element (rows P·4 bytes apart alias in the caches): that
+//   was 40 % of the step in a first version. A following unshared layer takes the view
+//   as is (no transpose); elementwise ops keep its strides.
 // - OpenMP over positions; OpenBLAS is set to one thread for the duration (its own pool
 //   would fight LibTorch's OpenMP pool for the same cores; single-threaded OpenBLAS is
 //   safe to call from several threads at once).
@@ -21,8 +23,9 @@
 //   apart never overlap; even bands run first, then odd ones. The summation order per
 //   input element is fixed by the geometry, so results are bitwise independent of the
 //   number of threads.
-// - Workspaces are thread_local and grow only: no allocation per call beyond the tensors
-//   returned (DESIGN §9: fresh large allocations are expensive here).
+// - Workspaces are thread_local and grow only; large tensors (output, CHWN input, weight
+//   gradient) come from a recycling pool (large_buffer_pool.h): fresh allocations above
+//   32 MB page-fault at ~0.45 ms/MB here (DESIGN §9).
 //
 // A plain loop implementation (locally_connected_forward_naive / _backward_naive) sits next
 // to the fast one as the readable definition; tests check all three paths agree.
@@ -62,25 +65,34 @@ LocallyConnectedGeometry make_locally_connected_geometry(const at::Tensor& input
                                                          const at::Tensor& weight,
                                                          int64_t stride, int64_t padding);
 
-// [B, C, H, W] → [C, H, W, B] contiguous (batch innermost), and back. Blocked transposes,
-// parallel over rows; float and double.
+// True when x [B, C, H, W] is stored batch-innermost, i.e. is a permuted view of a
+// contiguous [C, H, W, B] ("CHWN") tensor — the layout the fast kernels return.
+bool is_batch_innermost(const at::Tensor& x);
+
+// [B, C, H, W] → contiguous [C, H, W, B]. Free (a view) when the input is batch-innermost,
+// e.g. the output of another locally connected layer (or an elementwise op on it);
+// otherwise a blocked parallel transpose. chwn_to_nchw: back to contiguous NCHW (a copy).
 at::Tensor nchw_to_chwn(const at::Tensor& input);
 at::Tensor chwn_to_nchw(const at::Tensor& input_chwn);
 
 // Forward. input_chwn [C_in, H, W, B] contiguous (from nchw_to_chwn), weight
-// [P, C_out, C_in·k·k], bias [P, C_out] or undefined. Returns output [B, C_out, H_out, W_out].
+// [P, C_out, C_in·k·k], bias [P, C_out] or undefined. Returns output [B, C_out, H_out, W_out]
+// stored batch-innermost (a permuted view of contiguous [C_out, H_out, W_out, B]): every
+// position's GEMM writes its [C_out, B] result in place, and a following unshared layer
+// reads it without a transpose. Call .contiguous() where NCHW memory is required.
 at::Tensor locally_connected_forward_cpu(const LocallyConnectedGeometry& geometry,
                                          const at::Tensor& input_chwn, const at::Tensor& weight,
                                          const at::Tensor& bias);
 
 struct LocallyConnectedGrads {
-  at::Tensor input;   // [B, C_in, H, W]          (undefined unless asked for)
+  at::Tensor input;   // [B, C_in, H, W], batch-innermost (undefined unless asked for)
   at::Tensor weight;  // [P, C_out, C_in·k·k]
   at::Tensor bias;    // [P, C_out]
 };
 
-// Backward. grad_output [B, C_out, H_out, W_out] (any strides), input_chwn and weight as in
-// the forward. `needs` = {input, weight, bias}: gradients not needed are not computed.
+// Backward. grad_output [B, C_out, H_out, W_out]: batch-innermost is read in place, any other
+// layout is gathered from NCHW. input_chwn and weight as in the forward. `needs` = {input,
+// weight, bias}: gradients not needed are not computed.
 LocallyConnectedGrads locally_connected_backward_cpu(const LocallyConnectedGeometry& geometry,
                                                      const at::Tensor& grad_output,
                                                      const at::Tensor& input_chwn,
