@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "nosharing/layers/cpu/large_buffer_pool.h"
 #include "nosharing/layers/cpu/locally_connected_function.h"
 #include "nosharing/layers/cpu/locally_connected_kernel.h"
 #include "nosharing/layers/locally_connected_reference.h"
@@ -245,8 +246,63 @@ TEST(LocallyConnectedKernel, RestoresBlasThreads) {
 TEST(LocallyConnectedKernel, ChwnRoundTrip) {
   const torch::Tensor x = torch::randn({5, 3, 7, 9});
   const torch::Tensor chwn = nchw_to_chwn(x);
+  EXPECT_TRUE(chwn.is_contiguous());
   EXPECT_TRUE(torch::equal(chwn, x.permute({1, 2, 3, 0})));
   EXPECT_TRUE(torch::equal(chwn_to_nchw(chwn), x));
+  // A batch-innermost view converts for free.
+  const torch::Tensor view = chwn.permute({3, 0, 1, 2});
+  EXPECT_TRUE(is_batch_innermost(view));
+  EXPECT_FALSE(is_batch_innermost(x));
+  EXPECT_EQ(nchw_to_chwn(view).data_ptr(), chwn.data_ptr());
+}
+
+// Two layers with a ReLU between them, as in ott-cifar: the first layer's batch-innermost
+// output (kept by the ReLU) is read in place by the second, and the gradient flowing back
+// between them is batch-innermost too. Values and all gradients match the reference chain.
+TEST(LocallyConnectedKernel, ChainedLayersMatchReference) {
+  const Shape first = {3, 2, 9, 7, 4, 3, 2, 1, "first"};
+  Params p1 = make_params(first, torch::kDouble, 9);
+  const Shape second = {3, 4, out_size(first.height, first), out_size(first.width, first), 5, 3,
+                        1, 1, "second"};
+  Params p2 = make_params(second, torch::kDouble, 10);
+  p2.input = torch::Tensor();
+  auto chain = [&](auto layer) {
+    torch::Tensor hidden = torch::relu(layer(p1.input, p1.weight, p1.bias, first));
+    return layer(hidden, p2.weight, p2.bias, second);
+  };
+  const auto fast_layer = [](const torch::Tensor& x, const torch::Tensor& w, const torch::Tensor& b,
+                             const Shape& s) {
+    const torch::Tensor out = locally_connected_forward_fast(x, w, b, s.stride, s.padding);
+    EXPECT_TRUE(is_batch_innermost(out));
+    return out;
+  };
+  const auto reference_layer = [](const torch::Tensor& x, const torch::Tensor& w,
+                                  const torch::Tensor& b, const Shape& s) {
+    return locally_connected_reference(x, w, b, s.kernel, s.stride, s.padding);
+  };
+  const torch::Tensor fast_out = chain(fast_layer);
+  const torch::Tensor reference_out = chain(reference_layer);
+  expect_close(fast_out, reference_out, 1e-12, "chained output");
+  const torch::Tensor probe = torch::randn_like(fast_out);
+  const std::vector<torch::Tensor> leaves = {p1.input, p1.weight, p1.bias, p2.weight, p2.bias};
+  const auto fast = torch::autograd::grad({(fast_out * probe).sum()}, leaves);
+  const auto reference = torch::autograd::grad({(reference_out * probe).sum()}, leaves);
+  for (size_t i = 0; i < leaves.size(); ++i) {
+    expect_close(fast[i], reference[i], 1e-12, "chained grad " + std::to_string(i));
+  }
+}
+
+// The weight gradient of a large layer is recycled from step to step, not re-faulted.
+TEST(LocallyConnectedKernel, LargeBuffersAreRecycled) {
+  void* first = nullptr;
+  {
+    const torch::Tensor t = pooled_empty({3 << 20}, torch::kFloat);  // 12 MB
+    first = t.data_ptr();
+  }
+  EXPECT_GE(pooled_free_bytes(), size_t{12} << 20);
+  const torch::Tensor again = pooled_empty({3 << 20}, torch::kFloat);
+  EXPECT_EQ(again.data_ptr(), first);
+  EXPECT_EQ(pooled_empty({10}, torch::kFloat).numel(), 10);  // small: plain at::empty
 }
 
 std::string error_of(const std::function<void()>& f) {
