@@ -21,11 +21,12 @@ class LargeBufferPool {
  public:
   // A buffer of at least `bytes`; `capacity` receives its real size.
   void* acquire(size_t bytes, size_t* capacity) {
+    const size_t rounded = (bytes + kPageBytes - 1) / kPageBytes * kPageBytes;
     {
       std::lock_guard<std::mutex> lock(mutex_);
       // Sizes recur exactly from step to step; accept up to 25 % slack.
-      auto it = free_.lower_bound(bytes);
-      if (it != free_.end() && it->first <= bytes + bytes / 4) {
+      auto it = free_.lower_bound(rounded);
+      if (it != free_.end() && it->first <= rounded + rounded / 4) {
         void* data = it->second;
         *capacity = it->first;
         free_bytes_ -= it->first;
@@ -33,7 +34,7 @@ class LargeBufferPool {
         return data;
       }
     }
-    *capacity = (bytes + kPageBytes - 1) / kPageBytes * kPageBytes;
+    *capacity = rounded;
     void* data = std::aligned_alloc(kPageBytes, *capacity);
     if (data == nullptr) throw std::bad_alloc();
     madvise(data, *capacity, MADV_HUGEPAGE);  // fewer TLB misses on strided access; advisory
