@@ -26,7 +26,7 @@ export OMP_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=$threads
 
 run_pass() {  # $1 = config label; the rest = env arguments
   local label="$1"; shift
-  echo "== $label (env ${*:-as set}; OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE-<unset>})" >&2
+  echo "== $label: OPENBLAS_CORETYPE=$(env "$@" sh -c 'echo ${OPENBLAS_CORETYPE-unset}')" >&2
   record() { sed "s/^{/{\"config\": \"$label\", /" >> "$results"; }
   env "$@" "$bench" --one=sgemm: --threads=$threads --seconds="$seconds" | record
   for shape in $shapes; do

@@ -19,6 +19,7 @@ torch::Tensor LocallyConnectedFunction::forward(AutogradContext* ctx, const torc
   ctx->saved_data["stride"] = stride;
   ctx->saved_data["padding"] = padding;
   ctx->saved_data["has_bias"] = has_bias;
+  ctx->saved_data["input_batch_innermost"] = is_batch_innermost(input);
   return locally_connected_forward_cpu(g, input_chwn, weight, has_bias ? bias : torch::Tensor());
 }
 
@@ -39,7 +40,15 @@ variable_list LocallyConnectedFunction::backward(AutogradContext* ctx, variable_
                                      has_bias && ctx->needs_input_grad(2)};
   LocallyConnectedGrads grads =
       locally_connected_backward_cpu(g, grad_output, input_chwn, weight, needs);
-  return {grads.input, grads.weight, grads.bias, torch::Tensor(), torch::Tensor()};
+  // The input gradient comes back batch-innermost. Hand it over in the input's own layout:
+  // for a batch-innermost input (another unshared layer's output) as is; otherwise as
+  // contiguous NCHW, which AccumulateGrad then adopts instead of copying it with a strided
+  // clone (slower, and a fresh heap allocation every step).
+  torch::Tensor grad_input = grads.input;
+  if (grad_input.defined() && !ctx->saved_data["input_batch_innermost"].toBool()) {
+    grad_input = chwn_to_nchw(grad_input.permute({1, 2, 3, 0}));
+  }
+  return {grad_input, grads.weight, grads.bias, torch::Tensor(), torch::Tensor()};
 }
 
 torch::Tensor locally_connected_forward_fast(const torch::Tensor& input,

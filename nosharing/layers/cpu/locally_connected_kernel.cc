@@ -1,7 +1,5 @@
 #include "nosharing/layers/cpu/locally_connected_kernel.h"
 
-#include "nosharing/layers/cpu/large_buffer_pool.h"
-
 #include <ATen/Dispatch.h>
 #include <ATen/Functions.h>
 #include <ATen/Parallel.h>
@@ -13,6 +11,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
+
+#include "nosharing/layers/cpu/large_buffer_pool.h"
 
 namespace nosharing {
 
@@ -248,8 +248,7 @@ void backward_impl(const LocallyConnectedGeometry& g, const T* grad_out, bool gr
   // Bands of output rows: band i covers input rows [i·R·s − p, ((i+1)·R − 1)·s − p + k), so
   // bands i and i+2 are disjoint when R·s ≥ k − s. Even bands scatter concurrently, then odd
   // ones. Without grad_input there is nothing to race on: one phase.
-  const int64_t band_rows =
-      std::max<int64_t>(1, (g.kernel - g.stride + g.stride - 1) / g.stride);
+  const int64_t band_rows = std::max<int64_t>(1, (g.kernel - 1) / g.stride);  // ⌈(k−s)/s⌉
   const int64_t bands = (g.out_height + band_rows - 1) / band_rows;
   const int64_t phases = grad_x_chwn != nullptr ? 2 : 1;
   BlasSingleThreaded single_threaded_blas;
@@ -349,7 +348,7 @@ at::Tensor chwn_to_nchw(const at::Tensor& input_chwn) {
               input_chwn.sizes());
   check_floating_cpu(input_chwn, "input");
   const at::Tensor x = input_chwn.contiguous();
-  at::Tensor out = at::empty({x.size(3), x.size(0), x.size(1), x.size(2)}, x.options());
+  at::Tensor out = pooled_empty({x.size(3), x.size(0), x.size(1), x.size(2)}, x.options());
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "chwn_to_nchw", [&] {
     transpose(x.data_ptr<scalar_t>(), out.data_ptr<scalar_t>(),
               x.size(0) * x.size(1) * x.size(2), x.size(3));
