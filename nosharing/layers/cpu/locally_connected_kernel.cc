@@ -191,6 +191,8 @@ void scatter_add_patch(const LocallyConnectedGeometry& g, const T* grad_patch, i
 
 // ---- Forward ------------------------------------------------------------------------------
 
+constexpr int64_t kScratchPatchSize = 256;
+
 // out_chwn [C_out, P, B]: position p's result is the [C_out, B] matrix at out_chwn + p·B with
 // rows P·B apart, so the GEMM writes it in place.
 template <typename T>
@@ -201,18 +203,34 @@ void forward_impl(const LocallyConnectedGeometry& g, const T* x_chwn, const T* w
   BlasSingleThreaded single_threaded_blas;
   at::parallel_for(0, positions, 1, [&](int64_t begin, int64_t end) {
     T* patch = thread_workspace<T>(0, patch_size * n);
+    T* result = thread_workspace<T>(1, c_out * n);
     for (int64_t p = begin; p < end; ++p) {
       gather_patch(g, x_chwn, p / g.out_width, p % g.out_width, patch);
-      T* out_p = out_chwn + p * n;
-      // out_p [C_out, B] = W_p [C_out, Ckk] · patch_p [Ckk, B]
-      gemm(CblasNoTrans, CblasNoTrans, c_out, n, patch_size, weight + p * c_out * patch_size,
-           patch_size, patch, n, out_p, positions * n);
-      if (bias != nullptr) {
-        for (int64_t o = 0; o < c_out; ++o) {
-          const T shift = bias[p * c_out + o];
-          T* row = out_p + o * positions * n;
-          for (int64_t b = 0; b < n; ++b) row[b] += shift;
+      T* out_p = out_chwn + p * n;  // [C_out, B], rows P·B apart
+      const T* weight_p = weight + p * c_out * patch_size;
+      // out_p = W_p [C_out, Ckk] · patch_p [Ckk, B]. The output's rows are P·B apart, often a
+      // power of two, so they share cache sets. Long patches (measured: Ckk = 576, 1152) go
+      // through contiguous scratch and a copy, 3–6 % faster; short ones (Ckk = 75) are written
+      // in place, where the scratch copy cost ~40 % of the forward.
+      if (patch_size < kScratchPatchSize) {
+        gemm(CblasNoTrans, CblasNoTrans, c_out, n, patch_size, weight_p, patch_size, patch, n,
+             out_p, positions * n);
+        if (bias != nullptr) {
+          for (int64_t o = 0; o < c_out; ++o) {
+            const T shift = bias[p * c_out + o];
+            T* row = out_p + o * positions * n;
+            for (int64_t b = 0; b < n; ++b) row[b] += shift;
+          }
         }
+        continue;
+      }
+      gemm(CblasNoTrans, CblasNoTrans, c_out, n, patch_size, weight_p, patch_size, patch, n,
+           result, n);
+      for (int64_t o = 0; o < c_out; ++o) {
+        const T shift = bias != nullptr ? bias[p * c_out + o] : T(0);
+        const T* src = result + o * n;
+        T* row = out_p + o * positions * n;
+        for (int64_t b = 0; b < n; ++b) row[b] = src[b] + shift;
       }
     }
   });
