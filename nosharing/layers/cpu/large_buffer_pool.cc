@@ -1,6 +1,7 @@
 #include "nosharing/layers/cpu/large_buffer_pool.h"
 
 #include <ATen/Functions.h>
+#include <c10/util/strides.h>
 #include <sys/mman.h>
 
 #include <cstdlib>
@@ -72,15 +73,20 @@ LargeBufferPool& pool() {
 
 }  // namespace
 
-at::Tensor pooled_empty(at::IntArrayRef sizes, const at::TensorOptions& options) {
+at::Tensor pooled_empty_strided(at::IntArrayRef sizes, at::IntArrayRef strides,
+                                const at::TensorOptions& options) {
   size_t count = 1;
   for (int64_t size : sizes) count *= static_cast<size_t>(size);
   const size_t bytes = count * options.dtype().itemsize();
-  if (bytes < kMinPooledBytes) return at::empty(sizes, options);
+  if (bytes < kMinPooledBytes) return at::empty_strided(sizes, strides, options);
   size_t capacity = 0;
   void* data = pool().acquire(bytes, &capacity);
   return at::from_blob(
-      data, sizes, [capacity](void* p) { pool().release(p, capacity); }, options);
+      data, sizes, strides, [capacity](void* p) { pool().release(p, capacity); }, options);
+}
+
+at::Tensor pooled_empty(at::IntArrayRef sizes, const at::TensorOptions& options) {
+  return pooled_empty_strided(sizes, c10::contiguous_strides(sizes), options);
 }
 
 size_t pooled_free_bytes() { return pool().free_bytes(); }

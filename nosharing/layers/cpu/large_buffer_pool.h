@@ -18,6 +18,11 @@ namespace nosharing {
 // larger ones come from the pool (buffers 64-byte aligned, transparent huge pages advised).
 at::Tensor pooled_empty(at::IntArrayRef sizes, const at::TensorOptions& options);
 
+// The same with explicit strides, for a dense permuted layout (e.g. sizes [B, C, H, W] with
+// the batch innermost). The result is not a view, so in-place ops on it are allowed.
+at::Tensor pooled_empty_strided(at::IntArrayRef sizes, at::IntArrayRef strides,
+                                const at::TensorOptions& options);
+
 // Bytes currently held in the free list (for tests and diagnostics).
 size_t pooled_free_bytes();
 

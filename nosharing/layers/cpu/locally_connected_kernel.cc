@@ -392,16 +392,20 @@ at::Tensor locally_connected_forward_cpu(const LocallyConnectedGeometry& g,
     TORCH_CHECK(b.scalar_type() == input_chwn.scalar_type(), "locally connected kernel: bias dtype ",
                 b.scalar_type(), " differs from input dtype ", input_chwn.scalar_type());
   }
-  at::Tensor out_chwn = pooled_empty({g.out_channels, g.out_height, g.out_width, g.batch},
-                                     input_chwn.options());
-  if (out_chwn.numel() > 0) {
+  // [B, C_out, H_out, W_out] stored as [C_out, H_out, W_out, B]: allocated with those strides
+  // rather than as a permuted view, so in-place ops (relu_) on the output are allowed.
+  const int64_t positions = g.positions();
+  at::Tensor out = pooled_empty_strided(
+      {g.batch, g.out_channels, g.out_height, g.out_width},
+      {1, positions * g.batch, g.out_width * g.batch, g.batch}, input_chwn.options());
+  if (out.numel() > 0) {
     AT_DISPATCH_FLOATING_TYPES(input_chwn.scalar_type(), "locally_connected_forward_cpu", [&] {
       forward_impl<scalar_t>(g, input_chwn.data_ptr<scalar_t>(), w.data_ptr<scalar_t>(),
                              b.defined() ? b.data_ptr<scalar_t>() : nullptr,
-                             out_chwn.data_ptr<scalar_t>());
+                             out.data_ptr<scalar_t>());
     });
   }
-  return out_chwn.permute({3, 0, 1, 2});
+  return out;
 }
 
 LocallyConnectedGrads locally_connected_backward_cpu(const LocallyConnectedGeometry& g,

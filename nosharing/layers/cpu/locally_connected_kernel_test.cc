@@ -158,7 +158,7 @@ TEST_P(LocallyConnectedKernelShapes, FiniteDifferencesFloat64) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Awkward, LocallyConnectedKernelShapes,
+INSTANTIATE_TEST_SUITE_P(LocallyConnectedKernelAwkward, LocallyConnectedKernelShapes,
                          ::testing::ValuesIn(awkward_shapes()),
                          [](const auto& info) { return info.param.name; });
 
@@ -290,6 +290,20 @@ TEST(LocallyConnectedKernel, ChainedLayersMatchReference) {
   for (size_t i = 0; i < leaves.size(); ++i) {
     expect_close(fast[i], reference[i], 1e-12, "chained grad " + std::to_string(i));
   }
+}
+
+// The output is batch-innermost but not a view: an in-place ReLU on it is allowed (a view
+// made inside a custom Function could not be modified in place).
+TEST(LocallyConnectedKernel, OutputAllowsInPlaceOps) {
+  const Shape s = {3, 2, 6, 6, 4, 3, 1, 1, "in_place"};
+  const Params p = make_params(s, torch::kDouble, 11);
+  torch::Tensor out = run_fast(p, s);
+  EXPECT_FALSE(out.is_view());
+  out.relu_();
+  const torch::Tensor probe = torch::randn_like(out);
+  const auto fast = gradients(out, p, probe);
+  const auto reference = gradients(torch::relu(run_reference(p, s)), p, probe);
+  for (size_t i = 0; i < fast.size(); ++i) expect_close(fast[i], reference[i], 1e-12, "grad");
 }
 
 // The weight gradient of a large layer is recycled from step to step, not re-faulted.
