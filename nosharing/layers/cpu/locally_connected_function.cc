@@ -24,6 +24,10 @@ torch::Tensor LocallyConnectedFunction::forward(AutogradContext* ctx, const torc
 }
 
 variable_list LocallyConnectedFunction::backward(AutogradContext* ctx, variable_list grad_outputs) {
+  // The kernels build no graph: under create_graph the gradients would silently be constants.
+  TORCH_CHECK(!torch::GradMode::is_enabled(),
+              "locally_connected_forward_fast: double backward (create_graph=true) is not "
+              "supported; use locally_connected_reference for higher-order gradients");
   const auto saved = ctx->get_saved_variables();
   const torch::Tensor& input_chwn = saved[0];
   const torch::Tensor& weight = saved[1];

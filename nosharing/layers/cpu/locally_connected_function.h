@@ -21,7 +21,8 @@ struct LocallyConnectedFunction : public torch::autograd::Function<LocallyConnec
 
 // input [B, C_in, H, W], weight [P, C_out, C_in·k·k] (P = H_out·W_out, k inferred from the
 // weight), bias [P, C_out] or undefined → output [B, C_out, H_out, W_out]. float32 or
-// float64 on the CPU; differentiable in all three. No fallback: bad shapes throw (TORCH_CHECK)
+// float64 on the CPU; differentiable in all three (first order only: a backward with
+// create_graph throws). No fallback: bad shapes throw (TORCH_CHECK)
 // with the sizes in the message.
 torch::Tensor locally_connected_forward_fast(const torch::Tensor& input,
                                              const torch::Tensor& weight,

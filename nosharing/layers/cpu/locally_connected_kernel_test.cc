@@ -355,5 +355,15 @@ TEST(LocallyConnectedKernel, ShapeErrorsNameTheValues) {
   EXPECT_NE(message.find("[2, 3, 8]"), std::string::npos) << message;
 }
 
+TEST(LocallyConnectedKernel, DoubleBackwardRefused) {
+  const Shape s = {2, 2, 5, 5, 3, 3, 1, 1, "double_backward"};
+  const Params p = make_params(s, torch::kDouble, 12);
+  const torch::Tensor loss = run_fast(p, s).pow(2).sum();
+  const std::string message = error_of([&] {
+    torch::autograd::grad({loss}, {p.weight}, {}, /*retain_graph=*/true, /*create_graph=*/true);
+  });
+  EXPECT_NE(message.find("double backward"), std::string::npos) << message;
+}
+
 }  // namespace
 }  // namespace nosharing
