@@ -10,10 +10,10 @@
 //   [C_in·k·k, B] is C_in·k·k memcpys into a small per-thread workspace that stays in cache.
 // - out_p [C_out, B] = W_p [C_out, Ckk] · patch_p [Ckk, B]: the weight is the A operand, the
 //   batch is N, and the GEMM writes straight into a [C_out, P, B] output (rows P·B apart),
-//   returned as a batch-innermost view shaped [B, C_out, H_out, W_out]. Writing NCHW instead
+//   returned as a tensor shaped [B, C_out, H_out, W_out] with batch-innermost strides. Writing NCHW instead
 //   costs a scattered store per element (rows P·4 bytes apart alias in the caches): that
-//   was 40 % of the step in a first version. A following unshared layer takes the view
-//   as is (no transpose); elementwise ops keep its strides.
+//   was 40 % of the step in a first version. A following unshared layer takes it as is
+//   (no transpose); elementwise ops keep its strides.
 // - OpenMP over positions; OpenBLAS is set to one thread for the duration (its own pool
 //   would fight LibTorch's OpenMP pool for the same cores; single-threaded OpenBLAS is
 //   safe to call from several threads at once).
@@ -77,7 +77,7 @@ at::Tensor chwn_to_nchw(const at::Tensor& input_chwn);
 
 // Forward. input_chwn [C_in, H, W, B] contiguous (from nchw_to_chwn), weight
 // [P, C_out, C_in·k·k], bias [P, C_out] or undefined. Returns output [B, C_out, H_out, W_out]
-// stored batch-innermost (a permuted view of contiguous [C_out, H_out, W_out, B]): every
+// stored batch-innermost (strides of a contiguous [C_out, H_out, W_out, B]; not a view): every
 // position's GEMM writes its [C_out, B] result in place, and a following unshared layer
 // reads it without a transpose. Call .contiguous() where NCHW memory is required.
 at::Tensor locally_connected_forward_cpu(const LocallyConnectedGeometry& geometry,
