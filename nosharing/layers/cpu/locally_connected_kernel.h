@@ -10,9 +10,9 @@
 //   [C_in·k·k, B] is C_in·k·k memcpys into a small per-thread workspace that stays in cache.
 // - out_p [C_out, B] = W_p [C_out, Ckk] · patch_p [Ckk, B]: the weight is the A operand, the
 //   batch is N, and the GEMM writes straight into a [C_out, P, B] output (rows P·B apart),
-//   returned as a tensor shaped [B, C_out, H_out, W_out] with batch-innermost strides. Writing NCHW instead
-//   costs a scattered store per element (rows P·4 bytes apart alias in the caches): that
-//   was 40 % of the step in a first version. A following unshared layer takes it as is
+//   returned as a tensor shaped [B, C_out, H_out, W_out] with batch-innermost strides.
+//   Writing NCHW instead costs a scattered store per element (rows P·4 bytes apart alias in
+//   the caches): that was 40 % of the step in a first version. A following unshared layer takes it as is
 //   (no transpose); elementwise ops keep its strides.
 // - OpenMP over positions; OpenBLAS is set to one thread for the duration (its own pool
 //   would fight LibTorch's OpenMP pool for the same cores; single-threaded OpenBLAS is
