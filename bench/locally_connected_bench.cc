@@ -1,0 +1,255 @@
+// Locally connected layer, forward + backward (grads of input, weight and bias), batch 128:
+// our fast kernel, our unfold+bmm reference, and at::conv2d of the same shape (the twin).
+//
+// Two modes:
+//   nosharing_bench [google benchmark flags] [--threads=N]
+//       Google Benchmark over every shape × method, GFLOP/s as a counter
+//       (forward FLOPs = 2·B·P·C_out·C_in·k², forward + backward = 3×).
+//   nosharing_bench --one=METHOD:SHAPE [--threads=N] [--seconds=S]
+//       One measurement in this process, printed as one JSON line, for bench/side_by_side.sh:
+//       median ms per step, GFLOP/s, extra memory (peak RSS minus RSS before the first call)
+//       and the BLAS kernel OpenBLAS chose. METHOD: fast | reference | conv2d | sgemm
+//       (sgemm: OpenBLAS sgemm 2048³, the ceiling; SHAPE ignored).
+#include <ATen/Parallel.h>
+#include <benchmark/benchmark.h>
+#include <cblas.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "nosharing/core/threads.h"
+#include "nosharing/layers/cpu/locally_connected_function.h"
+#include "nosharing/layers/locally_connected_reference.h"
+
+namespace nosharing {
+namespace {
+
+struct BenchShape {
+  const char* name;
+  int64_t in_channels, size, out_channels, kernel, stride, padding;
+};
+
+constexpr int64_t kBatch = 128;
+
+// DESIGN §9's three shapes (stride 1, padding k//2), then the ott-cifar layers. ott-cifar's
+// third layer (C128 8² K256 k3 s1 p1) is DESIGN's third shape, measured once.
+const BenchShape kShapes[] = {
+    {"c3_32_k64_k5", 3, 32, 64, 5, 1, 2},
+    {"c64_16_k128_k3", 64, 16, 128, 3, 1, 1},
+    {"c128_8_k256_k3", 128, 8, 256, 3, 1, 1},  // = ott-cifar lc3
+    {"ott_lc1_c3_32_k64_k5_s2", 3, 32, 64, 5, 2, 2},
+    {"ott_lc2_c64_16_k128_k5_s2", 64, 16, 128, 5, 2, 2},
+};
+
+int64_t out_size(const BenchShape& s) { return (s.size + 2 * s.padding - s.kernel) / s.stride + 1; }
+
+double step_flops(const BenchShape& s) {
+  const int64_t positions = out_size(s) * out_size(s);
+  return 3.0 * 2.0 * kBatch * positions * s.out_channels * s.in_channels * s.kernel * s.kernel;
+}
+
+enum class Method { kFast, kReference, kConv2d };
+
+// Inputs of one fwd+bwd step, made before anything is timed or measured.
+struct Case {
+  BenchShape shape;
+  Method method;
+  torch::Tensor input, weight, bias, grad_output;
+};
+
+Case make_case(const BenchShape& s, Method method) {
+  torch::manual_seed(0);
+  Case c{s, method, {}, {}, {}, {}};
+  const int64_t positions = out_size(s) * out_size(s);
+  const int64_t fan_in = s.in_channels * s.kernel * s.kernel;
+  c.input = torch::randn({kBatch, s.in_channels, s.size, s.size}).requires_grad_();
+  if (method == Method::kConv2d) {
+    c.weight = (torch::randn({s.out_channels, s.in_channels, s.kernel, s.kernel}) / std::sqrt(fan_in))
+                   .requires_grad_();
+    c.bias = torch::zeros({s.out_channels}).requires_grad_();
+  } else {
+    c.weight = (torch::randn({positions, s.out_channels, fan_in}) / std::sqrt(fan_in)).requires_grad_();
+    c.bias = torch::zeros({positions, s.out_channels}).requires_grad_();
+  }
+  c.grad_output = torch::randn({kBatch, s.out_channels, out_size(s), out_size(s)});
+  return c;
+}
+
+// One training-like step: forward, backward into all three, gradients dropped (set to none,
+// as optimisers' zero_grad does by default) so every step allocates them afresh.
+void step(Case& c) {
+  const BenchShape& s = c.shape;
+  torch::Tensor out;
+  switch (c.method) {
+    case Method::kFast:
+      out = locally_connected_forward_fast(c.input, c.weight, c.bias, s.stride, s.padding);
+      break;
+    case Method::kReference:
+      out = locally_connected_reference(c.input, c.weight, c.bias, s.kernel, s.stride, s.padding);
+      break;
+    case Method::kConv2d:
+      out = at::conv2d(c.input, c.weight, c.bias, s.stride, s.padding);
+      break;
+  }
+  out.backward(c.grad_output);
+  c.input.mutable_grad() = torch::Tensor();
+  c.weight.mutable_grad() = torch::Tensor();
+  c.bias.mutable_grad() = torch::Tensor();
+}
+
+void run_google_benchmark(benchmark::State& state, BenchShape s, Method method) {
+  Case c = make_case(s, method);
+  step(c);  // warm-up: workspaces, OpenMP and OpenBLAS pools
+  for (auto _ : state) step(c);
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(step_flops(s) / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+  state.SetLabel(blas_core_name());
+}
+
+// ---- --one mode ---------------------------------------------------------------------------
+
+long status_kb(const char* key) {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  const size_t length = std::strlen(key);
+  while (std::getline(status, line)) {
+    if (line.compare(0, length, key) == 0) return std::stol(line.substr(length));
+  }
+  return -1;
+}
+
+// Resets the kernel's peak-RSS mark (VmHWM) to the current RSS, so the peak measured later
+// belongs to the layer alone.
+bool reset_peak_rss() {
+  std::ofstream clear_refs("/proc/self/clear_refs");
+  clear_refs << "5";
+  clear_refs.flush();
+  return clear_refs.good();
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+// Times `body` (after `warmup` calls) until `seconds` have passed, at least 3 and at most 50
+// times; returns the median in ms. Memory is measured around all of it.
+struct Measurement {
+  double ms = 0;
+  double extra_mb = 0;
+};
+Measurement measure(const std::function<void()>& body, int warmup, double seconds) {
+  const long before_kb = status_kb("VmRSS:");
+  const bool peak_reset = reset_peak_rss();
+  for (int i = 0; i < warmup; ++i) body();
+  std::vector<double> times;
+  const auto start = std::chrono::steady_clock::now();
+  while (times.size() < 3 ||
+         (times.size() < 50 &&
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() < seconds)) {
+    const auto t0 = std::chrono::steady_clock::now();
+    body();
+    times.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
+  }
+  Measurement m;
+  m.ms = median(times);
+  m.extra_mb = peak_reset ? (status_kb("VmHWM:") - before_kb) / 1024.0 : -1;
+  return m;
+}
+
+int run_one(const std::string& spec, double seconds, int threads) {
+  const size_t colon = spec.find(':');
+  const std::string method = spec.substr(0, colon);
+  const std::string shape_name = colon == std::string::npos ? "" : spec.substr(colon + 1);
+  Measurement m;
+  double flops = 0;
+  if (method == "sgemm") {
+    constexpr int n = 2048;
+    std::vector<float> a(n * n, 1.0f), b(n * n, 0.5f), c(n * n, 0.0f);
+    m = measure([&] {
+      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, n, n, 1.0f, a.data(), n,
+                  b.data(), n, 0.0f, c.data(), n);
+    }, 2, seconds);
+    flops = 2.0 * n * n * n;
+  } else {
+    const BenchShape* shape = nullptr;
+    for (const BenchShape& s : kShapes) {
+      if (shape_name == s.name) shape = &s;
+    }
+    Method kind;
+    if (method == "fast") {
+      kind = Method::kFast;
+    } else if (method == "reference") {
+      kind = Method::kReference;
+    } else if (method == "conv2d") {
+      kind = Method::kConv2d;
+    } else {
+      std::fprintf(stderr, "unknown method '%s' (fast | reference | conv2d | sgemm)\n", method.c_str());
+      return 2;
+    }
+    if (shape == nullptr) {
+      std::fprintf(stderr, "unknown shape '%s'\n", shape_name.c_str());
+      return 2;
+    }
+    Case c = make_case(*shape, kind);
+    torch::Tensor warm = torch::randn({64, 64});  // LibTorch's lazy init outside the measurement
+    (void)at::mm(warm, warm);
+    m = measure([&] { step(c); }, 2, seconds);
+    flops = step_flops(*shape);
+  }
+  std::printf(
+      "{\"method\": \"%s\", \"shape\": \"%s\", \"ms\": %.3f, \"gflops\": %.2f, \"extra_mb\": %.1f, "
+      "\"blas_core\": \"%s\", \"threads\": %d, \"blas_threads\": %d}\n",
+      method.c_str(), shape_name.c_str(), m.ms, flops / (m.ms * 1e6), m.extra_mb,
+      blas_core_name(), at::get_num_threads(), openblas_get_num_threads());
+  return 0;
+}
+
+}  // namespace
+}  // namespace nosharing
+
+int main(int argc, char** argv) {
+  using namespace nosharing;
+  std::string one;
+  int threads = 2;
+  double seconds = 3.0;
+  std::vector<char*> rest = {argv[0]};
+  for (int i = 1; i < argc; ++i) {
+    const std::string arg = argv[i];
+    if (arg.rfind("--one=", 0) == 0) {
+      one = arg.substr(6);
+    } else if (arg.rfind("--threads=", 0) == 0) {
+      threads = std::stoi(arg.substr(10));
+    } else if (arg.rfind("--seconds=", 0) == 0) {
+      seconds = std::stod(arg.substr(10));
+    } else {
+      rest.push_back(argv[i]);
+    }
+  }
+  set_compute_threads(threads);
+  if (!one.empty()) return run_one(one, seconds, threads);
+
+  const std::pair<const char*, Method> methods[] = {
+      {"fast", Method::kFast}, {"reference", Method::kReference}, {"conv2d", Method::kConv2d}};
+  for (const BenchShape& s : kShapes) {
+    for (const auto& [name, method] : methods) {
+      benchmark::RegisterBenchmark((std::string("LocallyConnectedFwdBwd/") + name + "/" + s.name).c_str(),
+                                   run_google_benchmark, s, method)
+          ->Unit(benchmark::kMillisecond)
+          ->UseRealTime();
+    }
+  }
+  int bench_argc = static_cast<int>(rest.size());
+  benchmark::Initialize(&bench_argc, rest.data());
+  if (benchmark::ReportUnrecognizedArguments(bench_argc, rest.data())) return 1;
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -1,0 +1,207 @@
+#!/usr/bin/python3
+"""Python PyTorch peers of the locally connected layer, and the side-by-side table.
+
+  peers.py --one METHOD:SHAPE [--threads N] [--seconds S]
+      One fwd+bwd measurement (batch 128) in this process, printed as one JSON line like
+      nosharing_bench --one. METHOD: einsum (unfold + einsum, the usual Python formulation),
+      bmm (unfold, positions as the bmm batch), bmm_contiguous (same with the patch tensor
+      made contiguous first).
+  peers.py --table FILE
+      Reads the JSON lines side_by_side.sh collected and prints the table and the floors.
+
+Run with Debian's /usr/bin/python3 (python3-torch); DESIGN §9.
+"""
+import argparse
+import json
+import os
+import sys
+import time
+
+BATCH = 128
+# name: (C_in, size, C_out, k, stride, padding) — the same list as bench/locally_connected_bench.cc
+SHAPES = {
+    "c3_32_k64_k5": (3, 32, 64, 5, 1, 2),
+    "c64_16_k128_k3": (64, 16, 128, 3, 1, 1),
+    "c128_8_k256_k3": (128, 8, 256, 3, 1, 1),
+    "ott_lc1_c3_32_k64_k5_s2": (3, 32, 64, 5, 2, 2),
+    "ott_lc2_c64_16_k128_k5_s2": (64, 16, 128, 5, 2, 2),
+}
+# The two larger DESIGN §9 shapes carry the 65 %-of-ceiling floor.
+CEILING_SHAPES = ("c64_16_k128_k3", "c128_8_k256_k3")
+
+
+def out_size(shape):
+    c_in, size, c_out, k, s, p = shape
+    return (size + 2 * p - k) // s + 1
+
+
+def step_flops(shape):
+    c_in, size, c_out, k, s, p = shape
+    return 3.0 * 2.0 * BATCH * out_size(shape) ** 2 * c_out * c_in * k * k
+
+
+def status_kb(key):
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith(key):
+                return int(line.split()[1])
+    return -1
+
+
+def reset_peak_rss():
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def run_one(spec, threads, seconds):
+    import torch
+    import torch.nn.functional as F
+
+    torch.set_num_threads(threads)
+    method, name = spec.split(":")
+    shape = SHAPES[name]
+    c_in, size, c_out, k, s, p = shape
+    n_out = out_size(shape)
+    positions = n_out * n_out
+    torch.manual_seed(0)
+    x = torch.randn(BATCH, c_in, size, size, requires_grad=True)
+    w = (torch.randn(positions, c_out, c_in * k * k) / (c_in * k * k) ** 0.5).requires_grad_()
+    b = torch.zeros(positions, c_out, requires_grad=True)
+    grad_out = torch.randn(BATCH, c_out, n_out, n_out)
+
+    def forward():
+        cols = F.unfold(x, k, padding=p, stride=s)  # [B, C_in·k·k, P]
+        if method == "einsum":
+            out = torch.einsum("bip,poi->bop", cols, w) + b.t().unsqueeze(0)
+        elif method in ("bmm", "bmm_contiguous"):
+            cols = cols.permute(2, 0, 1)  # [P, B, C_in·k·k]
+            if method == "bmm_contiguous":
+                cols = cols.contiguous()
+            out = torch.bmm(cols, w.transpose(1, 2)) + b.unsqueeze(1)  # [P, B, C_out]
+            out = out.permute(1, 2, 0)
+        else:
+            raise SystemExit(f"unknown method {method!r} (einsum | bmm | bmm_contiguous)")
+        return out.reshape(BATCH, c_out, n_out, n_out)
+
+    def step():
+        forward().backward(grad_out)
+        x.grad = w.grad = b.grad = None
+
+    warm = torch.randn(64, 64)
+    warm @ warm  # lazy initialisation outside the measurement
+    before_kb = status_kb("VmRSS:")
+    peak_reset = reset_peak_rss()
+    for _ in range(2):
+        step()
+    times = []
+    start = time.perf_counter()
+    while len(times) < 3 or (len(times) < 50 and time.perf_counter() - start < seconds):
+        t0 = time.perf_counter()
+        step()
+        times.append((time.perf_counter() - t0) * 1e3)
+    times.sort()
+    ms = times[len(times) // 2]
+    extra_mb = (status_kb("VmHWM:") - before_kb) / 1024 if peak_reset else -1
+    print(json.dumps({
+        "method": method, "shape": name, "ms": round(ms, 3),
+        "gflops": round(step_flops(shape) / (ms * 1e6), 2), "extra_mb": round(extra_mb, 1),
+        "blas_core": blas_core_name(), "threads": torch.get_num_threads(),
+    }))
+
+
+def blas_core_name():
+    import ctypes
+    try:
+        lib = ctypes.CDLL("libopenblas.so.0")
+        lib.openblas_get_corename.restype = ctypes.c_char_p
+        return lib.openblas_get_corename().decode()
+    except OSError:
+        return "unknown"
+
+
+def print_table(path):
+    rows = [json.loads(line) for line in open(path) if line.startswith("{")]
+    configs = []
+    for row in rows:
+        if row["config"] not in configs:
+            configs.append(row["config"])
+    methods = ["fast", "reference", "einsum", "bmm", "bmm_contiguous", "conv2d"]
+    for config in configs:
+        mine = [r for r in rows if r["config"] == config]
+        ceiling = next((r for r in mine if r["method"] == "sgemm"), None)
+        ceiling_gflops = ceiling["gflops"] if ceiling else float("nan")
+        cores = sorted({r["blas_core"] for r in mine})
+        print(f"\n## {config} — OpenBLAS kernel: {', '.join(cores)}; sgemm 2048³ ceiling "
+              f"{ceiling_gflops:.0f} GFLOP/s ({ceiling['ms'] if ceiling else float('nan'):.1f} ms)\n")
+        print("| shape | method | ms | GFLOP/s | of ceiling | extra MB |")
+        print("| --- | --- | ---: | ---: | ---: | ---: |")
+        for name in SHAPES:
+            by = {r["method"]: r for r in mine if r["shape"] == name}
+            for method in methods:
+                r = by.get(method)
+                if r is None:
+                    continue
+                print(f"| {name} | {method} | {r['ms']:.1f} | {r['gflops']:.1f} | "
+                      f"{r['gflops'] / ceiling_gflops:.0%} | {r['extra_mb']:.0f} |")
+        print("\nFloors (fwd+bwd): fast vs einsum ≥ 10×, vs best bmm ≥ 2×, ≥ 65 % of ceiling "
+              "(two larger DESIGN shapes), ≤ 1.5× conv2d time, memory ≤ ½ einsum's\n")
+        print("| shape | × einsum | × best bmm | of ceiling | time / conv2d | memory / einsum |")
+        print("| --- | ---: | ---: | ---: | ---: | ---: |")
+        for name in SHAPES:
+            by = {r["method"]: r for r in mine if r["shape"] == name}
+            if "fast" not in by:
+                continue
+            fast = by["fast"]
+
+            def mark(ok):
+                return "" if ok else " ✗"
+
+            cells = [name]
+            if "einsum" in by:
+                x = by["einsum"]["ms"] / fast["ms"]
+                cells.append(f"{x:.1f}{mark(x >= 10)}")
+            else:
+                cells.append("–")
+            bmms = [by[m]["ms"] for m in ("bmm", "bmm_contiguous") if m in by]
+            if bmms:
+                x = min(bmms) / fast["ms"]
+                cells.append(f"{x:.1f}{mark(x >= 2)}")
+            else:
+                cells.append("–")
+            frac = fast["gflops"] / ceiling_gflops
+            cells.append(f"{frac:.0%}{mark(frac >= 0.65) if name in CEILING_SHAPES else ''}")
+            if "conv2d" in by:
+                x = fast["ms"] / by["conv2d"]["ms"]
+                cells.append(f"{x:.2f}{mark(x <= 1.5)}")
+            else:
+                cells.append("–")
+            if "einsum" in by and by["einsum"]["extra_mb"] > 0:
+                x = fast["extra_mb"] / by["einsum"]["extra_mb"]
+                cells.append(f"{x:.2f}{mark(x <= 0.5)}")
+            else:
+                cells.append("–")
+            print("| " + " | ".join(cells) + " |")
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--one")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--seconds", type=float, default=3.0)
+    parser.add_argument("--table")
+    args = parser.parse_args()
+    if args.one:
+        run_one(args.one, args.threads, args.seconds)
+    elif args.table:
+        print_table(args.table)
+    else:
+        parser.print_help()
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,94 @@
+#include "nosharing/layers/cpu/large_buffer_pool.h"
+
+#include <ATen/Functions.h>
+#include <c10/util/strides.h>
+#include <sys/mman.h>
+
+#include <cstdlib>
+#include <map>
+#include <mutex>
+#include <new>
+
+namespace nosharing {
+namespace {
+
+constexpr size_t kMinPooledBytes = size_t{4} << 20;
+constexpr size_t kPageBytes = size_t{2} << 20;  // huge-page granularity
+// Free buffers kept at most; beyond this a released buffer is freed. Enough for the
+// largest layer's outputs and gradients of a few steps.
+constexpr size_t kMaxFreeBytes = size_t{2} << 30;
+
+class LargeBufferPool {
+ public:
+  // A buffer of at least `bytes`; `capacity` receives its real size.
+  void* acquire(size_t bytes, size_t* capacity) {
+    const size_t rounded = (bytes + kPageBytes - 1) / kPageBytes * kPageBytes;
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      // Sizes recur exactly from step to step; accept up to 25 % slack.
+      auto it = free_.lower_bound(rounded);
+      if (it != free_.end() && it->first <= rounded + rounded / 4) {
+        void* data = it->second;
+        *capacity = it->first;
+        free_bytes_ -= it->first;
+        free_.erase(it);
+        return data;
+      }
+    }
+    *capacity = rounded;
+    void* data = std::aligned_alloc(kPageBytes, *capacity);
+    if (data == nullptr) throw std::bad_alloc();
+    madvise(data, *capacity, MADV_HUGEPAGE);  // fewer TLB misses on strided access; advisory
+    return data;
+  }
+
+  void release(void* data, size_t capacity) {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (free_bytes_ + capacity <= kMaxFreeBytes) {
+        free_.emplace(capacity, data);
+        free_bytes_ += capacity;
+        return;
+      }
+    }
+    std::free(data);
+  }
+
+  size_t free_bytes() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return free_bytes_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::multimap<size_t, void*> free_;
+  size_t free_bytes_ = 0;
+};
+
+// Never destroyed: tensors may die during static destruction.
+LargeBufferPool& pool() {
+  static LargeBufferPool* instance = new LargeBufferPool();
+  return *instance;
+}
+
+}  // namespace
+
+at::Tensor pooled_empty_strided(at::IntArrayRef sizes, at::IntArrayRef strides,
+                                const at::TensorOptions& options) {
+  size_t count = 1;
+  for (int64_t size : sizes) count *= static_cast<size_t>(size);
+  const size_t bytes = count * options.dtype().itemsize();
+  if (bytes < kMinPooledBytes) return at::empty_strided(sizes, strides, options);
+  size_t capacity = 0;
+  void* data = pool().acquire(bytes, &capacity);
+  return at::from_blob(
+      data, sizes, strides, [capacity](void* p) { pool().release(p, capacity); }, options);
+}
+
+at::Tensor pooled_empty(at::IntArrayRef sizes, const at::TensorOptions& options) {
+  return pooled_empty_strided(sizes, c10::contiguous_strides(sizes), options);
+}
+
+size_t pooled_free_bytes() { return pool().free_bytes(); }
+
+}  // namespace nosharing
