@@ -29,6 +29,10 @@ std::vector<ConfigKeySpec> make_schema() {
        {"batch", "batch_position", "none"}},
       {"model.hidden", Ints{},
        "widths of the fully connected hidden layers before the classifier (empty: none)", {}},
+      {"model.lc_path", std::string("fast"),
+       "implementation of the locally connected layers: fast (CPU kernel) or reference (plain "
+       "LibTorch unfold + bmm, the oracle; same results, slower)",
+       {"fast", "reference"}},
       {"model.dropout", 0.0, "dropout before each fully connected layer", {}},
       // --- train ---
       {"train.epochs", int64_t{8}, "passes over the training split (the run stops at whichever of "

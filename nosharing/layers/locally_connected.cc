@@ -1,5 +1,8 @@
 #include "nosharing/layers/locally_connected.h"
 
+#include "nosharing/layers/cpu/locally_connected_function.h"
+#include "nosharing/layers/locally_connected_reference.h"
+
 #include <torch/nn/functional/fold.h>
 
 #include <cmath>
@@ -42,43 +45,13 @@ void check_locally_connected2d_options(const LocallyConnected2dOptions& options)
               options.padding(), ")");
 }
 
-torch::Tensor locally_connected2d_reference(const torch::Tensor& input,
-                                            const torch::Tensor& weight,
-                                            const torch::Tensor& bias,
-                                            const LocallyConnected2dOptions& options) {
-  const int64_t k = options.kernel_size();
-  const int64_t c_in = options.in_channels();
-  const int64_t c_out = options.out_channels();
-  const int64_t h_out =
-      conv_output_size(options.input_height(), k, options.stride(), options.padding());
-  const int64_t w_out =
-      conv_output_size(options.input_width(), k, options.stride(), options.padding());
-  const int64_t positions = h_out * w_out;
-
-  TORCH_CHECK(input.dim() == 4 && input.size(1) == c_in &&
+void check_locally_connected2d_input(const torch::Tensor& input,
+                                     const LocallyConnected2dOptions& options) {
+  TORCH_CHECK(input.dim() == 4 && input.size(1) == options.in_channels() &&
                   input.size(2) == options.input_height() &&
                   input.size(3) == options.input_width(),
-              "LocallyConnected2d: expected input [B, ", c_in, ", ", options.input_height(),
-              ", ", options.input_width(), "], got ", input.sizes());
-  TORCH_CHECK(weight.dim() == 3 && weight.size(0) == positions && weight.size(1) == c_out &&
-                  weight.size(2) == c_in * k * k,
-              "LocallyConnected2d: expected weight [", positions, ", ", c_out, ", ",
-              c_in * k * k, "], got ", weight.sizes());
-  TORCH_CHECK(!bias.defined() ||
-                  (bias.dim() == 2 && bias.size(0) == positions && bias.size(1) == c_out),
-              "LocallyConnected2d: expected bias [", positions, ", ", c_out, "], got ",
-              bias.sizes());
-
-  const int64_t batch = input.size(0);
-  namespace F = torch::nn::functional;
-  // [B, C_in·k·k, P], the inner axis ordered (c_in, ky, kx) like a flattened conv kernel.
-  const torch::Tensor columns = F::unfold(
-      input, F::UnfoldFuncOptions({k, k}).padding(options.padding()).stride(options.stride()));
-  // Positions as the bmm batch: one [B, C_in·k·k] × [C_in·k·k, C_out] GEMM per position,
-  // the fastest formulation plain LibTorch offers here (DESIGN §9).
-  torch::Tensor out = torch::bmm(columns.permute({2, 0, 1}), weight.transpose(1, 2));
-  if (bias.defined()) out = out + bias.unsqueeze(1);  // [P, B, C_out]
-  return out.permute({1, 2, 0}).reshape({batch, c_out, h_out, w_out});
+              "LocallyConnected2d: expected input [B, ", options.in_channels(), ", ",
+              options.input_height(), ", ", options.input_width(), "], got ", input.sizes());
 }
 
 torch::Tensor locally_connected_weight_from_conv(const torch::Tensor& conv_weight,
@@ -126,7 +99,15 @@ void LocallyConnected2dImpl::reset_parameters() {
 }
 
 torch::Tensor LocallyConnected2dImpl::forward(const torch::Tensor& input) {
-  return locally_connected2d_reference(input, weight, bias, options);
+  check_locally_connected2d_input(input, options);
+  const bool fast_kernel_applies =
+      input.device().is_cpu() && (input.scalar_type() == torch::kFloat32 ||
+                                  input.scalar_type() == torch::kFloat64);
+  if (options.reference() || !fast_kernel_applies) {
+    return locally_connected_reference(input, weight, bias, options.kernel_size(),
+                                       options.stride(), options.padding());
+  }
+  return locally_connected_forward_fast(input, weight, bias, options.stride(), options.padding());
 }
 
 void LocallyConnected2dImpl::tie_to_conv(const torch::Tensor& conv_weight,

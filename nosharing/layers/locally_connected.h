@@ -33,6 +33,10 @@ struct LocallyConnected2dOptions {
   // Zero padding on every side.
   TORCH_ARG(int64_t, padding) = 0;
   TORCH_ARG(bool, bias) = true;
+  // Run the plain LibTorch path (unfold + bmm, locally_connected_reference.h) instead of the
+  // fast CPU kernel (cpu/locally_connected_function.h). Both compute the same function; the
+  // reference is the oracle the fast path is tested against.
+  TORCH_ARG(bool, reference) = false;
 };
 
 // Output size of a conv-shaped layer along one axis: (input + 2·padding − kernel) / stride + 1.
@@ -43,17 +47,9 @@ int64_t conv_output_size(int64_t input, int64_t kernel, int64_t stride, int64_t 
 // padded input).
 void check_locally_connected2d_options(const LocallyConnected2dOptions& options);
 
-// The plain-LibTorch forward pass (unfold, then one GEMM per position as a batched matmul
-// with positions as the batch). It stays as the oracle for faster kernels.
-//   input:  [B, C_in, H, W] (H, W as in `options`)
-//   weight: [P, C_out, C_in·k·k]
-//   bias:   [P, C_out], or an undefined tensor for no bias
-//   returns [B, C_out, H_out, W_out]
-// Differentiable through autograd in all three tensors.
-torch::Tensor locally_connected2d_reference(const torch::Tensor& input,
-                                            const torch::Tensor& weight,
-                                            const torch::Tensor& bias,
-                                            const LocallyConnected2dOptions& options);
+// Throws c10::Error naming the sizes unless input is [B, C_in, H, W] as in `options`.
+void check_locally_connected2d_input(const torch::Tensor& input,
+                                     const LocallyConnected2dOptions& options);
 
 // Repeats one conv kernel at every position: conv_weight [C_out, C_in, k, k] →
 // [positions, C_out, C_in·k·k]. A locally connected layer with this weight computes the

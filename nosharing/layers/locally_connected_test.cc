@@ -1,4 +1,5 @@
 #include "nosharing/layers/locally_connected.h"
+#include "nosharing/layers/locally_connected_reference.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -120,17 +121,27 @@ TEST_P(LocallyConnectedGradcheckTest, ReferenceGradientsMatchFiniteDifferences) 
   const auto input = torch::randn({s.batch, s.in_channels, s.height, s.width});
   EXPECT_TRUE(test_util::gradients_match_finite_differences(
       [&](const std::vector<torch::Tensor>& t) {
-        return locally_connected2d_reference(t[0], t[1], t[2], options);
+        return locally_connected_reference(t[0], t[1], t[2], options.kernel_size(),
+                                           options.stride(), options.padding());
       },
       {input, layer->weight, layer->bias}));
 }
 
-TEST(LocallyConnectedTest, ModuleForwardIsTheReference) {
-  LocallyConnected2d layer(LocallyConnected2dOptions(2, 3, 3, 7, 5).stride(2).padding(1));
+TEST(LocallyConnectedTest, ModuleRunsTheFastKernelOrTheReference) {
+  LocallyConnected2d fast(LocallyConnected2dOptions(2, 3, 3, 7, 5).stride(2).padding(1));
+  LocallyConnected2d reference(
+      LocallyConnected2dOptions(2, 3, 3, 7, 5).stride(2).padding(1).reference(true));
+  {
+    torch::NoGradGuard no_grad;
+    reference->weight.copy_(fast->weight);
+    reference->bias.copy_(fast->bias);
+  }
   const auto x = torch::randn({2, 2, 7, 5});
-  EXPECT_TRUE(torch::equal(layer->forward(x),
-                           locally_connected2d_reference(x, layer->weight, layer->bias,
-                                                         layer->options)));
+  const auto expected =
+      locally_connected_reference(x, fast->weight, fast->bias, 3, /*stride=*/2, /*padding=*/1);
+  EXPECT_TRUE(torch::equal(reference->forward(x), expected));
+  EXPECT_TRUE(torch::allclose(fast->forward(x), expected, 1e-5, 1e-6));
+  EXPECT_THROW(fast->forward(torch::randn({2, 1, 7, 5})), c10::Error);
 }
 
 // {batch, C_in, C_out, k, H, W, stride, padding}

@@ -36,7 +36,8 @@ LcNetOptions LcNetOptions::from_config(const Config& config, const InputShape& i
       .strides(config.get_int_list("model.strides"))
       .paddings(config.get_int_list("model.paddings"))
       .hidden(config.get_int_list("model.hidden"))
-      .dropout(config.get_double("model.dropout"));
+      .dropout(config.get_double("model.dropout"))
+      .reference_kernels(config.get_string("model.lc_path") == "reference");
 
   const std::string& sharing = config.get_string("model.sharing");
   if (sharing == "none") {
@@ -155,7 +156,8 @@ LcNetImpl::LcNetImpl(LcNetOptions options)
                                                                   spec.input_height,
                                                                   spec.input_width)
                                             .stride(spec.stride)
-                                            .padding(spec.padding))));
+                                            .padding(spec.padding)
+                                            .reference(options_.reference_kernels()))));
     } else {
       // Same shapes, bias included, so that the twin differs only in sharing.
       conv_.push_back(register_module(

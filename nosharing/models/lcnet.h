@@ -37,7 +37,7 @@ struct LcNetOptions {
   LcNetOptions(InputShape input, int64_t num_classes, std::vector<int64_t> channels);
 
   // Reads model.sharing, model.channels, model.kernels, model.strides, model.paddings,
-  // model.norm, model.hidden and model.dropout. Shapes are checked when the net is built.
+  // model.norm, model.hidden, model.dropout and model.lc_path. Shapes are checked when the net is built.
   static LcNetOptions from_config(const Config& config, const InputShape& input,
                                   int64_t num_classes);
 
@@ -56,6 +56,8 @@ struct LcNetOptions {
   TORCH_ARG(std::vector<int64_t>, hidden) = std::vector<int64_t>{};
   // Dropout probability before every fully connected layer (0: none).
   TORCH_ARG(double, dropout) = 0.0;
+  // Unshared layers run the plain LibTorch reference path instead of the fast kernel.
+  TORCH_ARG(bool, reference_kernels) = false;
 };
 
 // The resolved shape of one conv-shaped layer of an lcnet.
