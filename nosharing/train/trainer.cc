@@ -205,6 +205,7 @@ TrainResult train_model(const Config& config, const TrainOptions& options) {
   auto interval_start = Clock::now();
   bool out_of_time = false;
   const int64_t first_step = state.step;
+  int64_t images_this_session = 0;
 
   for (int64_t epoch = state.epoch; state.step < total_steps && !out_of_time; ++epoch) {
     train_loader->start_epoch(epoch, state.batch_in_epoch);
@@ -251,11 +252,15 @@ TrainResult train_model(const Config& config, const TrainOptions& options) {
         interval_images = 0;
         interval_start = Clock::now();
       }
-      const double rate = seconds_since(start) / std::max<int64_t>(1, state.step - first_step);
-      progress.update(fmt::format("epoch {}/{} step {}/{} loss {:.4f} lr {:.4g} ETA {}", epoch + 1,
-                                  (total_steps + steps_per_epoch - 1) / steps_per_epoch, state.step,
-                                  total_steps, loss_value, lr,
-                                  format_duration(rate * (total_steps - state.step))));
+      images_this_session += batch->images.size(0);
+      const double session_seconds = seconds_since(start);
+      const double seconds_per_step =
+          session_seconds / std::max<int64_t>(1, state.step - first_step);
+      progress.update(fmt::format(
+          "epoch {}/{} step {}/{} loss {:.4f} lr {:.4g} {:.0f} img/s ETA {}", epoch + 1,
+          (total_steps + steps_per_epoch - 1) / steps_per_epoch, state.step, total_steps,
+          loss_value, lr, images_this_session / std::max(1e-9, session_seconds),
+          format_duration(seconds_per_step * (total_steps - state.step))));
       if (eval_every > 0 && state.step % eval_every == 0 && state.batch_in_epoch != steps_per_epoch) {
         progress.clear();
         run_eval(epoch + 1);
