@@ -181,7 +181,8 @@ TEST_F(CliTest, ConfigPrintsEveryKeyWithTypedSetsAndPrecedence) {
   EXPECT_NE(result.out.find("sharing = \"conv\""), std::string::npos);
   EXPECT_NE(result.out.find("channels = [3, 5]"), std::string::npos);
   for (const char* key : {"preset", "sharing", "max_steps", "batch_size", "seed", "threads",
-                          "eval_every", "val_fraction", "limit", "crop", "flip"}) {
+                          "eval_every", "val_fraction", "limit", "crop", "flip", "layout",
+                          "jitter", "loss", "weight", "anchors", "negatives"}) {
     EXPECT_NE(result.out.find(std::string("\n") + key + " = "), std::string::npos) << key;
   }
 }
@@ -203,6 +204,13 @@ TEST_F(CliTest, UsageErrorsExitTwoWithOneLineNamingTheProblem) {
       {with(tiny_args(*data_, out), {"--set", "model.strides=0"}), "model.strides"},
       {with(tiny_args(*data_, out), {"--config", out + "/missing.toml"}), "missing.toml"},
       {{"config", "--set", "model.preset=nope"}, "nope"},
+      {with(tiny_args(*data_, out), {"--set", "topography.loss=smooth"}), "topography.loss"},
+      {with(tiny_args(*data_, out), {"--set", "model.layout=hypercolumn", "--set",
+                                     "model.channels=[4, 8]"}),
+       "8 channels is not a square"},
+      {with(tiny_args(*data_, out), {"--set", "topography.loss=wiring", "--set",
+                                     "topography.layer_weights=[1.0]"}),
+       "topography.layer_weights"},
   };
   for (const auto& c : cases) {
     const auto result = run_cli(c.args);

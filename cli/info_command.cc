@@ -12,6 +12,7 @@
 #include "nosharing/sharing/weight_snr.h"
 #include "nosharing/train/metrics_log.h"
 #include "nosharing/train/run_reader.h"
+#include "nosharing/train/topographic_objective.h"
 
 namespace nosharing::cli {
 namespace {
@@ -45,6 +46,10 @@ int run_info(const InfoArgs& args) {
   for (const auto& [name, snr] : snrs) {
     weight_snrs[name] = {{"squared", snr.squared}, {"abs", snr.abs}};
   }
+  // Mean neighbour-kernel cosine similarity on each layer's sheet (DESIGN §4, All-TNN's S).
+  const auto similarities = neighbour_kernel_similarities(*model);
+  nlohmann::json kernel_similarity = nlohmann::json::object();
+  for (const auto& [name, value] : similarities) kernel_similarity[name] = value;
   nlohmann::json last_eval = nullptr;
   nlohmann::json best_eval = nullptr;
   nlohmann::json last_train = nullptr;
@@ -67,6 +72,8 @@ int run_info(const InfoArgs& args) {
       {"data", run.provenance.value("data", nlohmann::json::object())},
       {"parameters", {{"total", total}, {"layers", layers}}},
       {"weight_snr", weight_snrs},
+      {"layout", run.config.get_string("model.layout")},
+      {"kernel_similarity", kernel_similarity},
       {"checkpoint",
        has_checkpoint ? nlohmann::json{{"step", state.step}, {"seconds", state.seconds}}
                       : nlohmann::json(nullptr)},
@@ -95,6 +102,13 @@ int run_info(const InfoArgs& args) {
     std::printf("weight SNR  (mean² / var, |mean| / std over positions; 1e12: shared)\n");
     for (const auto& [name, snr] : snrs) {  // in layer order (the JSON object is sorted)
       std::printf("  %-18s %12.4g %12.4g\n", name.c_str(), snr.squared, snr.abs);
+    }
+  }
+  if (!similarities.empty()) {
+    std::printf("kernel similarity  (mean cosine of neighbouring kernels on the %s sheet)\n",
+                run.config.get_string("model.layout").c_str());
+    for (const auto& [name, value] : similarities) {
+      std::printf("  %-18s %12.4f\n", name.c_str(), value);
     }
   }
   if (has_checkpoint) {

@@ -46,5 +46,28 @@ TEST(ExperimentsTest, SharingTableRowsRunTheOttCifarRecipe) {
   EXPECT_EQ(rows, 7);  // twin, 2 shift rows, 3 instant rows, 1 hebbian row
 }
 
+// The topography table (issue 5): every experiments/alltnn-small-*.toml is the recipe of
+// experiments/alltnn-small.toml plus a topographic loss, and nothing else.
+TEST(ExperimentsTest, TopographyTableRowsRunTheAllTnnSmallRecipe) {
+  const fs::path dir = fs::path(NOSHARING_SOURCE_DIR) / "experiments";
+  const Config recipe = Config::resolve((dir / "alltnn-small.toml").string(), {}, preset_toml);
+  EXPECT_EQ(recipe.get_string("topography.loss"), "none");
+  std::set<std::string> losses;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    const std::string name = entry.path().filename().string();
+    if (name.rfind("alltnn-small-", 0) != 0 || entry.path().extension() != ".toml") continue;
+    const Config row = Config::resolve(entry.path().string(), {}, preset_toml);
+    losses.insert(row.get_string("topography.loss"));
+    EXPECT_EQ(name, "alltnn-small-" + row.get_string("topography.loss") + ".toml");
+    for (const ConfigKeySpec& spec : config_schema()) {
+      if (spec.key.rfind("topography.", 0) == 0) continue;
+      EXPECT_EQ(config_value_to_toml(row.get(spec.key)), config_value_to_toml(recipe.get(spec.key)))
+          << name << ": " << spec.key << " differs from experiments/alltnn-small.toml";
+    }
+  }
+  EXPECT_EQ(losses, (std::set<std::string>{"infonce", "kernel_smoothness", "spatial_correlation",
+                                           "topoloss", "wiring"}));
+}
+
 }  // namespace
 }  // namespace nosharing

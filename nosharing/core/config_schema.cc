@@ -13,7 +13,7 @@ std::vector<ConfigKeySpec> make_schema() {
   const Strings kAutoBool = {"auto", "true", "false"};
   return {
       // --- model ---
-      {"model.preset", std::string("fmnist-lc"),
+      {"model.preset", std::string("fmnist-lc-topo"),
        "named starting point whose keys sit between the defaults and your config", {}},
       {"model.type", std::string("lcnet"), "model family", {"lcnet"}},
       {"model.sharing", std::string("none"),
@@ -34,6 +34,17 @@ std::vector<ConfigKeySpec> make_schema() {
        "LibTorch unfold + bmm, the oracle; same results, slower)",
        {"fast", "reference"}},
       {"model.dropout", 0.0, "dropout before each fully connected layer", {}},
+      {"model.layout", std::string("column"),
+       "sheet layout of each unshared layer's units: column (all channels at their position), "
+       "hypercolumn (channels tiled as √C×√C blocks; C must be a square), retinotopic "
+       "(positions scaled to model.sheet_extent, channels jittered inside their tile)",
+       {"column", "hypercolumn", "retinotopic"}},
+      {"model.jitter", 1.0,
+       "retinotopic layout: channel offsets inside a position's tile, as a fraction of the "
+       "tile side in [0, 1] (seeded by train.seed)", {}},
+      {"model.sheet_extent", Doubles{},
+       "retinotopic layout: physical side of each layer's sheet, e.g. mm (one value: all "
+       "layers; empty: grid units)", {}},
       // --- train ---
       {"train.epochs", int64_t{8}, "passes over the training split (the run stops at whichever of "
                                    "train.epochs and train.max_steps comes first)", {}},
@@ -104,6 +115,32 @@ std::vector<ConfigKeySpec> make_schema() {
        "hebbian: rate η; the step uses η·B/(B + d), B = sharing.batch, d = fan-in, which "
        "stays stable at any fan-in", {}},
       {"sharing.gamma", 1e-5, "hebbian: pull γ towards the weights before the sleep phase", {}},
+      // --- topography (DESIGN §4: a TopographicLoss on every unshared layer's sheet) ---
+      {"topography.loss", std::string("none"),
+       "topographic loss on every unshared layer: none, infonce (local InfoNCE on columns), "
+       "kernel_smoothness (All-TNN), spatial_correlation (TDANN), topoloss (Deb et al.), "
+       "wiring (wiring cost of the connection weights)",
+       {"none", "infonce", "kernel_smoothness", "spatial_correlation", "topoloss", "wiring"}},
+      {"topography.weight", -1.0,
+       "weight of the loss on every layer (< 0: the loss's paper weight: kernel_smoothness "
+       "10, spatial_correlation 0.25, topoloss 1; ours: infonce 0.1, wiring 1e-4)", {}},
+      {"topography.layer_weights", Doubles{},
+       "per-layer weights overriding topography.weight, one per unshared layer in order (0: "
+       "no loss on that layer; empty: topography.weight everywhere)", {}},
+      {"topography.anchors", int64_t{1024},
+       "infonce: anchor columns sampled per step and layer", {}},
+      {"topography.negatives", int64_t{1024},
+       "infonce: negative columns (of other images) sampled per step and layer", {}},
+      {"topography.sigma", 2.0, "infonce: neighbour kernel width σ, in grid units", {}},
+      {"topography.tau", 0.1, "infonce: temperature τ", {}},
+      {"topography.radius", 3.0,
+       "spatial_correlation: neighbourhood radius in sheet units (grid units for column, "
+       "cells for hypercolumn, physical units for retinotopic)", {}},
+      {"topography.units", int64_t{500},
+       "spatial_correlation: at most this many units per neighbourhood", {}},
+      {"topography.neighbourhoods", int64_t{1},
+       "spatial_correlation: neighbourhoods averaged per step and layer", {}},
+      {"topography.factor", 3.0, "topoloss: blur factor f (down- then up-sampling)", {}},
   };
 }
 

@@ -10,7 +10,7 @@ namespace nosharing {
 namespace {
 
 std::optional<std::string> test_presets(const std::string& name) {
-  if (name == "fmnist-lc") return std::string("[model]\nchannels = [8]\n");
+  if (name == "fmnist-lc-topo") return std::string("[model]\nchannels = [8]\n");
   if (name == "big") return std::string("[model]\nchannels = [64, 128]\n[train]\nlr = 0.1\n");
   return std::nullopt;
 }

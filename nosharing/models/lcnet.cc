@@ -5,9 +5,13 @@
 #include <torch/nn/functional/dropout.h>
 
 #include "nosharing/core/error.h"
+#include "nosharing/core/seed.h"
 
 namespace nosharing {
 namespace {
+
+// The random stream of the sheets' retinotopic jitter (derive_seed(train.seed, this, layer)).
+constexpr uint64_t kSheetSeedStream = 0x5ee7;
 
 std::string toml_list(const std::vector<int64_t>& values) {
   return config_value_to_toml(ConfigValue(values));
@@ -37,7 +41,11 @@ LcNetOptions LcNetOptions::from_config(const Config& config, const InputShape& i
       .paddings(config.get_int_list("model.paddings"))
       .hidden(config.get_int_list("model.hidden"))
       .dropout(config.get_double("model.dropout"))
-      .reference_kernels(config.get_string("model.lc_path") == "reference");
+      .reference_kernels(config.get_string("model.lc_path") == "reference")
+      .layout(parse_sheet_layout(config.get_string("model.layout"), "model.layout"))
+      .jitter(config.get_double("model.jitter"))
+      .sheet_extents(config.get_double_list("model.sheet_extent"))
+      .sheet_seed(static_cast<uint64_t>(config.get_int("train.seed")));
 
   const std::string& sharing = config.get_string("model.sharing");
   if (sharing == "none") {
@@ -177,6 +185,26 @@ LcNetImpl::LcNetImpl(LcNetOptions options)
     }
   }
 
+  const std::vector<double>& extents = options_.sheet_extents();
+  if (!extents.empty() && extents.size() != 1 && extents.size() != specs_.size()) {
+    throw_usage("model.sheet_extent = {}: {} values for {} layers; give one value for all "
+                "layers or one per layer",
+                config_value_to_toml(ConfigValue(extents)), extents.size(), specs_.size());
+  }
+  for (size_t i = 0; i < specs_.size(); ++i) {
+    const LcNetLayerSpec& spec = specs_[i];
+    const double extent = extents.empty() ? 0.0 : extents.size() == 1 ? extents[0] : extents[i];
+    try {
+      sheets_.emplace_back(SheetOptions(spec.out_channels, spec.output_height, spec.output_width)
+                               .layout(options_.layout())
+                               .jitter(options_.jitter())
+                               .extent(extent)
+                               .seed(derive_seed(options_.sheet_seed(), kSheetSeedStream, i)));
+    } catch (const UsageError& error) {
+      throw UsageError(fmt::format("layer {}: {}", spec.name, error.what()));
+    }
+  }
+
   const LcNetLayerSpec& last = specs_.back();
   int64_t features = last.out_channels * last.output_height * last.output_width;
   for (size_t j = 0; j < options_.hidden().size(); ++j) {
@@ -197,6 +225,7 @@ torch::Tensor LcNetImpl::forward(torch::Tensor images) {
               "lcnet: expected images [B, ", input.channels, ", ", input.height, ", ",
               input.width, "], got ", images.sizes());
   torch::Tensor x = std::move(images);
+  recorded_.clear();
   for (size_t i = 0; i < specs_.size(); ++i) {
     x = options_.sharing() == LcNetSharing::kNone ? unshared_[i]->forward(x)
                                                   : conv_[i]->forward(x);
@@ -206,6 +235,7 @@ torch::Tensor LcNetImpl::forward(torch::Tensor images) {
       x = position_norms_[i]->forward(x.flatten(1)).view_as(x);
     }
     x = torch::relu(x);
+    if (record_responses_) recorded_.push_back(x);
   }
   x = x.flatten(1);
   const double dropout = options_.dropout();

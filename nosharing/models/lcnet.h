@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "nosharing/core/config.h"
+#include "nosharing/core/sheet.h"
 #include "nosharing/layers/locally_connected.h"
 #include "nosharing/models/model.h"
 
@@ -58,6 +59,13 @@ struct LcNetOptions {
   TORCH_ARG(double, dropout) = 0.0;
   // Unshared layers run the plain LibTorch reference path instead of the fast kernel.
   TORCH_ARG(bool, reference_kernels) = false;
+  // Sheet geometry of every layer's output units (DESIGN §1, core/sheet.h): model.layout,
+  // model.jitter, model.sheet_extent (per layer, or one value for all; empty: grid units) and
+  // the seed of the retinotopic jitter (from train.seed).
+  TORCH_ARG(SheetLayout, layout) = SheetLayout::kColumn;
+  TORCH_ARG(double, jitter) = 1.0;
+  TORCH_ARG(std::vector<double>, sheet_extents) = std::vector<double>{};
+  TORCH_ARG(uint64_t, sheet_seed) = 0;
 };
 
 // The resolved shape of one conv-shaped layer of an lcnet.
@@ -94,6 +102,15 @@ class LcNetImpl : public ModelImpl {
   // The Conv2d layers by name, in order; empty unless sharing is kConv.
   std::vector<std::pair<std::string, torch::nn::Conv2d>> conv_layers() const;
 
+  // The sheet of each conv-shaped layer's output units, in layer order (same for the twin).
+  const std::vector<Sheet>& sheets() const { return sheets_; }
+
+  // When on, forward keeps each conv-shaped layer's output after its norm and ReLU,
+  // [B, C, H_out, W_out] per layer in order, for losses on responses (topography). Off by
+  // default: the kept tensors hold their autograd graph until the next forward.
+  void record_responses(bool on) { record_responses_ = on; }
+  const std::vector<torch::Tensor>& recorded_responses() const { return recorded_; }
+
  private:
   LcNetOptions options_;
   std::vector<LcNetLayerSpec> specs_;
@@ -105,6 +122,9 @@ class LcNetImpl : public ModelImpl {
   std::vector<torch::nn::BatchNorm1d> position_norms_;
   // Hidden layers then the classifier last.
   std::vector<torch::nn::Linear> fully_connected_;
+  std::vector<Sheet> sheets_;
+  bool record_responses_ = false;
+  std::vector<torch::Tensor> recorded_;
 };
 
 TORCH_MODULE(LcNet);

@@ -249,5 +249,29 @@ TEST(LcNetTest, OptionsFromConfig) {
   EXPECT_EQ(specs[2].output_height, 4);  // 16 → 8 → 8 → 4
 }
 
+TEST(LcNetTest, SheetsFollowTheLayoutAndRecordedResponsesTheLayers) {
+  LcNet net(LcNetOptions(InputShape{1, 8, 8}, 3, {4, 9})
+                .kernels({3})
+                .strides({2, 1})
+                .layout(SheetLayout::kHypercolumn));
+  ASSERT_EQ(net->sheets().size(), 2u);
+  EXPECT_EQ(net->sheets()[0].num_units(), 4 * 4 * 4);
+  EXPECT_EQ(net->sheets()[1].grids().sizes(), (std::vector<int64_t>{1, 12, 12}));
+  net->forward(torch::randn({2, 1, 8, 8}));
+  EXPECT_TRUE(net->recorded_responses().empty());  // off by default
+  net->record_responses(true);
+  net->forward(torch::randn({2, 1, 8, 8}));
+  ASSERT_EQ(net->recorded_responses().size(), 2u);
+  EXPECT_EQ(net->recorded_responses()[1].sizes(), (std::vector<int64_t>{2, 9, 4, 4}));
+  EXPECT_GE(net->recorded_responses()[1].min().item<double>(), 0.0);  // after the ReLU
+}
+
+TEST(LcNetTest, HypercolumnLayoutNeedsSquareChannelCounts) {
+  EXPECT_THAT(usage_message([] {
+                LcNet(LcNetOptions(InputShape{1, 8, 8}, 3, {16, 32}).layout(SheetLayout::kHypercolumn));
+              }),
+              HasSubstr("layer lc2: model.layout = \"hypercolumn\": 32 channels"));
+}
+
 }  // namespace
 }  // namespace nosharing

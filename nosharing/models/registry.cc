@@ -29,6 +29,45 @@ paddings = [2, 1]
 norm = "batch"
 hidden = []
 dropout = 0.0
+layout = "column"
+)"},
+      {"fmnist-lc-topo", R"(# The default: fmnist-lc (two locally connected layers for 28×28 Fashion-MNIST; sheets 14²,
+# 7², column layout) with a topographic loss on both unshared layers: All-TNN's kernel
+# smoothness at its paper's main weight 10 (topography.weight's default for it, so that
+# --set topography.loss=… gets the other loss's own default), which makes the kernels of a
+# channel at neighbouring positions alike. It reads only the weights (no responses), so it
+# costs little beside the locally connected layers themselves.
+[model]
+type = "lcnet"
+sharing = "none"
+channels = [32, 64]
+kernels = [5, 3]
+strides = [2, 2]
+paddings = [2, 1]
+norm = "batch"
+hidden = []
+dropout = 0.0
+layout = "column"
+
+[topography]
+loss = "kernel_smoothness"
+)"},
+      {"alltnn-small", R"(# A CIFAR-sized All-TNN (Lu et al.; DESIGN §2): three locally connected layers whose
+# channels are laid out as hypercolumns (√C×√C blocks per position), square channel counts
+# 16, 36, 64: LC(5×5, 16, s2, p2) → LC(5×5, 36, s2, p2) → LC(3×3, 64, s1, p1) → classes,
+# BatchNorm per channel + ReLU after each LC. Positions 16², 8², 8² for 32×32 inputs; sheets
+# 64², 48², 64² units. About 2.6 M parameters. No topographic loss: the experiments add one.
+[model]
+type = "lcnet"
+sharing = "none"
+channels = [16, 36, 64]
+kernels = [5, 5, 3]
+strides = [2, 2, 1]
+paddings = [2, 2, 1]
+norm = "batch"
+hidden = []
+dropout = 0.0
+layout = "hypercolumn"
 )"},
       {"ott-cifar", R"(# Ott et al. 2020 (DESIGN §2): LC(5×5, 64, s2, p2) → LC(5×5, 128, s2, p2) →
 # LC(3×3, 256, s1, p1) → FC 1024 → classes, BatchNorm per channel + ReLU after each LC;
@@ -43,6 +82,7 @@ paddings = [2, 2, 1]
 norm = "batch"
 hidden = [1024]
 dropout = 0.0
+layout = "column"
 )"},
   };
   return table;

@@ -45,7 +45,8 @@ TEST(RegistryTest, SharingConvBuildsTheTwin) {
 
 TEST(PresetTest, DefaultPresetExistsAndEveryPresetResolves) {
   const auto names = preset_names();
-  EXPECT_EQ(names, (std::vector<std::string>{"fmnist-lc", "ott-cifar"}));
+  EXPECT_EQ(names, (std::vector<std::string>{"fmnist-lc", "fmnist-lc-topo", "alltnn-small",
+                                              "ott-cifar"}));
   EXPECT_THAT(names, ::testing::Contains(Config().get_string("model.preset")));
   for (const auto& name : names) {
     ASSERT_TRUE(preset_toml(name).has_value()) << name;
@@ -59,9 +60,34 @@ TEST(PresetTest, UnknownPresetListsTheKnownOnes) {
     FAIL() << "no error";
   } catch (const UsageError& error) {
     EXPECT_STREQ(error.what(),
-                 "model.preset = \"x\": no such preset; expected one of fmnist-lc, ott-cifar");
+                 "model.preset = \"x\": no such preset; expected one of fmnist-lc, "
+                 "fmnist-lc-topo, alltnn-small, ott-cifar");
   }
   EXPECT_THROW(resolve_preset("x"), UsageError);
+}
+
+// The default is fmnist-lc plus a topographic loss: the same model keys.
+TEST(PresetTest, DefaultIsTopographicFmnistLc) {
+  const Config topo = resolve_preset("fmnist-lc-topo");
+  const Config plain = resolve_preset("fmnist-lc");
+  EXPECT_EQ(Config().get_string("model.preset"), "fmnist-lc-topo");
+  EXPECT_EQ(topo.get_string("topography.loss"), "kernel_smoothness");
+  for (const ConfigKeySpec& spec : config_schema()) {
+    if (spec.key.rfind("model.", 0) != 0 || spec.key == "model.preset") continue;
+    EXPECT_EQ(config_value_to_toml(topo.get(spec.key)), config_value_to_toml(plain.get(spec.key)))
+        << spec.key;
+  }
+}
+
+TEST(PresetTest, AllTnnSmallHasHypercolumnSheetsOnCifar) {
+  Model model = build_model(resolve_preset("alltnn-small"), InputShape{3, 32, 32}, 10);
+  auto net = std::dynamic_pointer_cast<LcNetImpl>(model);
+  ASSERT_NE(net, nullptr);
+  ASSERT_EQ(net->sheets().size(), 3u);
+  EXPECT_EQ(net->sheets()[0].grids().sizes(), (std::vector<int64_t>{1, 64, 64}));
+  EXPECT_EQ(net->sheets()[1].grids().sizes(), (std::vector<int64_t>{1, 48, 48}));
+  EXPECT_EQ(net->sheets()[2].grids().sizes(), (std::vector<int64_t>{1, 64, 64}));
+  EXPECT_LT(parameter_count(*model), 3'000'000);
 }
 
 TEST(PresetTest, FmnistLcIsSmallAndFitsFashionMnist) {

@@ -8,6 +8,7 @@
 #include <csignal>
 #include <cstdio>
 #include <iostream>
+#include <map>
 
 #include <unistd.h>
 
@@ -22,6 +23,7 @@
 #include "nosharing/train/run_data.h"
 #include "nosharing/train/run_directory.h"
 #include "nosharing/train/schedule.h"
+#include "nosharing/train/topographic_objective.h"
 
 namespace nosharing {
 namespace {
@@ -179,6 +181,14 @@ TrainResult train_model(const Config& config, const TrainOptions& options) {
     }
   };
 
+  // Topographic losses (DESIGN §4): loss = task_loss + Σ weight·L per layer, each L logged
+  // as "topo/<layer>".
+  const std::unique_ptr<TopographicObjective> topography =
+      TopographicObjective::from_config(config, *model);
+  std::vector<TopographicTermValue> topo_terms;
+  std::map<std::string, double> interval_topo;
+  double interval_task_loss = 0;
+
   const auto start = Clock::now();
   const double seconds_before = state.seconds;
   auto elapsed = [&] { return seconds_before + seconds_since(start); };
@@ -230,7 +240,8 @@ TrainResult train_model(const Config& config, const TrainOptions& options) {
       const torch::Tensor task_loss = torch::nn::functional::cross_entropy(
           logits, batch->labels,
           torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(label_smoothing));
-      const torch::Tensor loss = task_loss;
+      torch::Tensor loss = task_loss;
+      if (topography) loss = loss + topography->compute(&topo_terms);
       const double loss_value = loss.item<double>();
       if (!std::isfinite(loss_value)) {
         throw_runtime("non-finite loss ({}) at step {} of epoch {}: lower train.lr (now {}) or "
@@ -243,22 +254,32 @@ TrainResult train_model(const Config& config, const TrainOptions& options) {
       state.epoch = epoch;
       state.batch_in_epoch = batch->index + 1;
       interval_loss += loss_value;
+      interval_task_loss += task_loss.item<double>();
+      for (const TopographicTermValue& term : topo_terms) {
+        interval_topo["topo/" + term.layer] += term.value.item<double>();
+      }
       ++interval_steps;
       interval_images += batch->images.size(0);
       sleep_if_due();
 
       if (state.step % log_every == 0 || state.step == total_steps) {
         const double interval_seconds = seconds_since(interval_start);
-        metrics.write({{"kind", "train"},
-                       {"step", state.step},
-                       {"epoch", epoch + 1},
-                       {"loss", interval_loss / interval_steps},
-                       {"task_loss", interval_loss / interval_steps},
-                       {"lr", lr},
-                       {"images_per_second",
-                        interval_seconds > 0 ? interval_images / interval_seconds : 0.0},
-                       {"seconds", elapsed()}});
+        nlohmann::json line = {{"kind", "train"},
+                               {"step", state.step},
+                               {"epoch", epoch + 1},
+                               {"loss", interval_loss / interval_steps},
+                               {"task_loss", interval_task_loss / interval_steps},
+                               {"lr", lr},
+                               {"images_per_second",
+                                interval_seconds > 0 ? interval_images / interval_seconds : 0.0},
+                               {"seconds", elapsed()}};
+        for (auto& [key, sum] : interval_topo) {
+          line[key] = sum / interval_steps;
+          sum = 0;
+        }
+        metrics.write(line);
         interval_loss = 0;
+        interval_task_loss = 0;
         interval_steps = 0;
         interval_images = 0;
         interval_start = Clock::now();

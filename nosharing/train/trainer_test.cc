@@ -124,6 +124,50 @@ TEST(TrainerTest, SleepPhasesAndShiftsResumeBitIdentically) {
   EXPECT_EQ(sleeps, expected);
 }
 
+// A response loss (spatial_correlation samples neighbourhoods from the global generator):
+// every "train" line has topo/<layer> with loss = task_loss + Σ weight·topo, and an
+// interrupted run resumes bit-identically.
+TEST(TrainerTest, TopographicLossesAreLoggedPerLayerAndResumeBitIdentically) {
+  const std::string root = testing::make_temp_dir("topo");
+  testing::write_idx_dataset(root + "/data", 200, 20, 12, 12, 4, 3);
+  Config config = tiny_config(root + "/data");
+  config.apply_set("train.epochs=2");
+  config.apply_set("model.channels=[4, 9]");
+  config.apply_set("model.layout=hypercolumn");
+  config.apply_set("topography.loss=spatial_correlation");
+  config.apply_set("topography.units=20");
+
+  TrainOptions whole;
+  whole.quiet = true;
+  whole.run_dir = root + "/whole";
+  create_run_directory(whole.run_dir, false);
+  ASSERT_EQ(train_model(config, whole).state.step, 22);
+  TrainOptions parts = whole;
+  parts.run_dir = root + "/parts";
+  create_run_directory(parts.run_dir, false);
+  parts.interrupt_after_step = 7;
+  EXPECT_EQ(train_model(config, parts).status, TrainStatus::kInterrupted);
+  parts.resume = true;
+  parts.interrupt_after_step = 0;
+  EXPECT_EQ(train_model(config, parts).state.step, 22);
+  const auto a = final_parameters(whole.run_dir);
+  const auto b = final_parameters(parts.run_dir);
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a[i], b[i])) << "tensor " << i;
+
+  int64_t train_lines = 0;
+  for (const auto& line : read_metrics(whole.run_dir + "/metrics.jsonl")) {
+    if (line["kind"] != "train") continue;
+    ++train_lines;
+    ASSERT_TRUE(line.contains("topo/lc1") && line.contains("topo/lc2")) << line.dump();
+    const double topo = line["topo/lc1"].get<double>() + line["topo/lc2"].get<double>();
+    EXPECT_GT(topo, 0.0);
+    EXPECT_NEAR(line["loss"].get<double>(), line["task_loss"].get<double>() + 0.25 * topo, 1e-4)
+        << line.dump();
+  }
+  EXPECT_GT(train_lines, 0);
+}
+
 TEST(TrainerTest, SharingATwinIsAUsageError) {
   const std::string root = testing::make_temp_dir("sleep_twin");
   testing::write_idx_dataset(root + "/data", 60, 10, 12, 12, 4, 3);

@@ -1,0 +1,78 @@
+// A whole training step (forward, cross-entropy, topographic loss, backward, SGD step) of the
+// networks the topographic losses regularise, without a loss and with each loss at its
+// default weight and subsampling (topography.* defaults), side by side in one process
+// (issue 5: each loss may add at most 25 % to the step). Registered at static initialisation
+// into the benchmark binary whose main() is in locally_connected_bench.cc (it sets the
+// threads, default 2, before anything runs). Batch 128 of random images, 10 classes.
+//
+//   build/nosharing_bench --benchmark_filter=TopographicTrainStep
+//   python3 bench/topography_overhead.py build/nosharing_bench   # the same, as a table
+#include <benchmark/benchmark.h>
+#include <torch/nn/functional/loss.h>
+#include <torch/optim/sgd.h>
+#include <torch/torch.h>
+
+#include <string>
+#include <vector>
+
+#include "nosharing/core/config.h"
+#include "nosharing/core/seed.h"
+#include "nosharing/models/model.h"
+#include "nosharing/train/topographic_objective.h"
+
+namespace nosharing {
+namespace {
+
+constexpr int64_t kBatch = 128;
+
+void train_step(benchmark::State& state, const std::string& preset, InputShape input,
+                const std::string& loss) {
+  const Config config = Config::resolve(
+      std::nullopt,
+      {"model.preset=" + preset, "topography.loss=" + loss, "topography.weight=-1"},
+      preset_toml);
+  seed_torch(0);
+  Model model = build_model(config, input, 10);
+  const auto objective = TopographicObjective::from_config(config, *model);
+  torch::optim::SGD sgd(model->parameters(), torch::optim::SGDOptions(0.01).momentum(0.9));
+  const torch::Tensor images = torch::randn({kBatch, input.channels, input.height, input.width});
+  const torch::Tensor labels = torch::randint(10, {kBatch}, torch::kInt64);
+  model->train();
+  for (auto _ : state) {
+    sgd.zero_grad();
+    torch::Tensor total =
+        torch::nn::functional::cross_entropy(model->forward(images), labels);
+    if (objective) total = total + objective->compute();
+    total.backward();
+    sgd.step();
+  }
+  state.counters["images_per_second"] =
+      benchmark::Counter(static_cast<double>(kBatch), benchmark::Counter::kIsIterationInvariantRate);
+}
+
+const bool kRegistered = [] {
+  struct Network {
+    const char* preset;
+    InputShape input;
+  };
+  const Network networks[] = {{"fmnist-lc-topo", InputShape{1, 28, 28}},
+                              {"alltnn-small", InputShape{3, 32, 32}}};
+  const char* losses[] = {"none",     "kernel_smoothness", "spatial_correlation",
+                          "topoloss", "infonce",           "wiring"};
+  for (const Network& network : networks) {
+    for (const char* loss : losses) {
+      benchmark::RegisterBenchmark(
+          (std::string("TopographicTrainStep/") + network.preset + "/" + loss).c_str(),
+          [network, loss](benchmark::State& state) {
+            train_step(state, network.preset, network.input, loss);
+          })
+          ->Unit(benchmark::kMillisecond)
+          ->UseRealTime()
+          ->MinTime(2.0);
+    }
+  }
+  return true;
+}();
+
+}  // namespace
+}  // namespace nosharing

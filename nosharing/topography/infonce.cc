@@ -1,0 +1,75 @@
+#include "nosharing/topography/infonce.h"
+
+#include <torch/torch.h>
+
+#include <limits>
+
+namespace nosharing {
+namespace {
+
+const torch::TensorOptions kLong = torch::TensorOptions().dtype(torch::kInt64);
+
+// Up to `count` of [0, total) without replacement; all of them, in order, when count ≥ total.
+torch::Tensor sample_indices(int64_t total, int64_t count) {
+  if (count >= total) return torch::arange(total, kLong);
+  return torch::randperm(total, kLong).narrow(0, 0, count);
+}
+
+}  // namespace
+
+torch::Tensor infonce_neighbour_weights(int64_t height, int64_t width, double sigma) {
+  const torch::Tensor positions = position_coordinates(height, width);
+  const torch::Tensor d2 = pairwise_distances(positions, positions).pow(2);
+  torch::Tensor logits = -d2 / (2 * sigma * sigma);
+  logits.fill_diagonal_(-std::numeric_limits<double>::infinity());
+  return torch::softmax(logits, 1);
+}
+
+torch::Tensor infonce_loss(const torch::Tensor& columns, const torch::Tensor& weights,
+                           const torch::Tensor& anchors, const torch::Tensor& negatives,
+                           double tau) {
+  TORCH_CHECK(columns.dim() == 3 && weights.dim() == 2 && weights.size(0) == columns.size(1) &&
+                  weights.size(1) == columns.size(1),
+              "infonce_loss: expected columns [B, P, C] and weights [P, P], got ",
+              columns.sizes(), " and ", weights.sizes());
+  const int64_t positions = columns.size(1);
+  const auto unit = [](const torch::Tensor& x) {
+    return x / x.norm(2, /*dim=*/-1, /*keepdim=*/true).clamp_min(1e-12);
+  };
+  const torch::Tensor z = unit(columns);                                          // [B, P, C]
+  const torch::Tensor targets = unit(torch::matmul(weights.to(z.scalar_type()), z));  // [B, P, C]
+  const torch::Tensor z_flat = z.reshape({-1, z.size(2)});
+  const torch::Tensor anchor_z = z_flat.index_select(0, anchors);                 // [A, C]
+  const torch::Tensor anchor_t = targets.reshape({-1, z.size(2)}).index_select(0, anchors);
+  const torch::Tensor positive = (anchor_z * anchor_t).sum(1, /*keepdim=*/true) / tau;  // [A, 1]
+  torch::Tensor negative = anchor_z.mm(z_flat.index_select(0, negatives).t()) / tau;   // [A, N]
+  const torch::Tensor same_image =
+      anchors.div(positions, "floor").unsqueeze(1) == negatives.div(positions, "floor").unsqueeze(0);
+  negative = negative.masked_fill(same_image, -std::numeric_limits<double>::infinity());
+  const torch::Tensor logits = torch::cat({positive, negative}, 1);
+  return (torch::logsumexp(logits, 1) - positive.squeeze(1)).mean();
+}
+
+InfoNceLossImpl::InfoNceLossImpl(InfoNceLossOptions options) : options_(options) {
+  TORCH_CHECK(options_.anchors() >= 1 && options_.negatives() >= 1 && options_.sigma() > 0 &&
+                  options_.tau() > 0,
+              "infonce: anchors ", options_.anchors(), ", negatives ", options_.negatives(),
+              ", sigma ", options_.sigma(), ", tau ", options_.tau(), "; expected all > 0");
+}
+
+torch::Tensor InfoNceLossImpl::forward(const TopographicLayer& layer) {
+  const torch::Tensor& responses = layer.responses;
+  TORCH_CHECK(responses.defined() && responses.dim() == 4,
+              "infonce: layer ", layer.name, " has no recorded responses [B, C, H, W]");
+  const int64_t batch = responses.size(0);
+  const int64_t height = responses.size(2);
+  const int64_t width = responses.size(3);
+  if (height * width < 2) return torch::zeros({}, responses.options());
+  const torch::Tensor columns = responses.flatten(2).transpose(1, 2);  // [B, P, C]
+  const torch::Tensor weights = infonce_neighbour_weights(height, width, options_.sigma());
+  const int64_t total = batch * height * width;
+  return infonce_loss(columns, weights, sample_indices(total, options_.anchors()),
+                      sample_indices(total, options_.negatives()), options_.tau());
+}
+
+}  // namespace nosharing

@@ -1,0 +1,50 @@
+// Local InfoNCE (the seed model, DESIGN §4): each column should be predictable from its
+// neighbours in the same image and not from columns of other images. The column of
+// position i in image b is z_bi ∈ R^C (the C channel responses there); with ẑ = z/‖z‖,
+//   W_ij = softmax_j(−d_ij² / 2σ²), the diagonal masked out before the softmax,
+//   t_bi = normalize(Σ_j W_ij ẑ_bj),            s⁺ = ẑ_bi · t_bi / τ,
+//   L = −mean_anchors log( e^{s⁺} / (e^{s⁺} + Σ_n e^{ẑ_bi · ẑ_n / τ}) ),
+// negatives n: columns at any position of *other* images (same-image negatives are
+// masked). d = grid distance between positions (whatever the sheet layout), σ = 2, τ = 0.1.
+// Cost control: per step at most `anchors` anchor columns and `negatives` negative columns,
+// drawn uniformly without replacement from the B·P columns (all of them when there are
+// fewer) with LibTorch's global generator. A layer with one position has no neighbours: L = 0.
+//
+// Floor: with s⁺ ≤ 1/τ and s_n ≥ −1/τ, L ≥ log(1 + N e^{−2/τ}) for N unmasked negatives,
+// reached when the columns of an image are identical and those of the other image opposite.
+#pragma once
+
+#include <torch/nn/pimpl.h>
+
+#include "nosharing/topography/topographic_loss.h"
+
+namespace nosharing {
+
+struct InfoNceLossOptions {
+  TORCH_ARG(int64_t, anchors) = 1024;
+  TORCH_ARG(int64_t, negatives) = 1024;
+  TORCH_ARG(double, sigma) = 2.0;
+  TORCH_ARG(double, tau) = 0.1;
+};
+
+// W above for an H×W grid: [P, P], rows sum to 1, zero diagonal (float64).
+torch::Tensor infonce_neighbour_weights(int64_t height, int64_t width, double sigma);
+
+// L above for given anchors and negatives: columns [B, P, C] (unnormalised), weights [P, P],
+// anchors and negatives int64 indices into the B·P columns (b·P + p).
+torch::Tensor infonce_loss(const torch::Tensor& columns, const torch::Tensor& weights,
+                           const torch::Tensor& anchors, const torch::Tensor& negatives,
+                           double tau);
+
+class InfoNceLossImpl : public TopographicLossImpl {
+ public:
+  explicit InfoNceLossImpl(InfoNceLossOptions options = {});
+  bool needs_responses() const override { return true; }
+  torch::Tensor forward(const TopographicLayer& layer) override;
+
+ private:
+  InfoNceLossOptions options_;
+};
+TORCH_MODULE(InfoNceLoss);
+
+}  // namespace nosharing

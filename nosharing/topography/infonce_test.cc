@@ -1,0 +1,88 @@
+#include "nosharing/topography/infonce.h"
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <cmath>
+
+#include "nosharing/core/gradcheck_test_util.h"
+
+namespace nosharing {
+namespace {
+
+torch::Tensor all(int64_t n) { return torch::arange(n); }
+
+TEST(InfoNceTest, NeighbourWeightsMaskTheDiagonalBeforeTheSoftmax) {
+  const torch::Tensor w = infonce_neighbour_weights(1, 3, 2.0);
+  // Row 0: neighbours at distance 1 and 2 → ∝ e^{−1/8}, e^{−4/8}.
+  const double a = std::exp(-1.0 / 8), b = std::exp(-4.0 / 8);
+  EXPECT_NEAR(w[0][0].item<double>(), 0.0, 1e-12);
+  EXPECT_NEAR(w[0][1].item<double>(), a / (a + b), 1e-12);
+  EXPECT_NEAR(w[0][2].item<double>(), b / (a + b), 1e-12);
+  EXPECT_NEAR(w[1][0].item<double>(), 0.5, 1e-12);
+  EXPECT_TRUE(torch::allclose(w.sum(1), torch::ones({3}, torch::kFloat64)));
+}
+
+TEST(InfoNceTest, HandComputedTwoImagesOfTwoColumns) {
+  // 1×2 grid: each column's target is its only neighbour. τ = 1, all anchors and negatives.
+  // Image 0: (3, 0), (0, 2) → ẑ (1,0), (0,1). Image 1: (1, 0), (5, 0) → ẑ (1,0), (1,0).
+  //   anchor 0/0: s⁺ = 0, negatives (1,0),(1,0): 1, 1 → log(1 + 2e)
+  //   anchor 0/1: s⁺ = 0, negatives: 0, 0             → log 3
+  //   anchors 1/*: s⁺ = 1, negatives (1,0),(0,1): 1, 0 → log((2e + 1)/e), twice
+  const torch::Tensor columns =
+      torch::tensor({3.0, 0.0, 0.0, 2.0, 1.0, 0.0, 5.0, 0.0}, torch::kFloat64).view({2, 2, 2});
+  const double e = std::exp(1.0);
+  const double expected =
+      (std::log(1 + 2 * e) + std::log(3.0) + 2 * std::log((2 * e + 1) / e)) / 4;
+  const torch::Tensor w = infonce_neighbour_weights(1, 2, 2.0);
+  EXPECT_NEAR(infonce_loss(columns, w, all(4), all(4), 1.0).item<double>(), expected, 1e-9);
+}
+
+TEST(InfoNceTest, IdenticalColumnsReachTheFloor) {
+  // All columns of image 0 along +x, of image 1 along −x (positive scales differ): s⁺ = 1/τ,
+  // every unmasked negative −1/τ. With 8 negatives, 4 of another image per anchor:
+  // L = log(1 + 4 e^{−2/τ}), the minimum for 4 negatives.
+  torch::manual_seed(9);
+  const torch::Tensor direction = torch::tensor({1.0, 0.0}, torch::kFloat64);
+  const torch::Tensor scales = torch::rand({2, 4, 1}, torch::kFloat64) + 0.5;
+  const torch::Tensor sign = torch::tensor({1.0, -1.0}, torch::kFloat64).view({2, 1, 1});
+  const torch::Tensor columns = direction.view({1, 1, 2}) * scales * sign;
+  const torch::Tensor w = infonce_neighbour_weights(2, 2, 2.0);
+  const double tau = 0.1;
+  const double floor = std::log(1 + 4 * std::exp(-2 / tau));
+  EXPECT_NEAR(infonce_loss(columns, w, all(8), all(8), tau).item<double>(), floor, 1e-12);
+  EXPECT_GT(infonce_loss(torch::randn({2, 4, 2}, torch::kFloat64), w, all(8), all(8), tau)
+                .item<double>(),
+            floor + 0.1);
+}
+
+TEST(InfoNceTest, ModuleSubsamplesAnchorsAndNegatives) {
+  torch::manual_seed(10);
+  const Sheet sheet(SheetOptions(3, 2, 2));
+  TopographicLayer layer{"lc1", sheet};
+  layer.responses = torch::randn({4, 3, 2, 2}, torch::kFloat64);
+  const torch::Tensor columns = layer.responses.flatten(2).transpose(1, 2);
+  const torch::Tensor w = infonce_neighbour_weights(2, 2, 2.0);
+  // Enough anchors and negatives: every column, so the module equals the full loss.
+  InfoNceLoss full(InfoNceLossOptions().anchors(100).negatives(100));
+  EXPECT_NEAR(full->forward(layer).item<double>(),
+              infonce_loss(columns, w, all(16), all(16), 0.1).item<double>(), 1e-12);
+  // Few: a different, finite value from a sample.
+  InfoNceLoss sampled(InfoNceLossOptions().anchors(3).negatives(5));
+  const double value = sampled->forward(layer).item<double>();
+  EXPECT_TRUE(std::isfinite(value));
+  EXPECT_GE(value, 0.0);
+}
+
+TEST(InfoNceTest, GradientMatchesFiniteDifferences) {
+  torch::manual_seed(11);
+  const torch::Tensor w = infonce_neighbour_weights(1, 3, 2.0);
+  EXPECT_TRUE(test_util::gradients_match_finite_differences(
+      [&](const std::vector<torch::Tensor>& in) {
+        return infonce_loss(in[0], w, torch::tensor({0, 2, 4}), torch::tensor({1, 3, 5}), 0.5);
+      },
+      {torch::randn({2, 3, 3})}));
+}
+
+}  // namespace
+}  // namespace nosharing

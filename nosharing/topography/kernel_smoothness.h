@@ -1,0 +1,39 @@
+// Kernel smoothness loss (All-TNN, Lu et al. 2023, DESIGN §4): neighbouring units on the sheet
+// should have similar kernels. With v_u = normalize([w_u; b_u]) the incoming weights and bias
+// of unit u,
+//   S = ½ (mean_u cos(v_u, v_down(u)) + mean_u cos(v_u, v_right(u))),   L = (1 − S) / 2,
+// neighbours taken on Sheet::grids() (the hypercolumn sheet itself; in the column and
+// retinotopic layouts the same channel at the adjacent position). A grid one unit tall (or
+// wide) has no down (right) pairs: S is then the mean of the direction that exists, and a
+// single unit gives S = 1. L is 0 exactly when neighbouring kernels are parallel.
+// Paper weights α ∈ {1, 10, 100} (main 10).
+#pragma once
+
+#include <torch/nn/pimpl.h>
+
+#include "nosharing/topography/topographic_loss.h"
+
+namespace nosharing {
+
+struct KernelSmoothnessLossOptions {
+  // Append the bias to each unit's kernel (All-TNN does).
+  TORCH_ARG(bool, include_bias) = true;
+};
+
+// S above, the mean neighbour-kernel cosine similarity of a layer: scalar tensor in the
+// dtype of layer.weight.
+torch::Tensor mean_neighbour_cosine(const TopographicLayer& layer, bool include_bias = true);
+
+class KernelSmoothnessLossImpl : public TopographicLossImpl {
+ public:
+  explicit KernelSmoothnessLossImpl(KernelSmoothnessLossOptions options = {})
+      : options_(options) {}
+  bool needs_responses() const override { return false; }
+  torch::Tensor forward(const TopographicLayer& layer) override;
+
+ private:
+  KernelSmoothnessLossOptions options_;
+};
+TORCH_MODULE(KernelSmoothnessLoss);
+
+}  // namespace nosharing

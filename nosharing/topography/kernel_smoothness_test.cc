@@ -1,0 +1,79 @@
+#include "nosharing/topography/kernel_smoothness.h"
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <cmath>
+
+#include "nosharing/core/gradcheck_test_util.h"
+
+namespace nosharing {
+namespace {
+
+TopographicLayer make_layer(Sheet sheet, torch::Tensor weight, torch::Tensor bias) {
+  TopographicLayer layer{"lc1", std::move(sheet)};
+  layer.weight = std::move(weight);
+  layer.bias = std::move(bias);
+  return layer;
+}
+
+TEST(KernelSmoothnessTest, HandComputedTwoByTwoSheet) {
+  // One channel on 2×2 positions, kernels of one weight plus the bias: v = [w, b].
+  // (0,0) = (1, 0), (0,1) = (0, 1), (1,0) = (1, 1)/√2, (1,1) = (1, 0).
+  // Right pairs: cos((1,0),(0,1)) = 0, cos((1,1),(1,0)) = 1/√2 → mean 1/(2√2).
+  // Down pairs: cos((1,0),(1,1)) = 1/√2, cos((0,1),(1,0)) = 0 → mean 1/(2√2).
+  const auto layer = make_layer(Sheet(SheetOptions(1, 2, 2)),
+                                torch::tensor({1.0, 0.0, 1.0, 1.0}).view({4, 1, 1}),
+                                torch::tensor({0.0, 1.0, 1.0, 0.0}).view({4, 1}));
+  const double s = 1.0 / (2.0 * std::sqrt(2.0));
+  EXPECT_NEAR(mean_neighbour_cosine(layer).item<double>(), s, 1e-6);
+  EXPECT_NEAR(KernelSmoothnessLoss()->forward(layer).item<double>(), (1 - s) / 2, 1e-6);
+}
+
+TEST(KernelSmoothnessTest, IdenticalNeighbourKernelsGiveZero) {
+  torch::manual_seed(0);
+  const torch::Tensor kernel = torch::randn({7});
+  // Every unit the same kernel up to a positive scale: parallel vectors, cosine 1.
+  const torch::Tensor scales = torch::rand({9, 4, 1}) + 0.5;
+  const torch::Tensor full = kernel.view({1, 1, 7}) * scales;  // [P = 9, C = 4, 7]
+  const auto layer = make_layer(Sheet(SheetOptions(4, 3, 3).layout(SheetLayout::kHypercolumn)),
+                                full.narrow(2, 0, 6).contiguous(),
+                                full.select(2, 6).contiguous());
+  EXPECT_NEAR(KernelSmoothnessLoss()->forward(layer).item<double>(), 0.0, 1e-6);
+}
+
+TEST(KernelSmoothnessTest, HypercolumnNeighboursAreOtherChannels) {
+  // Each channel owns one random kernel at every position: smooth per channel (column
+  // layout: loss 0), but neighbouring cells of a hypercolumn sheet are different channels.
+  torch::manual_seed(1);
+  const torch::Tensor weight = torch::randn({1, 4, 5}).expand({9, 4, 5}).contiguous();
+  const torch::Tensor bias = torch::randn({1, 4}).expand({9, 4}).contiguous();
+  const auto column = make_layer(Sheet(SheetOptions(4, 3, 3)), weight, bias);
+  const auto hyper =
+      make_layer(Sheet(SheetOptions(4, 3, 3).layout(SheetLayout::kHypercolumn)), weight, bias);
+  EXPECT_NEAR(KernelSmoothnessLoss()->forward(column).item<double>(), 0.0, 1e-6);
+  EXPECT_GT(KernelSmoothnessLoss()->forward(hyper).item<double>(), 0.1);
+}
+
+TEST(KernelSmoothnessTest, SingleUnitAndOneRowSheets) {
+  const auto single = make_layer(Sheet(SheetOptions(1, 1, 1)), torch::randn({1, 1, 3}),
+                                 torch::Tensor());
+  EXPECT_EQ(KernelSmoothnessLoss()->forward(single).item<double>(), 0.0);
+  // One row: only right pairs, (1, 0) and (−1, 0): cos −1 → S = −1, L = 1.
+  const auto row = make_layer(Sheet(SheetOptions(1, 1, 2)),
+                              torch::tensor({1.0, -1.0}).view({2, 1, 1}), torch::Tensor());
+  EXPECT_NEAR(KernelSmoothnessLoss()->forward(row).item<double>(), 1.0, 1e-6);
+}
+
+TEST(KernelSmoothnessTest, GradientMatchesFiniteDifferences) {
+  torch::manual_seed(2);
+  const Sheet sheet(SheetOptions(4, 2, 2).layout(SheetLayout::kHypercolumn));
+  EXPECT_TRUE(test_util::gradients_match_finite_differences(
+      [&](const std::vector<torch::Tensor>& in) {
+        return KernelSmoothnessLoss()->forward(make_layer(sheet, in[0], in[1]));
+      },
+      {torch::randn({4, 4, 3}), torch::randn({4, 4})}));
+}
+
+}  // namespace
+}  // namespace nosharing

@@ -1,0 +1,128 @@
+#include "nosharing/topography/topographic_loss.h"
+
+#include <torch/torch.h>
+
+#include "nosharing/core/error.h"
+#include "nosharing/topography/infonce.h"
+#include "nosharing/topography/kernel_smoothness.h"
+#include "nosharing/topography/spatial_correlation.h"
+#include "nosharing/topography/topoloss.h"
+#include "nosharing/topography/wiring.h"
+
+namespace nosharing {
+namespace {
+
+struct LossName {
+  TopographicLossKind kind;
+  const char* name;
+  double weight;  // the paper's weight (ours where no paper gives one; see the header)
+};
+
+constexpr LossName kLosses[] = {
+    {TopographicLossKind::kNone, "none", 0.0},
+    {TopographicLossKind::kInfoNce, "infonce", 0.1},
+    {TopographicLossKind::kKernelSmoothness, "kernel_smoothness", 10.0},
+    {TopographicLossKind::kSpatialCorrelation, "spatial_correlation", 0.25},
+    {TopographicLossKind::kTopoLoss, "topoloss", 1.0},
+    {TopographicLossKind::kWiring, "wiring", 1e-4},
+};
+
+}  // namespace
+
+TopographicLossKind parse_topographic_loss(const std::string& name) {
+  for (const LossName& loss : kLosses) {
+    if (name == loss.name) return loss.kind;
+  }
+  throw_usage("topography.loss = \"{}\": expected none, infonce, kernel_smoothness, "
+              "spatial_correlation, topoloss or wiring",
+              name);
+}
+
+std::string topographic_loss_name(TopographicLossKind kind) {
+  for (const LossName& loss : kLosses) {
+    if (kind == loss.kind) return loss.name;
+  }
+  return "?";
+}
+
+double default_topographic_weight(TopographicLossKind kind) {
+  for (const LossName& loss : kLosses) {
+    if (kind == loss.kind) return loss.weight;
+  }
+  return 0.0;
+}
+
+TopographicLossOptions TopographicLossOptions::from_config(const Config& config) {
+  TopographicLossOptions options(parse_topographic_loss(config.get_string("topography.loss")));
+  options.anchors(config.get_int("topography.anchors"))
+      .negatives(config.get_int("topography.negatives"))
+      .sigma(config.get_double("topography.sigma"))
+      .tau(config.get_double("topography.tau"))
+      .radius(config.get_double("topography.radius"))
+      .units(config.get_int("topography.units"))
+      .neighbourhoods(config.get_int("topography.neighbourhoods"))
+      .factor(config.get_double("topography.factor"));
+  const auto positive_int = [&](const char* key, int64_t value, int64_t minimum) {
+    if (value < minimum) throw_usage("{} = {}: expected an integer >= {}", key, value, minimum);
+  };
+  const auto positive = [&](const char* key, double value) {
+    if (!(value > 0)) throw_usage("{} = {}: expected a number > 0", key, value);
+  };
+  positive_int("topography.anchors", options.anchors(), 1);
+  positive_int("topography.negatives", options.negatives(), 1);
+  positive_int("topography.units", options.units(), 2);
+  positive_int("topography.neighbourhoods", options.neighbourhoods(), 1);
+  positive("topography.sigma", options.sigma());
+  positive("topography.tau", options.tau());
+  positive("topography.radius", options.radius());
+  if (!(options.factor() >= 1)) {
+    throw_usage("topography.factor = {}: expected a blur factor >= 1", options.factor());
+  }
+  return options;
+}
+
+TopographicLoss make_topographic_loss(const TopographicLossOptions& options) {
+  switch (options.kind()) {
+    case TopographicLossKind::kNone:
+      return nullptr;
+    case TopographicLossKind::kKernelSmoothness:
+      return std::make_shared<KernelSmoothnessLossImpl>();
+    case TopographicLossKind::kSpatialCorrelation:
+      return std::make_shared<SpatialCorrelationLossImpl>(SpatialCorrelationLossOptions()
+                                                              .radius(options.radius())
+                                                              .units(options.units())
+                                                              .neighbourhoods(options.neighbourhoods()));
+    case TopographicLossKind::kTopoLoss:
+      return std::make_shared<TopoLossImpl>(TopoLossOptions().factor(options.factor()));
+    case TopographicLossKind::kInfoNce:
+      return std::make_shared<InfoNceLossImpl>(InfoNceLossOptions()
+                                                   .anchors(options.anchors())
+                                                   .negatives(options.negatives())
+                                                   .sigma(options.sigma())
+                                                   .tau(options.tau()));
+    case TopographicLossKind::kWiring:
+      return std::make_shared<WiringLossImpl>();
+  }
+  return nullptr;
+}
+
+torch::Tensor normalize_rows(const torch::Tensor& x) {
+  return x / x.norm(2, /*dim=*/1, /*keepdim=*/true).clamp_min(1e-12);
+}
+
+torch::Tensor unit_weight_vectors(const torch::Tensor& weight, const torch::Tensor& bias) {
+  TORCH_CHECK(weight.dim() == 3, "unit_weight_vectors: expected weight [P, C, D], got ",
+              weight.sizes());
+  const int64_t positions = weight.size(0);
+  const int64_t channels = weight.size(1);
+  torch::Tensor vectors = weight.permute({1, 0, 2});  // [C, P, D]: units in (c, y, x) order
+  if (bias.defined()) {
+    TORCH_CHECK(bias.dim() == 2 && bias.size(0) == positions && bias.size(1) == channels,
+                "unit_weight_vectors: expected bias [", positions, ", ", channels, "], got ",
+                bias.sizes());
+    vectors = torch::cat({vectors, bias.t().unsqueeze(2)}, 2);
+  }
+  return vectors.reshape({positions * channels, -1});
+}
+
+}  // namespace nosharing

@@ -1,0 +1,107 @@
+// Topographic losses (DESIGN §4): each makes the units of one layer's sheet alike where
+// they are close. A loss sees one conv-shaped layer (TopographicLayer) and returns a scalar,
+// unweighted; train/topographic_objective multiplies by topography.weight and sums layers.
+//
+// The losses and their sources (one file each):
+//   kernel_smoothness    All-TNN (Lu et al. 2023)          weights     paper weight 10
+//   spatial_correlation  TDANN (Margalit et al. 2024)      responses   paper weight 0.25
+//   topoloss             TopoLoss (Deb et al. 2025)        weights     package scale 1
+//   infonce              local InfoNCE (the seed model)    responses   ours 0.1
+//   wiring               wiring cost (the seed model)      weights     ours 1e-4
+#pragma once
+
+#include <torch/arg.h>
+#include <torch/nn/cloneable.h>
+#include <torch/nn/module.h>
+#include <torch/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "nosharing/core/config.h"
+#include "nosharing/core/sheet.h"
+
+namespace nosharing {
+
+// One conv-shaped layer as the losses see it. Weights in the locally connected layout
+// (layers/locally_connected.h): weight [P, C, D] with P = H_out·W_out positions (row-major),
+// C output channels, D = C_in·k·k ordered (c_in, ky, kx); bias [P, C] (undefined: none).
+// A twin's Conv2d weight can be passed expanded over positions (a view, no copy).
+struct TopographicLayer {
+  TopographicLayer(std::string name_, Sheet sheet_)
+      : name(std::move(name_)), sheet(std::move(sheet_)) {}
+
+  std::string name;  // "lc1", …
+  Sheet sheet;       // the C·H_out·W_out output units
+  torch::Tensor weight;
+  torch::Tensor bias;
+  // The layer's output after its norm and ReLU, [B, C, H_out, W_out]; defined only when the
+  // loss needs responses.
+  torch::Tensor responses;
+  int64_t kernel = 1;  // square kernel side k
+  int64_t stride = 1;
+};
+
+enum class TopographicLossKind {
+  kNone,
+  kKernelSmoothness,
+  kSpatialCorrelation,
+  kTopoLoss,
+  kInfoNce,
+  kWiring,
+};
+
+// "none" | "kernel_smoothness" | "spatial_correlation" | "topoloss" | "infonce" | "wiring";
+// otherwise a UsageError naming topography.loss.
+TopographicLossKind parse_topographic_loss(const std::string& name);
+std::string topographic_loss_name(TopographicLossKind kind);
+// The weight topography.weight < 0 stands for (the table above).
+double default_topographic_weight(TopographicLossKind kind);
+
+// The topography.* keys; checked by from_config with errors naming the key.
+struct TopographicLossOptions {
+  TopographicLossOptions() = default;
+  explicit TopographicLossOptions(TopographicLossKind kind) : kind_(kind) {}
+  static TopographicLossOptions from_config(const Config& config);
+
+  TORCH_ARG(TopographicLossKind, kind) = TopographicLossKind::kNone;
+  // infonce: anchor columns per step and layer, negatives per step and layer.
+  TORCH_ARG(int64_t, anchors) = 1024;
+  TORCH_ARG(int64_t, negatives) = 1024;
+  // infonce: neighbour kernel width (grid units) and temperature.
+  TORCH_ARG(double, sigma) = 2.0;
+  TORCH_ARG(double, tau) = 0.1;
+  // spatial_correlation: neighbourhood radius (sheet units), its unit cap, and how many
+  // neighbourhoods are averaged per step and layer.
+  TORCH_ARG(double, radius) = 3.0;
+  TORCH_ARG(int64_t, units) = 500;
+  TORCH_ARG(int64_t, neighbourhoods) = 1;
+  // topoloss: blur factor f (down- then up-sampling by f).
+  TORCH_ARG(double, factor) = 3.0;
+};
+
+// The interface. A module (like LibTorch's losses) without parameters.
+class TopographicLossImpl : public torch::nn::Module {
+ public:
+  // True if forward reads layer.responses (the model must record its outputs).
+  virtual bool needs_responses() const = 0;
+  // Scalar loss of one layer, unweighted, differentiable w.r.t. weight, bias and responses;
+  // in the dtype of the tensors it reads.
+  virtual torch::Tensor forward(const TopographicLayer& layer) = 0;
+};
+using TopographicLoss = std::shared_ptr<TopographicLossImpl>;
+
+// The loss options.kind() names; nullptr for kNone.
+TopographicLoss make_topographic_loss(const TopographicLossOptions& options);
+
+// Row-normalises x [N, D] → x / max(‖x‖, 1e-12) (as torch's F.normalize): zero vectors stay 0.
+torch::Tensor normalize_rows(const torch::Tensor& x);
+
+// The incoming-weight vectors of every unit of the sheet, units in (c, y, x) order:
+// weight [P, C, D] (+ bias [P, C]) → [U = C·P, D (+ 1)].
+torch::Tensor unit_weight_vectors(const torch::Tensor& weight, const torch::Tensor& bias);
+
+}  // namespace nosharing

@@ -1,0 +1,48 @@
+#include "nosharing/topography/topoloss.h"
+
+#include <torch/nn/functional/upsampling.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cmath>
+
+namespace nosharing {
+
+torch::Tensor topoloss_blur(const torch::Tensor& grids, double factor) {
+  TORCH_CHECK(grids.dim() == 4, "topoloss_blur: expected grids [G, D, H, W], got ", grids.sizes());
+  namespace F = torch::nn::functional;
+  const int64_t height = grids.size(2);
+  const int64_t width = grids.size(3);
+  const auto shrink = [factor](int64_t side) {
+    return std::max<int64_t>(1, static_cast<int64_t>(std::floor(side / factor)));
+  };
+  const torch::Tensor down = F::interpolate(
+      grids, F::InterpolateFuncOptions()
+                 .size(std::vector<int64_t>{shrink(height), shrink(width)})
+                 .mode(torch::kBilinear)
+                 .align_corners(false));
+  return F::interpolate(down, F::InterpolateFuncOptions()
+                                  .size(std::vector<int64_t>{height, width})
+                                  .mode(torch::kBilinear)
+                                  .align_corners(false));
+}
+
+TopoLossImpl::TopoLossImpl(TopoLossOptions options) : options_(options) {
+  TORCH_CHECK(options_.factor() >= 1, "topoloss: factor ", options_.factor(), "; expected >= 1");
+}
+
+torch::Tensor TopoLossImpl::forward(const TopographicLayer& layer) {
+  const torch::Tensor vectors = unit_weight_vectors(layer.weight, torch::Tensor());  // [U, D]
+  const torch::Tensor grids = layer.sheet.grids();                                  // [G, H, W]
+  const torch::Tensor g = vectors.index_select(0, grids.reshape({-1}))
+                              .view({grids.size(0), grids.size(1), grids.size(2), -1})
+                              .permute({0, 3, 1, 2});  // [G, D, H, W]
+  const torch::Tensor blurred = topoloss_blur(g, options_.factor());
+  // Cosine over D per unit, with F.normalize's ε so that zero kernels give 0, not NaN.
+  const auto unit_norm = [](const torch::Tensor& x) {
+    return x / x.norm(2, /*dim=*/1, /*keepdim=*/true).clamp_min(1e-12);
+  };
+  return 1 - (unit_norm(g) * unit_norm(blurred)).sum(1).mean();
+}
+
+}  // namespace nosharing

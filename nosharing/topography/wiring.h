@@ -1,0 +1,30 @@
+// Wiring cost (the seed model, DESIGN §3/§4) on a conv-shaped layer's connection weights:
+//   C = 1/L · Σ_i Σ_j |w_ij| · √(1 + d_ij²),
+// i the L = P positions' units (all C output channels), j the inputs a unit connects to, and
+// d_ij the distance from the unit's position to input j. In a conv-shaped layer input
+// (c_in, ky, kx) of a position sits at kernel offset (ky − (k−1)/2, kx − (k−1)/2) from the
+// receptive-field centre, in input pixels; dividing by the stride measures it in the
+// layer's own grid units (the sheet's positions), so d_j = ‖offset‖ / stride, the same for
+// every position. Long connections cost more; biases are not connections and are free.
+// (The seed's form has a mean over the batch because it prices attention maps; weights do
+// not depend on the batch.) No paper weight: ours is 1e-4 (lc1 of fmnist-lc starts near
+// C ≈ 100, so the weighted term is ≈ 0.01 against a task loss ≈ 2).
+#pragma once
+
+#include <torch/nn/pimpl.h>
+
+#include "nosharing/topography/topographic_loss.h"
+
+namespace nosharing {
+
+// √(1 + d_j²) for j over (c_in, ky, kx): float64 [in_channels·k·k].
+torch::Tensor wiring_length_factors(int64_t in_channels, int64_t kernel, int64_t stride);
+
+class WiringLossImpl : public TopographicLossImpl {
+ public:
+  bool needs_responses() const override { return false; }
+  torch::Tensor forward(const TopographicLayer& layer) override;
+};
+TORCH_MODULE(WiringLoss);
+
+}  // namespace nosharing

@@ -1,0 +1,67 @@
+#include "nosharing/topography/wiring.h"
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <cmath>
+
+#include "nosharing/core/gradcheck_test_util.h"
+
+namespace nosharing {
+namespace {
+
+TopographicLayer make_layer(torch::Tensor weight, int64_t kernel, int64_t stride) {
+  TopographicLayer layer{"lc1", Sheet(SheetOptions(weight.size(1), 1, weight.size(0)))};
+  layer.weight = std::move(weight);
+  layer.kernel = kernel;
+  layer.stride = stride;
+  return layer;
+}
+
+TEST(WiringTest, LengthFactorsByHand) {
+  // 3×3, stride 1: centre 1, edges √2, corners √3.
+  const double r2 = std::sqrt(2.0), r3 = std::sqrt(3.0);
+  EXPECT_TRUE(torch::allclose(
+      wiring_length_factors(1, 3, 1),
+      torch::tensor({r3, r2, r3, r2, 1.0, r2, r3, r2, r3}, torch::kFloat64)));
+  // 5×5, stride 2: offsets −1 … 1 in grid units; corner √(1 + 1 + 1).
+  const torch::Tensor f = wiring_length_factors(2, 5, 2);
+  EXPECT_EQ(f.size(0), 50);
+  EXPECT_NEAR(f[0].item<double>(), r3, 1e-12);
+  EXPECT_NEAR(f[25 + 12].item<double>(), 1.0, 1e-12);  // second input channel, centre
+}
+
+TEST(WiringTest, HandComputedTwoPositions) {
+  // Position 0: all nine weights 1; position 1: only the centre, −2.
+  // C = (1 + 4√2 + 4√3 + 2) / 2 (L = 2 positions).
+  torch::Tensor weight = torch::zeros({2, 1, 9}, torch::kFloat64);
+  weight[0].fill_(1.0);
+  weight[1][0][4] = -2.0;
+  const double expected = (3 + 4 * std::sqrt(2.0) + 4 * std::sqrt(3.0)) / 2;
+  EXPECT_NEAR(WiringLoss()->forward(make_layer(weight, 3, 1)).item<double>(), expected, 1e-12);
+}
+
+TEST(WiringTest, ZeroWeightsAreTheMinimumAndShortConnectionsAreCheaper) {
+  EXPECT_EQ(WiringLoss()->forward(make_layer(torch::zeros({4, 2, 9}), 3, 1)).item<double>(), 0.0);
+  torch::Tensor centre = torch::zeros({1, 1, 9});
+  centre[0][0][4] = 1.0;
+  torch::Tensor corner = torch::zeros({1, 1, 9});
+  corner[0][0][0] = 1.0;
+  EXPECT_LT(WiringLoss()->forward(make_layer(centre, 3, 1)).item<double>(),
+            WiringLoss()->forward(make_layer(corner, 3, 1)).item<double>());
+}
+
+TEST(WiringTest, GradientMatchesFiniteDifferences) {
+  torch::manual_seed(12);
+  // Magnitudes kept away from 0, where |w| has its kink.
+  const torch::Tensor weight =
+      (torch::rand({3, 2, 8}) + 0.1) * (torch::randint(0, 2, {3, 2, 8}) * 2 - 1);
+  EXPECT_TRUE(test_util::gradients_match_finite_differences(
+      [&](const std::vector<torch::Tensor>& in) {
+        return WiringLoss()->forward(make_layer(in[0], 2, 1));
+      },
+      {weight}));
+}
+
+}  // namespace
+}  // namespace nosharing

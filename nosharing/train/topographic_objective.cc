@@ -1,0 +1,117 @@
+#include "nosharing/train/topographic_objective.h"
+
+#include <fmt/ranges.h>
+#include <torch/torch.h>
+
+#include "nosharing/core/error.h"
+#include "nosharing/models/lcnet.h"
+#include "nosharing/topography/kernel_smoothness.h"
+
+namespace nosharing {
+
+std::unique_ptr<TopographicObjective> TopographicObjective::from_config(const Config& config,
+                                                                        ModelImpl& model) {
+  const TopographicLossOptions options = TopographicLossOptions::from_config(config);
+  if (options.kind() == TopographicLossKind::kNone) return nullptr;
+  const std::string& loss_name = config.get_string("topography.loss");
+  auto* net = dynamic_cast<LcNetImpl*>(&model);
+  if (net == nullptr) {
+    throw_usage("topography.loss = \"{}\": model.type = \"{}\" has no conv-shaped layers with a "
+                "sheet; expected model.type = lcnet",
+                loss_name, config.get_string("model.type"));
+  }
+  const size_t layers = net->layer_specs().size();
+  double weight = config.get_double("topography.weight");
+  if (weight < 0) weight = default_topographic_weight(options.kind());
+  std::vector<double> weights(layers, weight);
+  const std::vector<double> overrides = config.get_double_list("topography.layer_weights");
+  if (!overrides.empty()) {
+    std::vector<std::string> names;
+    for (const auto& spec : net->layer_specs()) names.push_back(spec.name);
+    if (overrides.size() != layers) {
+      throw_usage("topography.layer_weights = {}: {} values for {} layers ({}); give one weight "
+                  "per layer or none",
+                  config_value_to_toml(ConfigValue(overrides)), overrides.size(), layers,
+                  fmt::join(names, ", "));
+    }
+    for (double w : overrides) {
+      if (!(w >= 0)) {
+        throw_usage("topography.layer_weights = {}: weight {}; expected >= 0",
+                    config_value_to_toml(ConfigValue(overrides)), w);
+      }
+    }
+    weights = overrides;
+  }
+  TopographicLoss loss = make_topographic_loss(options);
+  if (loss->needs_responses()) net->record_responses(true);
+  return std::unique_ptr<TopographicObjective>(
+      new TopographicObjective(options.kind(), std::move(loss), *net, std::move(weights)));
+}
+
+TopographicObjective::TopographicObjective(TopographicLossKind kind, TopographicLoss loss,
+                                           LcNetImpl& net, std::vector<double> weights)
+    : kind_(kind), loss_(std::move(loss)), net_(net), weights_(std::move(weights)) {}
+
+std::vector<std::pair<std::string, double>> TopographicObjective::layer_weights() const {
+  std::vector<std::pair<std::string, double>> out;
+  for (size_t i = 0; i < weights_.size(); ++i) {
+    if (weights_[i] > 0) out.emplace_back(net_.layer_specs()[i].name, weights_[i]);
+  }
+  return out;
+}
+
+TopographicLayer topographic_layer(const LcNetImpl& net, size_t index, bool with_responses) {
+  const LcNetLayerSpec& spec = net.layer_specs()[index];
+  TopographicLayer layer{spec.name, net.sheets()[index]};
+  layer.kernel = spec.kernel;
+  layer.stride = spec.stride;
+  const auto unshared = net.unshared_layers();
+  if (!unshared.empty()) {
+    layer.weight = unshared[index].second->weight;
+    layer.bias = unshared[index].second->bias;
+  } else {
+    // The twin: its one kernel at every position, as an expanded view (no copy).
+    const torch::nn::Conv2d& conv = net.conv_layers()[index].second;
+    const int64_t positions = spec.output_height * spec.output_width;
+    layer.weight =
+        conv->weight.reshape({1, spec.out_channels, -1}).expand({positions, spec.out_channels, -1});
+    if (conv->bias.defined()) {
+      layer.bias = conv->bias.reshape({1, -1}).expand({positions, spec.out_channels});
+    }
+  }
+  if (with_responses) {
+    const auto& recorded = net.recorded_responses();
+    TORCH_CHECK(index < recorded.size(), "topographic objective: layer ", spec.name,
+                " has no recorded responses (call compute after the model's forward)");
+    layer.responses = recorded[index];
+  }
+  return layer;
+}
+
+std::vector<std::pair<std::string, double>> neighbour_kernel_similarities(const ModelImpl& model) {
+  std::vector<std::pair<std::string, double>> out;
+  const auto* net = dynamic_cast<const LcNetImpl*>(&model);
+  if (net == nullptr) return out;
+  torch::NoGradGuard no_grad;
+  for (size_t i = 0; i < net->layer_specs().size(); ++i) {
+    const TopographicLayer layer = topographic_layer(*net, i, /*with_responses=*/false);
+    out.emplace_back(layer.name, mean_neighbour_cosine(layer).item<double>());
+  }
+  return out;
+}
+
+torch::Tensor TopographicObjective::compute(std::vector<TopographicTermValue>* terms) {
+  if (terms != nullptr) terms->clear();
+  torch::Tensor total;
+  for (size_t i = 0; i < weights_.size(); ++i) {
+    if (weights_[i] == 0) continue;
+    const TopographicLayer current = topographic_layer(net_, i, loss_->needs_responses());
+    const torch::Tensor value = loss_->forward(current);
+    if (terms != nullptr) terms->push_back({current.name, value, weights_[i]});
+    const torch::Tensor weighted = value * weights_[i];
+    total = total.defined() ? total + weighted : weighted;
+  }
+  return total.defined() ? total : torch::zeros({});
+}
+
+}  // namespace nosharing

@@ -1,0 +1,63 @@
+// The topographic part of the training objective (DESIGN §4): topography.loss on every
+// conv-shaped layer of an lcnet (the unshared layers, or the twin's Conv2d layers with their
+// one kernel repeated at every position), each multiplied by its weight (topography.weight,
+// < 0: the loss's paper weight; topography.layer_weights per layer, 0 skips a layer):
+//   loss = task_loss + Σ_layers weight_l · L_l.
+// The trainer logs each unweighted L_l as "topo/<layer>" on "train" lines.
+#pragma once
+
+#include <torch/types.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "nosharing/core/config.h"
+#include "nosharing/models/model.h"
+#include "nosharing/topography/topographic_loss.h"
+
+namespace nosharing {
+
+class LcNetImpl;
+
+struct TopographicTermValue {
+  std::string layer;    // "lc1", …
+  torch::Tensor value;  // unweighted scalar loss of the layer, in the graph
+  double weight = 0;
+};
+
+// Layer `index` of an lcnet as the losses see it: name, sheet, kernel, stride, weights (the
+// twin's one kernel expanded over positions), and the output recorded by the last forward if
+// `with_responses` (which must then exist).
+TopographicLayer topographic_layer(const LcNetImpl& net, size_t index, bool with_responses);
+
+// The mean neighbour-kernel cosine similarity S (topography/kernel_smoothness.h) of every
+// conv-shaped layer of an lcnet on its sheet, by layer name in order (the twin: 1); empty for
+// other models. For `nosharing info` and RESULTS.md.
+std::vector<std::pair<std::string, double>> neighbour_kernel_similarities(const ModelImpl& model);
+
+class TopographicObjective {
+ public:
+  // nullptr when topography.loss = none. Throws a UsageError naming the key for a model
+  // without conv-shaped layers, a layer_weights list of the wrong length or a negative weight.
+  // Turns on the model's response recording when the loss needs responses.
+  static std::unique_ptr<TopographicObjective> from_config(const Config& config, ModelImpl& model);
+
+  // Call after the model's forward on the training batch: the weighted sum Σ weight_l·L_l
+  // (a scalar in the graph), and each layer's unweighted value in `terms` if given.
+  torch::Tensor compute(std::vector<TopographicTermValue>* terms = nullptr);
+
+  TopographicLossKind kind() const { return kind_; }
+  // Layer names with a non-zero weight, in order, and their weights.
+  std::vector<std::pair<std::string, double>> layer_weights() const;
+
+ private:
+  TopographicObjective(TopographicLossKind kind, TopographicLoss loss, LcNetImpl& net,
+                       std::vector<double> weights);
+  TopographicLossKind kind_;
+  TopographicLoss loss_;
+  LcNetImpl& net_;
+  std::vector<double> weights_;  // one per layer (0: skipped)
+};
+
+}  // namespace nosharing

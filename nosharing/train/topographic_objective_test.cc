@@ -1,0 +1,104 @@
+#include "nosharing/train/topographic_objective.h"
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include "nosharing/core/error.h"
+#include "nosharing/models/lcnet.h"
+#include "nosharing/topography/kernel_smoothness.h"
+
+namespace nosharing {
+namespace {
+
+Config config_with(const std::vector<std::string>& sets) {
+  Config config;
+  for (const auto& set : sets) config.apply_set(set);
+  return config;
+}
+
+LcNet small_net(LcNetSharing sharing) {
+  return LcNet(LcNetOptions(InputShape{1, 8, 8}, 3, {4, 4}).kernels({3}).strides({2, 1}).sharing(
+      sharing));
+}
+
+TEST(TopographicObjectiveTest, NoneBuildsNothing) {
+  LcNet net = small_net(LcNetSharing::kNone);
+  EXPECT_EQ(TopographicObjective::from_config(Config(), *net), nullptr);
+}
+
+TEST(TopographicObjectiveTest, SumsWeightedLayerLossesWithPerLayerOverrides) {
+  torch::manual_seed(0);
+  LcNet net = small_net(LcNetSharing::kNone);
+  auto objective = TopographicObjective::from_config(
+      config_with({"topography.loss=kernel_smoothness", "topography.layer_weights=[2.0, 0.5]"}),
+      *net);
+  ASSERT_NE(objective, nullptr);
+  std::vector<TopographicTermValue> terms;
+  const torch::Tensor total = objective->compute(&terms);
+  ASSERT_EQ(terms.size(), 2u);
+  double expected = 0;
+  const auto unshared = net->unshared_layers();
+  for (size_t i = 0; i < 2; ++i) {
+    TopographicLayer layer{unshared[i].first, net->sheets()[i]};
+    layer.weight = unshared[i].second->weight;
+    layer.bias = unshared[i].second->bias;
+    const double value = KernelSmoothnessLoss()->forward(layer).item<double>();
+    EXPECT_EQ(terms[i].layer, unshared[i].first);
+    EXPECT_NEAR(terms[i].value.item<double>(), value, 1e-7);
+    expected += (i == 0 ? 2.0 : 0.5) * value;
+  }
+  EXPECT_NEAR(total.item<double>(), expected, 1e-6);
+  total.backward();
+  EXPECT_GT(unshared[0].second->weight.grad().abs().sum().item<double>(), 0.0);
+}
+
+TEST(TopographicObjectiveTest, DefaultWeightIsThePapersAndZeroSkipsALayer) {
+  LcNet net = small_net(LcNetSharing::kNone);
+  auto objective = TopographicObjective::from_config(
+      config_with({"topography.loss=spatial_correlation", "topography.layer_weights=[0, 1]"}),
+      *net);
+  EXPECT_EQ(objective->layer_weights(), (std::vector<std::pair<std::string, double>>{{"lc2", 1.0}}));
+  auto defaults =
+      TopographicObjective::from_config(config_with({"topography.loss=spatial_correlation"}), *net);
+  EXPECT_EQ(defaults->layer_weights().front().second, 0.25);
+}
+
+TEST(TopographicObjectiveTest, ResponseLossesRecordTheForwardAndWorkOnTheTwin) {
+  torch::manual_seed(1);
+  for (LcNetSharing sharing : {LcNetSharing::kNone, LcNetSharing::kConv}) {
+    LcNet net = small_net(sharing);
+    auto objective = TopographicObjective::from_config(
+        config_with({"topography.loss=infonce", "topography.anchors=16"}), *net);
+    net->forward(torch::randn({4, 1, 8, 8}));
+    std::vector<TopographicTermValue> terms;
+    const double value = objective->compute(&terms).item<double>();
+    EXPECT_TRUE(std::isfinite(value));
+    EXPECT_EQ(terms.size(), 2u);
+  }
+  // Weight losses on the twin: one kernel everywhere is perfectly smooth.
+  LcNet twin = small_net(LcNetSharing::kConv);
+  auto smooth = TopographicObjective::from_config(
+      config_with({"topography.loss=kernel_smoothness"}), *twin);
+  EXPECT_NEAR(smooth->compute().item<double>(), 0.0, 1e-5);
+}
+
+TEST(TopographicObjectiveTest, WrongLayerWeightsAreUsageErrors) {
+  LcNet net = small_net(LcNetSharing::kNone);
+  try {
+    TopographicObjective::from_config(
+        config_with({"topography.loss=wiring", "topography.layer_weights=[1.0]"}), *net);
+    FAIL() << "no exception";
+  } catch (const UsageError& error) {
+    EXPECT_NE(std::string(error.what()).find("topography.layer_weights = [1.0]: 1 values for 2 "
+                                             "layers (lc1, lc2)"),
+              std::string::npos)
+        << error.what();
+  }
+  EXPECT_THROW(TopographicObjective::from_config(
+                   config_with({"topography.loss=wiring", "topography.layer_weights=[1, -1]"}),
+                   *net),
+               UsageError);
+}
+
+}  // namespace
+}  // namespace nosharing
