@@ -1,5 +1,6 @@
 // Locally connected layer, forward + backward (grads of input, weight and bias), batch 128:
 // our fast kernel, our unfold+bmm reference, and at::conv2d of the same shape (the twin).
+// The per-column linear layer's cases are in column_linear_bench.cc; this file holds main().
 //
 // Two modes:
 //   nosharing_bench [google benchmark flags] [--threads=N]
@@ -9,27 +10,29 @@
 //       One measurement in this process, printed as one JSON line, for bench/side_by_side.sh:
 //       median ms per step, GFLOP/s, extra memory (peak RSS minus RSS before the first call)
 //       and the BLAS kernel OpenBLAS chose. METHOD: fast | reference | conv2d | sgemm
-//       (sgemm: OpenBLAS sgemm 2048³, the ceiling; SHAPE ignored).
+//       (sgemm: OpenBLAS sgemm 2048³, the ceiling; SHAPE ignored); for a column linear
+//       SHAPE (col_…): fast | reference | linear.
 #include <ATen/Parallel.h>
 #include <benchmark/benchmark.h>
 #include <cblas.h>
 #include <torch/torch.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cstdio>
-#include <cstring>
-#include <fstream>
-#include <functional>
 #include <string>
 #include <vector>
 
 #include "nosharing/core/threads.h"
 #include "nosharing/layers/cpu/locally_connected_function.h"
 #include "nosharing/layers/locally_connected_reference.h"
+#include "bench/column_linear_bench.h"
+#include "bench/measure.h"
 
 namespace nosharing {
 namespace {
+
+using bench::Measurement;
+using bench::measure;
 
 struct BenchShape {
   const char* name;
@@ -115,55 +118,6 @@ void run_google_benchmark(benchmark::State& state, BenchShape s, Method method) 
 
 // ---- --one mode ---------------------------------------------------------------------------
 
-long status_kb(const char* key) {
-  std::ifstream status("/proc/self/status");
-  std::string line;
-  const size_t length = std::strlen(key);
-  while (std::getline(status, line)) {
-    if (line.compare(0, length, key) == 0) return std::stol(line.substr(length));
-  }
-  return -1;
-}
-
-// Resets the kernel's peak-RSS mark (VmHWM) to the current RSS, so the peak measured later
-// belongs to the layer alone.
-bool reset_peak_rss() {
-  std::ofstream clear_refs("/proc/self/clear_refs");
-  clear_refs << "5";
-  clear_refs.flush();
-  return clear_refs.good();
-}
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
-// Times `body` (after `warmup` calls) until `seconds` have passed, at least 3 and at most 50
-// times; returns the median in ms. Memory is measured around all of it.
-struct Measurement {
-  double ms = 0;
-  double extra_mb = 0;
-};
-Measurement measure(const std::function<void()>& body, int warmup, double seconds) {
-  const long before_kb = status_kb("VmRSS:");
-  const bool peak_reset = reset_peak_rss();
-  for (int i = 0; i < warmup; ++i) body();
-  std::vector<double> times;
-  const auto start = std::chrono::steady_clock::now();
-  while (times.size() < 3 ||
-         (times.size() < 50 &&
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() < seconds)) {
-    const auto t0 = std::chrono::steady_clock::now();
-    body();
-    times.push_back(std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count());
-  }
-  Measurement m;
-  m.ms = median(times);
-  m.extra_mb = peak_reset ? (status_kb("VmHWM:") - before_kb) / 1024.0 : -1;
-  return m;
-}
-
 int run_one(const std::string& spec, double seconds, int threads) {
   const size_t colon = spec.find(':');
   const std::string method = spec.substr(0, colon);
@@ -178,6 +132,8 @@ int run_one(const std::string& spec, double seconds, int threads) {
                   b.data(), n, 0.0f, c.data(), n);
     }, 2, seconds);
     flops = 2.0 * n * n * n;
+  } else if (bench::is_column_linear_shape(shape_name)) {
+    return bench::run_column_linear_one(method, shape_name, seconds);
   } else {
     const BenchShape* shape = nullptr;
     for (const BenchShape& s : kShapes) {
@@ -246,6 +202,7 @@ int main(int argc, char** argv) {
           ->UseRealTime();
     }
   }
+  bench::register_column_linear_benchmarks();
   int bench_argc = static_cast<int>(rest.size());
   benchmark::Initialize(&bench_argc, rest.data());
   if (benchmark::ReportUnrecognizedArguments(bench_argc, rest.data())) return 1;

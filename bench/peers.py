@@ -1,11 +1,13 @@
 #!/usr/bin/python3
-"""Python PyTorch peers of the locally connected layer, and the side-by-side table.
+"""Python PyTorch peers of the unshared layers, and the side-by-side table.
 
   peers.py --one METHOD:SHAPE [--threads N] [--seconds S]
       One fwd+bwd measurement (batch 128) in this process, printed as one JSON line like
-      nosharing_bench --one. METHOD: einsum (unfold + einsum, the usual Python formulation),
-      bmm (unfold, positions as the bmm batch), bmm_contiguous (same with the patch tensor
-      made contiguous first).
+      nosharing_bench --one. Locally connected shapes — METHOD: einsum (unfold + einsum, the
+      usual Python formulation), bmm (unfold, positions as the bmm batch), bmm_contiguous
+      (same with the patch tensor made contiguous first). Column linear shapes (col_…) —
+      einsum ("bli,loi->blo"), bmm (baddbmm on the transposed view, columns as the batch),
+      bmm_contiguous (the transposed input made contiguous first).
   peers.py --table FILE
       Reads the JSON lines side_by_side.sh collected and prints the table and the floors.
 
@@ -26,6 +28,14 @@ SHAPES = {
     "ott_lc1_c3_32_k64_k5_s2": (3, 32, 64, 5, 2, 2),
     "ott_lc2_c64_16_k128_k5_s2": (64, 16, 128, 5, 2, 2),
 }
+# Per-column linear layers, name: (L, D_in, D_out) — the same list as
+# bench/column_linear_bench.cc.
+COLUMN_SHAPES = {
+    "col_l64_d256_d256": (64, 256, 256),
+    "col_l256_d128_d16": (256, 128, 16),
+    "col_l256_d16_d128": (256, 16, 128),
+    "col_l64_d48_d128": (64, 48, 128),
+}
 # The two larger DESIGN §9 shapes carry the 65 %-of-ceiling floor.
 CEILING_SHAPES = ("c64_16_k128_k3", "c128_8_k256_k3")
 
@@ -36,6 +46,9 @@ def out_size(shape):
 
 
 def step_flops(shape):
+    if len(shape) == 3:  # column linear (L, D_in, D_out)
+        columns, d_in, d_out = shape
+        return 3.0 * 2.0 * BATCH * columns * d_in * d_out
     c_in, size, c_out, k, s, p = shape
     return 3.0 * 2.0 * BATCH * out_size(shape) ** 2 * c_out * c_in * k * k
 
@@ -63,29 +76,13 @@ def run_one(spec, threads, seconds):
 
     torch.set_num_threads(threads)
     method, name = spec.split(":")
-    shape = SHAPES[name]
-    c_in, size, c_out, k, s, p = shape
-    n_out = out_size(shape)
-    positions = n_out * n_out
     torch.manual_seed(0)
-    x = torch.randn(BATCH, c_in, size, size, requires_grad=True)
-    w = (torch.randn(positions, c_out, c_in * k * k) / (c_in * k * k) ** 0.5).requires_grad_()
-    b = torch.zeros(positions, c_out, requires_grad=True)
-    grad_out = torch.randn(BATCH, c_out, n_out, n_out)
-
-    def forward():
-        cols = F.unfold(x, k, padding=p, stride=s)  # [B, C_in·k·k, P]
-        if method == "einsum":
-            out = torch.einsum("bip,poi->bop", cols, w) + b.t().unsqueeze(0)
-        elif method in ("bmm", "bmm_contiguous"):
-            cols = cols.permute(2, 0, 1)  # [P, B, C_in·k·k]
-            if method == "bmm_contiguous":
-                cols = cols.contiguous()
-            out = torch.bmm(cols, w.transpose(1, 2)) + b.unsqueeze(1)  # [P, B, C_out]
-            out = out.permute(1, 2, 0)
-        else:
-            raise SystemExit(f"unknown method {method!r} (einsum | bmm | bmm_contiguous)")
-        return out.reshape(BATCH, c_out, n_out, n_out)
+    if name in COLUMN_SHAPES:
+        shape = COLUMN_SHAPES[name]
+        forward, x, w, b, grad_out = column_linear_case(method, shape)
+    else:
+        shape = SHAPES[name]
+        forward, x, w, b, grad_out = locally_connected_case(method, shape)
 
     def step():
         forward().backward(grad_out)
@@ -113,6 +110,59 @@ def run_one(spec, threads, seconds):
     }))
 
 
+def column_linear_case(method, shape):
+    """forward(), input, weight, bias, grad_output of one column linear measurement."""
+    import torch
+
+    columns, d_in, d_out = shape
+    x = torch.randn(BATCH, columns, d_in, requires_grad=True)
+    w = (torch.randn(columns, d_out, d_in) / d_in ** 0.5).requires_grad_()
+    b = torch.zeros(columns, d_out, requires_grad=True)
+    grad_out = torch.randn(BATCH, columns, d_out)
+
+    def forward():
+        if method == "einsum":
+            return torch.einsum("bli,loi->blo", x, w) + b
+        if method in ("bmm", "bmm_contiguous"):
+            columns_first = x.transpose(0, 1)  # [L, B, D_in]
+            if method == "bmm_contiguous":
+                columns_first = columns_first.contiguous()
+            return torch.baddbmm(b.unsqueeze(1), columns_first, w.transpose(1, 2)).transpose(0, 1)
+        raise SystemExit(f"unknown method {method!r} (einsum | bmm | bmm_contiguous)")
+
+    return forward, x, w, b, grad_out
+
+
+def locally_connected_case(method, shape):
+    """forward(), input, weight, bias, grad_output of one locally connected measurement."""
+    import torch
+    import torch.nn.functional as F
+
+    c_in, size, c_out, k, s, p = shape
+    n_out = out_size(shape)
+    positions = n_out * n_out
+    x = torch.randn(BATCH, c_in, size, size, requires_grad=True)
+    w = (torch.randn(positions, c_out, c_in * k * k) / (c_in * k * k) ** 0.5).requires_grad_()
+    b = torch.zeros(positions, c_out, requires_grad=True)
+    grad_out = torch.randn(BATCH, c_out, n_out, n_out)
+
+    def forward():
+        cols = F.unfold(x, k, padding=p, stride=s)  # [B, C_in·k·k, P]
+        if method == "einsum":
+            out = torch.einsum("bip,poi->bop", cols, w) + b.t().unsqueeze(0)
+        elif method in ("bmm", "bmm_contiguous"):
+            cols = cols.permute(2, 0, 1)  # [P, B, C_in·k·k]
+            if method == "bmm_contiguous":
+                cols = cols.contiguous()
+            out = torch.bmm(cols, w.transpose(1, 2)) + b.unsqueeze(1)  # [P, B, C_out]
+            out = out.permute(1, 2, 0)
+        else:
+            raise SystemExit(f"unknown method {method!r} (einsum | bmm | bmm_contiguous)")
+        return out.reshape(BATCH, c_out, n_out, n_out)
+
+    return forward, x, w, b, grad_out
+
+
 def blas_core_name():
     import ctypes
     try:
@@ -123,13 +173,48 @@ def blas_core_name():
         return "unknown"
 
 
+def ratio_cells(by, ceiling_gflops, twin, floors):
+    """× einsum, × best bmm, of ceiling, time / twin, memory / einsum for one shape's rows;
+    with floors, a ✗ marks each missed floor of the issue."""
+    fast = by["fast"]
+
+    def mark(ok):
+        return "" if ok or not floors else " ✗"
+
+    cells = []
+    if "einsum" in by:
+        x = by["einsum"]["ms"] / fast["ms"]
+        cells.append(f"{x:.1f}{mark(x >= 10)}")
+    else:
+        cells.append("–")
+    bmms = [by[m]["ms"] for m in ("bmm", "bmm_contiguous") if m in by]
+    if bmms:
+        x = min(bmms) / fast["ms"]
+        cells.append(f"{x:.1f}{mark(x >= 2)}")
+    else:
+        cells.append("–")
+    frac = fast["gflops"] / ceiling_gflops
+    cells.append(f"{frac:.0%}{mark(frac >= 0.65) if floors == 'ceiling' else ''}")
+    if twin in by:
+        x = fast["ms"] / by[twin]["ms"]
+        cells.append(f"{x:.2f}{mark(x <= 1.5)}")
+    else:
+        cells.append("–")
+    if "einsum" in by and by["einsum"]["extra_mb"] > 0:
+        x = fast["extra_mb"] / by["einsum"]["extra_mb"]
+        cells.append(f"{x:.2f}{mark(x <= 0.5)}")
+    else:
+        cells.append("–")
+    return cells
+
+
 def print_table(path):
     rows = [json.loads(line) for line in open(path) if line.startswith("{")]
     configs = []
     for row in rows:
         if row["config"] not in configs:
             configs.append(row["config"])
-    methods = ["fast", "reference", "einsum", "bmm", "bmm_contiguous", "conv2d"]
+    methods = ["fast", "reference", "einsum", "bmm", "bmm_contiguous", "conv2d", "linear"]
     for config in configs:
         mine = [r for r in rows if r["config"] == config]
         ceiling = next((r for r in mine if r["method"] == "sgemm"), None)
@@ -139,7 +224,7 @@ def print_table(path):
               f"{ceiling_gflops:.0f} GFLOP/s ({ceiling['ms'] if ceiling else float('nan'):.1f} ms)\n")
         print("| shape | method | ms | GFLOP/s | of ceiling | extra MB |")
         print("| --- | --- | ---: | ---: | ---: | ---: |")
-        for name in SHAPES:
+        for name in list(SHAPES) + list(COLUMN_SHAPES):
             by = {r["method"]: r for r in mine if r["shape"] == name}
             for method in methods:
                 r = by.get(method)
@@ -153,38 +238,21 @@ def print_table(path):
         print("| --- | ---: | ---: | ---: | ---: | ---: |")
         for name in SHAPES:
             by = {r["method"]: r for r in mine if r["shape"] == name}
-            if "fast" not in by:
-                continue
-            fast = by["fast"]
-
-            def mark(ok):
-                return "" if ok else " ✗"
-
-            cells = [name]
-            if "einsum" in by:
-                x = by["einsum"]["ms"] / fast["ms"]
-                cells.append(f"{x:.1f}{mark(x >= 10)}")
-            else:
-                cells.append("–")
-            bmms = [by[m]["ms"] for m in ("bmm", "bmm_contiguous") if m in by]
-            if bmms:
-                x = min(bmms) / fast["ms"]
-                cells.append(f"{x:.1f}{mark(x >= 2)}")
-            else:
-                cells.append("–")
-            frac = fast["gflops"] / ceiling_gflops
-            cells.append(f"{frac:.0%}{mark(frac >= 0.65) if name in CEILING_SHAPES else ''}")
-            if "conv2d" in by:
-                x = fast["ms"] / by["conv2d"]["ms"]
-                cells.append(f"{x:.2f}{mark(x <= 1.5)}")
-            else:
-                cells.append("–")
-            if "einsum" in by and by["einsum"]["extra_mb"] > 0:
-                x = fast["extra_mb"] / by["einsum"]["extra_mb"]
-                cells.append(f"{x:.2f}{mark(x <= 0.5)}")
-            else:
-                cells.append("–")
-            print("| " + " | ".join(cells) + " |")
+            if "fast" in by:
+                floors = "ceiling" if name in CEILING_SHAPES else True
+                cells = ratio_cells(by, ceiling_gflops, "conv2d", floors)
+                print("| " + " | ".join([name] + cells) + " |")
+        column_rows = [n for n in COLUMN_SHAPES
+                       if any(r["shape"] == n and r["method"] == "fast" for r in mine)]
+        if column_rows:
+            print("\nColumn linear (no floors in the issue; twin = one shared torch.linear)\n")
+            print("| shape | × einsum | × best bmm | of ceiling | time / linear "
+                  "| memory / einsum |")
+            print("| --- | ---: | ---: | ---: | ---: | ---: |")
+            for name in column_rows:
+                by = {r["method"]: r for r in mine if r["shape"] == name}
+                cells = ratio_cells(by, ceiling_gflops, "linear", False)
+                print("| " + " | ".join([name] + cells) + " |")
 
 
 def main():
