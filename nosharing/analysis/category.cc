@@ -19,7 +19,7 @@ void CategoryStatistics::add(const torch::Tensor& responses, const torch::Tensor
   if (responses.dim() != 2 || labels.dim() != 1 || labels.size(0) != responses.size(0) ||
       responses.size(1) != sums_.size(1)) {
     throw_runtime("category d′: expected responses [N, {}] and labels [N], got {} and {}",
-                  sums_.size(1), responses.sizes(), labels.sizes());
+                  sums_.size(1), c10::str(responses.sizes()), c10::str(labels.sizes()));
   }
   const at::Tensor y = labels.to(at::kLong);
   if (y.numel() > 0 && (y.min().item<int64_t>() < 0 || y.max().item<int64_t>() >= counts_.size(0))) {
@@ -57,7 +57,7 @@ torch::Tensor CategoryStatistics::dprime() const {
 torch::Tensor category_dprime(const torch::Tensor& responses, const torch::Tensor& labels,
                               int64_t num_classes) {
   if (responses.dim() != 2) {
-    throw_runtime("category_dprime: expected responses [N, U], got {}", responses.sizes());
+    throw_runtime("category_dprime: expected responses [N, U], got {}", c10::str(responses.sizes()));
   }
   CategoryStatistics statistics(num_classes, responses.size(1));
   statistics.add(responses, labels);
@@ -65,7 +65,7 @@ torch::Tensor category_dprime(const torch::Tensor& responses, const torch::Tenso
 }
 
 Components find_patches(const torch::Tensor& map, const PatchOptions& options) {
-  if (map.dim() != 2) throw_runtime("find_patches: expected a map [H, W], got {}", map.sizes());
+  if (map.dim() != 2) throw_runtime("find_patches: expected a map [H, W], got {}", c10::str(map.sizes()));
   const at::Tensor values = map.detach().to(at::kDouble);
   // NaN compares false: undefined cells are never inside a patch.
   const Components all = connected_components(values > options.threshold, false);

@@ -7,15 +7,16 @@ namespace nosharing {
 namespace {
 
 TEST(ConnectedComponentsTest, FourVersusEightConnectivity) {
-  // Two cells touching at a corner, and an L of three cells.
+  // Two cells touching at a corner, and an L of four cells.
   const torch::Tensor mask = torch::tensor({{1, 0, 0, 0},
                                             {0, 1, 0, 1},
                                             {0, 0, 0, 1},
                                             {0, 0, 1, 1}}).to(torch::kBool);
   const Components four = connected_components(mask, false);
   ASSERT_EQ(four.components.size(), 3u);
-  EXPECT_EQ(four.components[2].area, 3);
-  EXPECT_NEAR(four.components[2].centroid_y, (1 + 2 + 3 + 3 - 1) / 3.0 + 0.0, 1.0);
+  EXPECT_EQ(four.components[2].area, 4);
+  EXPECT_DOUBLE_EQ(four.components[2].centroid_y, (1 + 2 + 3 + 3) / 4.0);
+  EXPECT_DOUBLE_EQ(four.components[2].centroid_x, (3 + 3 + 2 + 3) / 4.0);
   EXPECT_EQ(four.labels[0][0].item<int64_t>(), 1);
   EXPECT_EQ(four.labels[3][2].item<int64_t>(), 3);
   const Components eight = connected_components(mask, true);

@@ -12,7 +12,7 @@ torch::Tensor orientation_tuning(const torch::Tensor& responses, const torch::Te
                                  int64_t num_orientations) {
   if (responses.dim() != 2 || orientation.dim() != 1 || orientation.size(0) != responses.size(0)) {
     throw_runtime("orientation_tuning: expected responses [S, U] and orientation [S], got {} and {}",
-                  responses.sizes(), orientation.sizes());
+                  c10::str(responses.sizes()), c10::str(orientation.sizes()));
   }
   const at::Tensor r = responses.detach().to(at::kDouble).clamp_min(0);
   const at::Tensor index = orientation.to(at::kLong);
@@ -29,7 +29,7 @@ OrientationPreference orientation_preference(const torch::Tensor& tuning,
                                              const torch::Tensor& angles) {
   if (tuning.dim() != 2 || angles.dim() != 1 || angles.size(0) != tuning.size(0)) {
     throw_runtime("orientation_preference: expected tuning [O, U] and angles [O], got {} and {}",
-                  tuning.sizes(), angles.sizes());
+                  c10::str(tuning.sizes()), c10::str(angles.sizes()));
   }
   const at::Tensor r = tuning.detach().to(at::kDouble).clamp_min(0);
   const at::Tensor doubled = 2 * angles.to(at::kDouble).view({-1, 1});

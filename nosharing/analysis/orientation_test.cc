@@ -37,8 +37,8 @@ TEST(OrientationTest, DoubledAngleVectorAverage) {
 }
 
 TEST(OrientationTest, DifferenceWrapsToNinetyDegrees) {
-  const torch::Tensor a = torch::tensor({0.0, 10.0, 170.0, 90.0}) * (M_PI / 180);
-  const torch::Tensor b = torch::tensor({0.0, 170.0, 10.0, 0.0}) * (M_PI / 180);
+  const torch::Tensor a = torch::tensor({0.0, 10.0, 170.0, 90.0}, torch::kDouble) * (M_PI / 180);
+  const torch::Tensor b = torch::tensor({0.0, 170.0, 10.0, 0.0}, torch::kDouble) * (M_PI / 180);
   const torch::Tensor d = orientation_difference(a, b) * (180 / M_PI);
   EXPECT_TRUE(torch::allclose(d, torch::tensor({0.0, 20.0, 20.0, 90.0}, torch::kDouble), 0, 1e-9));
 }

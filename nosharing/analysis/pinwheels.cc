@@ -13,7 +13,7 @@ namespace {
 
 void check_map(const torch::Tensor& theta, const char* who) {
   if (theta.dim() != 2 || theta.size(0) < 1 || theta.size(1) < 1) {
-    throw_runtime("{}: expected an orientation map [H, W], got {}", who, theta.sizes());
+    throw_runtime("{}: expected an orientation map [H, W], got {}", who, c10::str(theta.sizes()));
   }
 }
 

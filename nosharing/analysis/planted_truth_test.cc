@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <algorithm>
+#include <array>
 #include <cmath>
 #include <vector>
 
@@ -178,9 +180,13 @@ TEST(PlantedTruthTest, HandPlacedReceptiveFieldsAreRecovered) {
     layer->bias.zero_();
     for (int64_t p = 0; p < out * out; ++p) {
       const int64_t y = p / out, x = p % out;
-      // Offsets that land inside the image.
-      const int64_t ky = std::clamp<int64_t>(torch::randint(kernel, {1}).item<int64_t>(), pad - stride * y, kernel - 1);
-      const int64_t kx = std::clamp<int64_t>(torch::randint(kernel, {1}).item<int64_t>(), pad - stride * x, kernel - 1);
+      // Offsets whose pixel lies inside the image: 0 ≤ stride·y − pad + k ≤ side − 1.
+      auto offset = [&](int64_t at) {
+        const int64_t lo = std::max<int64_t>(0, pad - stride * at);
+        const int64_t hi = std::min<int64_t>(kernel - 1, side - 1 - (stride * at - pad));
+        return lo + torch::randint(hi - lo + 1, {1}).item<int64_t>();
+      };
+      const int64_t ky = offset(y), kx = offset(x);
       layer->weight[p][0][ky * kernel + kx] = 1.0;
       expected[p][0] = stride * y - pad + ky;
       expected[p][1] = stride * x - pad + kx;

@@ -14,7 +14,7 @@ namespace nosharing {
 
 torch::Tensor rf_centres(const UnitFunction& layer, int64_t channels, int64_t height,
                          int64_t width, const torch::Tensor& units, const RfOptions& options) {
-  if (units.dim() != 1) throw_runtime("rf_centres: expected units [N], got {}", units.sizes());
+  if (units.dim() != 1) throw_runtime("rf_centres: expected units [N], got {}", c10::str(units.sizes()));
   const int64_t n = units.size(0), repeats = std::max<int64_t>(1, options.inputs);
   const auto f64 = at::TensorOptions().dtype(at::kDouble);
   at::Tensor centres = at::full({n, 2}, std::numeric_limits<double>::quiet_NaN(), f64);
@@ -30,7 +30,7 @@ torch::Tensor rf_centres(const UnitFunction& layer, int64_t channels, int64_t he
             .set_requires_grad(true);
     const at::Tensor out = layer(images);
     if (out.dim() != 2 || out.size(0) != m * repeats) {
-      throw_runtime("rf_centres: the layer returned {} for a batch of {}", out.sizes(), m * repeats);
+      throw_runtime("rf_centres: the layer returned {} for a batch of {}", c10::str(out.sizes()), m * repeats);
     }
     const at::Tensor picked = index.slice(0, begin, begin + m).repeat_interleave(repeats);
     const at::Tensor selected = out.gather(1, picked.view({-1, 1}));
@@ -51,7 +51,7 @@ torch::Tensor rf_centres(const UnitFunction& layer, int64_t channels, int64_t he
 double rf_position_correlation(const torch::Tensor& centres, const torch::Tensor& positions) {
   if (centres.dim() != 2 || centres.size(1) != 2 || positions.sizes() != centres.sizes()) {
     throw_runtime("rf_position_correlation: expected centres and positions [N, 2], got {} and {}",
-                  centres.sizes(), positions.sizes());
+                  c10::str(centres.sizes()), c10::str(positions.sizes()));
   }
   const at::Tensor c = centres.to(at::kDouble), p = positions.to(at::kDouble);
   const at::Tensor rows = (at::isfinite(c).all(1) & at::isfinite(p).all(1)).nonzero().view(-1);

@@ -23,7 +23,7 @@ TEST(RetinotopyTest, CentreOfMassOfAbsoluteGradient) {
 }
 
 TEST(RetinotopyTest, CorrelationIgnoresNanRowsAndConstantAxes) {
-  const torch::Tensor centres = torch::tensor({{0.0, 0.0}, {1.0, 2.0}, {2.0, 4.1}, {NAN, 1.0}},
+  const torch::Tensor centres = torch::tensor({{0.0, 0.0}, {1.0, 2.0}, {2.0, 4.1}, {std::nan(""), 1.0}},
                                               torch::kDouble);
   const torch::Tensor positions = torch::tensor({{0.0, 0.0}, {1.0, 1.0}, {2.0, 2.0}, {3.0, 3.0}},
                                                 torch::kDouble);

@@ -10,7 +10,7 @@ torch::Tensor most_selective_units(const torch::Tensor& score, int64_t channels,
                                    int64_t width) {
   if (score.dim() != 1 || score.size(0) != channels * height * width) {
     throw_runtime("most_selective_units: expected score [{}·{}·{}], got {}", channels, height,
-                  width, score.sizes());
+                  width, c10::str(score.sizes()));
   }
   // NaN scores lose against every number.
   const at::Tensor s = at::nan_to_num(score.detach().to(at::kDouble), -1e300)
@@ -30,7 +30,7 @@ torch::Tensor column_unit_coordinates(int64_t channels, int64_t height, int64_t 
 torch::Tensor gather_map(const torch::Tensor& values, const torch::Tensor& grid) {
   if (values.dim() != 1 || grid.dim() != 2) {
     throw_runtime("gather_map: expected values [U] and grid [H, W], got {} and {}",
-                  values.sizes(), grid.sizes());
+                  c10::str(values.sizes()), c10::str(grid.sizes()));
   }
   return values.index_select(0, grid.reshape(-1).to(at::kLong)).view(grid.sizes());
 }

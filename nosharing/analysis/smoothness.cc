@@ -16,7 +16,7 @@ SmoothnessCurve smoothness_curve(const torch::Tensor& values, const torch::Tenso
   if (values.dim() != 1 || coordinates.dim() != 2 || coordinates.size(1) != 2 ||
       coordinates.size(0) != values.size(0)) {
     throw_runtime("smoothness_curve: expected values [U] and coordinates [U, 2], got {} and {}",
-                  values.sizes(), coordinates.sizes());
+                  c10::str(values.sizes()), c10::str(coordinates.sizes()));
   }
   if (options.bins < 1) throw_usage("smoothness: bins = {}: expected ≥ 1", options.bins);
   const double nan = std::numeric_limits<double>::quiet_NaN();

@@ -63,8 +63,9 @@ std::string plot_svg(const std::vector<PlotSeries>& series, const PlotOptions& o
   if (std::isfinite(options.x_max)) x_hi = options.x_max;
   if (std::isfinite(options.y_min)) y_lo = options.y_min;
   if (std::isfinite(options.y_max)) y_hi = options.y_max;
-  if (!(x_hi > x_lo)) x_hi = x_lo + 1;
-  if (!(y_hi > y_lo)) y_hi = y_lo + 1;
+  // A single value (one evaluation, a constant curve) is centred in a unit range.
+  if (!(x_hi > x_lo)) x_lo -= 0.5, x_hi = x_lo + 1;
+  if (!(y_hi > y_lo)) y_lo -= 0.5, y_hi = y_lo + 1;
 
   const double left = 58, right = 12, top = 28, bottom = 44;
   const double w = options.width, h = options.height;
