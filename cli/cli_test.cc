@@ -92,6 +92,16 @@ TEST_F(CliTest, TrainWritesTheRunDirectoryOfTheContract) {
     EXPECT_TRUE(provenance.contains(key)) << key;
   }
   EXPECT_EQ(provenance["threads"], 1);
+  // The commit is recorded at build time (cmake/build_info.cmake); built from a git checkout
+  // (as here and in CI), it is a full hash.
+  if (fs::is_directory(std::string(NOSHARING_SOURCE_DIR) + "/.git") ||
+      fs::is_regular_file(std::string(NOSHARING_SOURCE_DIR) + "/.git")) {
+    ASSERT_TRUE(provenance["git_commit"].is_string());
+    const std::string commit = provenance["git_commit"];
+    EXPECT_EQ(commit.size(), 40u) << commit;
+    EXPECT_EQ(commit.find_first_not_of("0123456789abcdef"), std::string::npos) << commit;
+    EXPECT_TRUE(provenance["git_dirty"].is_boolean());
+  }
 
   // 288 training images (10 % of 320 held out) / 32 = 9 steps per epoch, 2 epochs.
   std::ifstream metrics(out + "/metrics.jsonl");

@@ -41,6 +41,10 @@ std::vector<ConfigKeySpec> make_schema() {
       {"train.max_minutes", 0.0,
        "wall-clock budget of training in minutes, checked every step (0: no limit; a run cut "
        "by time is not reproducible step for step)", {}},
+      {"train.schedule_clock", std::string("steps"),
+       "what the cosine schedule runs over: the step budget, or also the wall-clock budget "
+       "train.max_minutes (whichever is further along; time-budgeted runs are not "
+       "reproducible step for step)", {"steps", "time"}},
       {"train.batch_size", int64_t{128}, "distinct source images per optimiser step", {}},
       {"train.optimizer", std::string("sgd"), "optimiser", {"sgd", "adamw"}},
       {"train.lr", 0.05, "peak learning rate", {}},

@@ -10,6 +10,7 @@
 
 #include <unistd.h>
 
+#include "nosharing/build_info.h"  // generated: cmake/build_info.cmake
 #include "nosharing/core/error.h"
 #include "nosharing/core/files.h"
 #include "nosharing/core/threads.h"
@@ -26,17 +27,6 @@ std::string utc_time(const char* format) {
   std::array<char, 64> buffer{};
   std::strftime(buffer.data(), buffer.size(), format, &tm);
   return buffer.data();
-}
-
-std::string command_output(const std::string& command) {
-  std::string out;
-  FILE* pipe = ::popen(command.c_str(), "r");
-  if (pipe == nullptr) return out;
-  std::array<char, 256> buffer{};
-  while (std::fgets(buffer.data(), buffer.size(), pipe) != nullptr) out += buffer.data();
-  ::pclose(pipe);
-  while (!out.empty() && (out.back() == '\n' || out.back() == '\r')) out.pop_back();
-  return out;
 }
 
 }  // namespace
@@ -69,15 +59,11 @@ nlohmann::json make_provenance(int threads, const std::string& command_line,
                                const nlohmann::json& extra) {
   std::array<char, 256> host{};
   ::gethostname(host.data(), host.size() - 1);
-  const std::string source = NOSHARING_SOURCE_DIR;
-  const std::string commit =
-      command_output("git -C '" + source + "' rev-parse HEAD 2>/dev/null");
-  const std::string dirty =
-      command_output("git -C '" + source + "' status --porcelain --untracked-files=no 2>/dev/null");
+  const std::string commit = NOSHARING_GIT_COMMIT;  // of the build, not of today's tree
   const char* coretype = std::getenv("OPENBLAS_CORETYPE");
   nlohmann::json provenance = {
       {"git_commit", commit.empty() ? nlohmann::json(nullptr) : nlohmann::json(commit)},
-      {"git_dirty", !dirty.empty()},
+      {"git_dirty", NOSHARING_GIT_DIRTY},
       {"libtorch_version", TORCH_VERSION},
       {"blas", openblas_get_config()},
       {"blas_kernel", blas_core_name()},

@@ -115,6 +115,16 @@ TrainResult train_model(const Config& config, const TrainOptions& options) {
   schedule.steps_per_epoch = steps_per_epoch;
   schedule.step_epochs = config.get_int("train.step_epochs");
   schedule.step_gamma = config.get_double("train.step_gamma");
+  schedule.clock = config.get_string("train.schedule_clock");
+  if (schedule.clock == "time" && !(max_minutes > 0)) {
+    throw_usage("train.schedule_clock = \"time\" needs a wall-clock budget: train.max_minutes = "
+                "{}, expected > 0", max_minutes);
+  }
+  if (schedule.clock == "time" && schedule.kind == "step") {
+    throw_usage("train.schedule_clock = \"time\" runs the cosine (or constant) schedule over "
+                "the time budget; train.schedule = \"step\" counts epochs: use "
+                "train.schedule_clock = \"steps\"");
+  }
 
   const std::string& run_dir = options.run_dir;
   TrainerState state;
@@ -212,7 +222,8 @@ TrainResult train_model(const Config& config, const TrainOptions& options) {
     while (state.step < total_steps) {
       std::optional<Batch> batch = train_loader->next();
       if (!batch) break;
-      const double lr = learning_rate_at(state.step, schedule);
+      const double lr = learning_rate_at(
+          state.step, schedule, max_minutes > 0 ? elapsed() / (max_minutes * 60) : 0.0);
       set_learning_rate(*optimizer, lr);
       optimizer->zero_grad();
       const torch::Tensor logits = model->forward(batch->images);

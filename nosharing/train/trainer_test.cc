@@ -173,6 +173,35 @@ TEST(ScheduleTest, WarmupCosineAndStep) {
   EXPECT_DOUBLE_EQ(learning_rate_at(100, options), 1.0);
 }
 
+TEST(ScheduleTest, TimeClockAnnealsOverTheTimeBudgetToo) {
+  ScheduleOptions options;
+  options.peak_lr = 1.0;
+  options.warmup_steps = 10;
+  options.total_steps = 110;
+  // The step clock ignores time.
+  EXPECT_NEAR(learning_rate_at(10, options, 0.5), 1.0, 1e-12);
+  options.clock = "time";
+  // Whichever is further along: half the time budget used at the first post-warm-up step.
+  EXPECT_NEAR(learning_rate_at(10, options, 0.5), 0.5, 1e-12);
+  EXPECT_NEAR(learning_rate_at(60, options, 0.1), 0.5, 1e-12);
+  EXPECT_NEAR(learning_rate_at(20, options, 1.0), 0.0, 1e-12);
+  EXPECT_NEAR(learning_rate_at(20, options, 2.0), 0.0, 1e-12);
+  // Warm-up stays counted in steps.
+  EXPECT_DOUBLE_EQ(learning_rate_at(4, options, 0.9), 0.5);
+}
+
+TEST(TrainerTest, TimeClockNeedsATimeBudget) {
+  const std::string root = testing::make_temp_dir("time_clock");
+  testing::write_idx_dataset(root + "/data", 60, 10, 12, 12, 4, 3);
+  Config config = tiny_config(root + "/data");
+  config.apply_set("train.schedule_clock=time");
+  TrainOptions options;
+  options.quiet = true;
+  options.run_dir = root + "/run";
+  create_run_directory(options.run_dir, false);
+  EXPECT_THROW(train_model(config, options), UsageError);
+}
+
 TEST(RunDirectoryTest, ExistingDirectoryNeedsForce) {
   const std::string dir = testing::make_temp_dir("rundir") + "/run";
   create_run_directory(dir, false);

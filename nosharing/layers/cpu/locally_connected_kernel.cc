@@ -4,7 +4,6 @@
 #include <ATen/Functions.h>
 #include <ATen/Parallel.h>
 #include <c10/util/Exception.h>
-#include <cblas.h>
 
 #include <algorithm>
 #include <cmath>
@@ -12,6 +11,7 @@
 #include <cstring>
 #include <new>
 
+#include "nosharing/layers/cpu/blas.h"
 #include "nosharing/layers/cpu/large_buffer_pool.h"
 
 namespace nosharing {
@@ -56,35 +56,7 @@ LocallyConnectedGeometry make_locally_connected_geometry(const at::Tensor& input
 
 namespace {
 
-// ---- BLAS ---------------------------------------------------------------------------------
-
-// Row-major C = A·B (beta 0), with transposes; float and double.
-void gemm(CBLAS_TRANSPOSE trans_a, CBLAS_TRANSPOSE trans_b, int64_t m, int64_t n, int64_t k,
-          const float* a, int64_t lda, const float* b, int64_t ldb, float* c, int64_t ldc) {
-  cblas_sgemm(CblasRowMajor, trans_a, trans_b, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc);
-}
-void gemm(CBLAS_TRANSPOSE trans_a, CBLAS_TRANSPOSE trans_b, int64_t m, int64_t n, int64_t k,
-          const double* a, int64_t lda, const double* b, int64_t ldb, double* c, int64_t ldc) {
-  cblas_dgemm(CblasRowMajor, trans_a, trans_b, m, n, k, 1.0, a, lda, b, ldb, 0.0, c, ldc);
-}
-
-// OpenBLAS single-threaded while our OpenMP threads call it: its own pthread pool would
-// compete with them for the same cores, and single-threaded OpenBLAS is safe to call
-// concurrently. The caller's setting is restored afterwards.
-class BlasSingleThreaded {
- public:
-  BlasSingleThreaded() : saved_(openblas_get_num_threads()) {
-    if (saved_ != 1) openblas_set_num_threads(1);
-  }
-  ~BlasSingleThreaded() {
-    if (saved_ != 1) openblas_set_num_threads(saved_);
-  }
-  BlasSingleThreaded(const BlasSingleThreaded&) = delete;
-  BlasSingleThreaded& operator=(const BlasSingleThreaded&) = delete;
-
- private:
-  int saved_;
-};
+constexpr const char* kComponent = "locally connected kernel";
 
 // ---- Workspaces ---------------------------------------------------------------------------
 
@@ -334,13 +306,6 @@ void transpose(const T* src, T* dst, int64_t rows, int64_t cols) {
   });
 }
 
-void check_floating_cpu(const at::Tensor& t, const char* what) {
-  TORCH_CHECK(t.device().is_cpu(), "locally connected kernel: ", what, " must be on the CPU, got ",
-              t.device());
-  TORCH_CHECK(t.scalar_type() == at::kFloat || t.scalar_type() == at::kDouble,
-              "locally connected kernel: ", what, " must be float32 or float64, got ",
-              t.scalar_type());
-}
 
 }  // namespace
 
@@ -350,7 +315,7 @@ bool is_batch_innermost(const at::Tensor& x) {
 
 at::Tensor nchw_to_chwn(const at::Tensor& input) {
   TORCH_CHECK(input.dim() == 4, "nchw_to_chwn: expected [B, C, H, W], got ", input.sizes());
-  check_floating_cpu(input, "input");
+  check_floating_cpu(input, kComponent, "input");
   if (is_batch_innermost(input)) return input.permute({1, 2, 3, 0});  // no copy
   const at::Tensor x = input.contiguous();
   at::Tensor out = pooled_empty({x.size(1), x.size(2), x.size(3), x.size(0)}, x.options());
@@ -364,7 +329,7 @@ at::Tensor nchw_to_chwn(const at::Tensor& input) {
 at::Tensor chwn_to_nchw(const at::Tensor& input_chwn) {
   TORCH_CHECK(input_chwn.dim() == 4, "chwn_to_nchw: expected [C, H, W, B], got ",
               input_chwn.sizes());
-  check_floating_cpu(input_chwn, "input");
+  check_floating_cpu(input_chwn, kComponent, "input");
   const at::Tensor x = input_chwn.contiguous();
   at::Tensor out = pooled_empty({x.size(3), x.size(0), x.size(1), x.size(2)}, x.options());
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "chwn_to_nchw", [&] {
@@ -377,7 +342,7 @@ at::Tensor chwn_to_nchw(const at::Tensor& input_chwn) {
 at::Tensor locally_connected_forward_cpu(const LocallyConnectedGeometry& g,
                                          const at::Tensor& input_chwn, const at::Tensor& weight,
                                          const at::Tensor& bias) {
-  check_floating_cpu(input_chwn, "input");
+  check_floating_cpu(input_chwn, kComponent, "input");
   TORCH_CHECK(input_chwn.is_contiguous() &&
                   input_chwn.sizes() == at::IntArrayRef({g.in_channels, g.height, g.width, g.batch}),
               "locally connected kernel: input_chwn must be contiguous [C_in, H, W, B] = [",
@@ -413,7 +378,7 @@ LocallyConnectedGrads locally_connected_backward_cpu(const LocallyConnectedGeome
                                                      const at::Tensor& input_chwn,
                                                      const at::Tensor& weight,
                                                      std::array<bool, 3> needs) {
-  check_floating_cpu(input_chwn, "input");
+  check_floating_cpu(input_chwn, kComponent, "input");
   TORCH_CHECK(grad_output.sizes() ==
                   at::IntArrayRef({g.batch, g.out_channels, g.out_height, g.out_width}),
               "locally connected kernel: grad_output must be [", g.batch, ", ", g.out_channels,
