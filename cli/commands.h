@@ -15,6 +15,11 @@ void add_train_command(CLI::App& app, CommandRun& run);
 void add_eval_command(CLI::App& app, CommandRun& run);
 void add_info_command(CLI::App& app, CommandRun& run);
 void add_config_command(CLI::App& app, CommandRun& run);
+void add_analyze_command(CLI::App& app, CommandRun& run);
+
+// Analyses a run into out_dir (empty: the run directory), prints the analysis.json path
+// unless quiet, and returns the report's index.html path.
+std::string analyze_and_report(const std::string& run_dir, const std::string& out_dir, bool quiet);
 
 // Joins argv into one line for provenance.json.
 std::string command_line_of(int argc, char** argv);

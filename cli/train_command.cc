@@ -86,6 +86,21 @@ int run_train(const TrainArgs& args) {
                 result.last_eval.accuracy, static_cast<long long>(result.last_eval.n),
                 static_cast<long long>(result.state.step), result.state.seconds);
   }
+  if (!args.no_analyze) {
+    // The reason to train these networks is to look at their maps (DESIGN §8): a bare
+    // `nosharing train` ends with a report. A failed analysis keeps the trained run.
+    try {
+      const std::string report = analyze_and_report(options.run_dir, "", true);
+      if (!args.quiet) std::printf("report %s\n", report.c_str());
+    } catch (const std::exception& error) {
+      std::fprintf(stderr,
+                   "nosharing: analysis of %s failed: %s; the trained run is complete; retry "
+                   "with: nosharing analyze --run %s\n",
+                   options.run_dir.c_str(), error.what(), options.run_dir.c_str());
+      std::printf("%s\n", options.run_dir.c_str());
+      return 1;
+    }
+  }
   std::printf("%s\n", options.run_dir.c_str());
   return 0;
 }
@@ -103,7 +118,8 @@ void add_train_command(CLI::App& app, CommandRun& run) {
   sub->add_option("--threads", args->threads, "compute threads (sets train.threads)")
       ->check(CLI::NonNegativeNumber);
   sub->add_flag("--force", args->force, "replace an existing run directory");
-  sub->add_flag("--no-analyze", args->no_analyze, "do not analyse the trained model");
+  sub->add_flag("--no-analyze", args->no_analyze,
+                "skip the analysis (analysis.json, report/index.html) after training");
   sub->add_flag("--quiet", args->quiet, "print only the run directory");
   sub->add_option("--resume", args->resume, "continue an interrupted run");
   sub->callback([args, &run] { run = [args] { return run_train(*args); }; });

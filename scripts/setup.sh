@@ -6,7 +6,7 @@ packages=(
   libtorch-dev libgloo-dev libopenblas-dev
   libtomlplusplus-dev libcli11-dev libfmt-dev nlohmann-json3-dev libstb-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  dataset-fashion-mnist python3-torch
+  dataset-fashion-mnist python3-torch chromium
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -97,6 +97,24 @@ std::vector<ConfigKeySpec> make_schema() {
       {"augment.repetitions", int64_t{1},
        "copies of each source image in a batch, each augmented independently (a step "
        "processes train.batch_size × repetitions images)", {}},
+      // --- analysis (DESIGN §5: `nosharing analyze`, and the end of `nosharing train`) ---
+      {"analysis.dprime_threshold", 0.85,
+       "category patches: regions where d′ exceeds this (All-TNN's 0.85)", {}},
+      {"analysis.min_patch_area", int64_t{4},
+       "category patches: smallest region counted, in sheet cells", {}},
+      {"analysis.max_images", int64_t{2000},
+       "validation images measured for category selectivity (0: all)", {}},
+      {"analysis.orientations", int64_t{16}, "grating orientations in [0°, 180°) (≥ 8)", {}},
+      {"analysis.phases", int64_t{4}, "grating phases (≥ 4)", {}},
+      {"analysis.periods", Doubles{3.0, 5.0, 8.0, 12.0},
+       "grating periods in input pixels (≥ 3 spatial frequencies)", {}},
+      {"analysis.rf_units", int64_t{256},
+       "units per layer whose receptive-field centre is measured (input gradients)", {}},
+      {"analysis.pinwheel_sigma", 1.0,
+       "Gaussian smoothing of orientation maps before pinwheel detection, in sheet cells", {}},
+      {"analysis.min_periods", 3.0,
+       "pinwheel density only when the map's shorter side spans this many column spacings Λ",
+       {}},
       // --- sharing (DESIGN §3: dynamic weight sharing, Pogodin et al. 2021) ---
       {"sharing.mode", std::string("none"),
        "sleep phase on every unshared layer: none; instant (each kernel and bias replaced by "

@@ -1,0 +1,86 @@
+// nosharing analyze, and train chaining into it (DESIGN §8).
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "tests/test_util.h"
+
+namespace nosharing {
+namespace {
+
+using testing::make_temp_dir;
+using testing::run_cli;
+
+std::vector<std::string> tiny_train(const std::string& data, const std::string& out) {
+  return {"train", "--data", data, "--out", out, "--threads", "1",
+          "--set", "model.channels=[4, 4]", "--set", "model.kernels=3",
+          "--set", "train.batch_size=32", "--set", "train.max_steps=4",
+          "--set", "train.warmup_steps=1", "--set", "data.threads=1",
+          "--set", "analysis.rf_units=16", "--set", "analysis.max_images=64"};
+}
+
+std::string last_line(std::string text) {
+  while (!text.empty() && text.back() == '\n') text.pop_back();
+  const size_t at = text.rfind('\n');
+  return at == std::string::npos ? text : text.substr(at + 1);
+}
+
+class AnalyzeCommandTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    data_ = new std::string(make_temp_dir("analyze-data"));
+    testing::write_idx_dataset(*data_, 320, 64, 12, 12, 4, 3);
+  }
+  static void TearDownTestSuite() { delete data_; }
+  static std::string* data_;
+};
+std::string* AnalyzeCommandTest::data_ = nullptr;
+
+TEST_F(AnalyzeCommandTest, TrainEndsWithTheReportAndAnalyzeRewritesIt) {
+  namespace fs = std::filesystem;
+  const std::string run = make_temp_dir("analyze-run") + "/run";
+  const auto trained = run_cli(tiny_train(*data_, run));
+  ASSERT_EQ(trained.exit_code, 0) << trained.err;
+  EXPECT_EQ(last_line(trained.out), run);  // the run directory stays the last line
+  EXPECT_NE(trained.out.find("report " + run + "/report/index.html"), std::string::npos)
+      << trained.out;
+  ASSERT_TRUE(fs::is_regular_file(run + "/analysis.json"));
+  ASSERT_TRUE(fs::is_regular_file(run + "/report/index.html"));
+  const auto json = nlohmann::json::parse(testing::read_file(run + "/analysis.json"));
+  ASSERT_EQ(json["layers"].size(), 2u);
+  EXPECT_EQ(json["layers"][1]["name"], "lc2");
+  EXPECT_TRUE(json["layers"][0]["orientation"]["smoothness"].is_number());
+  EXPECT_EQ(json["step"], 4);
+
+  const std::string elsewhere = make_temp_dir("analyze-out") + "/out";
+  const auto analyzed = run_cli({"analyze", "--run", run, "--out", elsewhere, "--quiet"});
+  ASSERT_EQ(analyzed.exit_code, 0) << analyzed.err;
+  EXPECT_EQ(last_line(analyzed.out), elsewhere + "/report/index.html");
+  EXPECT_TRUE(fs::is_regular_file(elsewhere + "/analysis.json"));
+  for (const auto& entry : fs::recursive_directory_iterator(elsewhere)) {
+    EXPECT_EQ(entry.path().string().find(".tmp"), std::string::npos) << entry.path();
+  }
+}
+
+TEST_F(AnalyzeCommandTest, NoAnalyzeSkipsAndErrorsNameTheRun) {
+  namespace fs = std::filesystem;
+  const std::string run = make_temp_dir("analyze-skip") + "/run";
+  std::vector<std::string> args = tiny_train(*data_, run);
+  args.push_back("--no-analyze");
+  args.push_back("--quiet");
+  const auto trained = run_cli(args);
+  ASSERT_EQ(trained.exit_code, 0) << trained.err;
+  EXPECT_EQ(trained.out, run + "\n");
+  EXPECT_FALSE(fs::exists(run + "/analysis.json"));
+
+  const auto missing = run_cli({"analyze", "--run", run + "-nope"});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.err.find(run + "-nope"), std::string::npos) << missing.err;
+  EXPECT_EQ(run_cli({"analyze"}).exit_code, 2);  // --run is required
+}
+
+}  // namespace
+}  // namespace nosharing

@@ -1,0 +1,278 @@
+#include "nosharing/analysis/analyze.h"
+
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+#include <torch/nn/modules/conv.h>
+#include <torch/utils.h>
+
+#include <cmath>
+#include <limits>
+
+#include "nosharing/analysis/kernel_distance.h"
+#include "nosharing/analysis/layer_activations.h"
+#include "nosharing/analysis/retinotopy.h"
+#include "nosharing/analysis/sheet_maps.h"
+#include "nosharing/core/error.h"
+#include "nosharing/data/loader.h"
+
+namespace nosharing {
+namespace {
+
+constexpr double kNan = std::numeric_limits<double>::quiet_NaN();
+
+nlohmann::json number(double value) {
+  return std::isfinite(value) ? nlohmann::json(value) : nlohmann::json(nullptr);
+}
+
+nlohmann::json numbers(const std::vector<double>& values, double scale = 1.0) {
+  nlohmann::json out = nlohmann::json::array();
+  for (double v : values) out.push_back(number(v * scale));
+  return out;
+}
+
+nlohmann::json curve_json(const SmoothnessCurve& curve, double scale) {
+  return {{"distance", numbers(curve.distance)},
+          {"difference", numbers(curve.difference, scale)},
+          {"pairs", curve.pairs},
+          {"smoothness", number(curve.smoothness)}};
+}
+
+double mean_finite(const std::vector<double>& values) {
+  double sum = 0;
+  int64_t n = 0;
+  for (double v : values) {
+    if (std::isfinite(v)) {
+      sum += v;
+      ++n;
+    }
+  }
+  return n ? sum / static_cast<double>(n) : kNan;
+}
+
+void measure_orientation(LayerAnalysis& layer, const torch::Tensor& responses,
+                         const Gratings& gratings, const AnalysisOptions& options) {
+  const torch::Tensor tuning =
+      orientation_tuning(responses, gratings.orientation, options.gratings.orientations);
+  layer.orientation = orientation_preference(tuning, gratings.angles);
+  layer.orientation_grid = most_selective_units(layer.orientation.selectivity, layer.channels,
+                                                layer.height, layer.width);
+  // Units silent for every grating have no preference: left out of the smoothness.
+  const torch::Tensor silent = layer.orientation.selectivity <= 0;
+  const torch::Tensor preferred =
+      at::where(silent, at::full_like(layer.orientation.preferred, kNan), layer.orientation.preferred);
+  const torch::Tensor selectivity =
+      at::where(silent, at::full_like(layer.orientation.selectivity, kNan),
+                layer.orientation.selectivity);
+  layer.orientation_curve = smoothness_curve(preferred, layer.coordinates,
+                                             MapDifference::kOrientation, options.smoothness);
+  layer.selectivity_curve = smoothness_curve(selectivity, layer.coordinates,
+                                             MapDifference::kAbsolute, options.smoothness);
+  layer.pinwheels = find_pinwheels(gather_map(layer.orientation.preferred, layer.orientation_grid),
+                                   options.pinwheels);
+}
+
+void measure_category(LayerAnalysis& layer, const CategoryStatistics& statistics,
+                      const AnalysisOptions& options) {
+  layer.dprime = statistics.dprime();
+  std::vector<double> smoothness;
+  for (int64_t k = 0; k < layer.dprime.size(0); ++k) {
+    const torch::Tensor d = layer.dprime[k];
+    layer.dprime_grids.push_back(
+        most_selective_units(d, layer.channels, layer.height, layer.width));
+    layer.patches.push_back(find_patches(gather_map(d, layer.dprime_grids.back()), options.patches));
+    layer.dprime_curves.push_back(
+        smoothness_curve(d, layer.coordinates, MapDifference::kAbsolute, options.smoothness));
+    smoothness.push_back(layer.dprime_curves.back().smoothness);
+  }
+  layer.category_smoothness = mean_finite(smoothness);
+}
+
+void measure_retinotopy(LayerAnalysis& layer, const LcNetImpl& net, int64_t index,
+                        const AnalysisOptions& options) {
+  const int64_t units = layer.channels * layer.height * layer.width;
+  auto generator = at::detail::createCPUGenerator(options.seed + 17 * (index + 1));
+  layer.rf_units = std::get<0>(
+      at::randperm(units, generator, at::TensorOptions().dtype(at::kLong))
+          .slice(0, 0, std::min(units, options.rf_units))
+          .sort());
+  const InputShape& input = net.options().input();
+  const UnitFunction f = [&net, index](const torch::Tensor& images) {
+    return lcnet_activations(net, images, index + 1).back().pre.flatten(1);
+  };
+  RfOptions rf;
+  rf.seed = options.seed;
+  layer.rf_centres = rf_centres(f, input.channels, input.height, input.width, layer.rf_units, rf);
+  layer.rf_correlation =
+      rf_position_correlation(layer.rf_centres, layer.coordinates.index_select(0, layer.rf_units));
+}
+
+}  // namespace
+
+AnalysisOptions AnalysisOptions::from_config(const Config& config) {
+  AnalysisOptions o;
+  o.gratings.orientations = config.get_int("analysis.orientations");
+  o.gratings.phases = config.get_int("analysis.phases");
+  o.gratings.periods = config.get_double_list("analysis.periods");
+  if (o.gratings.orientations < 8) {
+    throw_usage("analysis.orientations = {}: expected at least 8", o.gratings.orientations);
+  }
+  if (o.gratings.phases < 4) throw_usage("analysis.phases = {}: expected at least 4", o.gratings.phases);
+  if (o.gratings.periods.size() < 3) {
+    throw_usage("analysis.periods has {} values: expected at least 3 spatial frequencies",
+                o.gratings.periods.size());
+  }
+  for (double p : o.gratings.periods) {
+    if (!(p >= 2)) throw_usage("analysis.periods: {} pixels: expected periods ≥ 2 pixels", p);
+  }
+  o.patches.threshold = config.get_double("analysis.dprime_threshold");
+  o.patches.min_area = config.get_int("analysis.min_patch_area");
+  if (o.patches.min_area < 1) {
+    throw_usage("analysis.min_patch_area = {}: expected ≥ 1", o.patches.min_area);
+  }
+  o.max_images = config.get_int("analysis.max_images");
+  if (o.max_images < 0) throw_usage("analysis.max_images = {}: expected ≥ 0", o.max_images);
+  o.rf_units = config.get_int("analysis.rf_units");
+  if (o.rf_units < 1) throw_usage("analysis.rf_units = {}: expected ≥ 1", o.rf_units);
+  o.pinwheels.smoothing_sigma = config.get_double("analysis.pinwheel_sigma");
+  if (!(o.pinwheels.smoothing_sigma >= 0)) {
+    throw_usage("analysis.pinwheel_sigma = {}: expected ≥ 0", o.pinwheels.smoothing_sigma);
+  }
+  o.pinwheels.min_periods = config.get_double("analysis.min_periods");
+  o.seed = static_cast<uint64_t>(config.get_int("train.seed"));
+  o.smoothness.seed = o.seed;
+  return o;
+}
+
+ModelAnalysis analyze_lcnet(const LcNetImpl& net, BatchLoader* validation,
+                            const std::vector<std::string>& class_names,
+                            const AnalysisOptions& options) {
+  ModelAnalysis analysis;
+  analysis.class_names = class_names;
+  analysis.input_height = net.options().input().height;
+  analysis.input_width = net.options().input().width;
+  const auto& specs = net.layer_specs();
+  const InputShape& input = net.options().input();
+  const bool unshared = net.options().sharing() == LcNetSharing::kNone;
+  const auto snrs = layer_weight_snrs(net);
+  const auto lc_layers = net.unshared_layers();
+  for (size_t i = 0; i < specs.size(); ++i) {
+    LayerAnalysis layer;
+    layer.name = specs[i].name;
+    layer.unshared = unshared;
+    layer.channels = specs[i].out_channels;
+    layer.height = specs[i].output_height;
+    layer.width = specs[i].output_width;
+    layer.coordinates = column_unit_coordinates(layer.channels, layer.height, layer.width);
+    for (const auto& [name, snr] : snrs) {
+      if (name == layer.name) layer.weight_snr = snr;
+    }
+    if (unshared) {
+      const torch::Tensor& w = lc_layers[i].second->weight;
+      layer.kernel_distance_1 = kernel_distance(w, layer.height, layer.width, 1);
+      layer.kernel_distance_4 = kernel_distance(w, layer.height, layer.width, 4);
+    } else {
+      // One kernel everywhere: every distance is 0 by construction.
+      layer.kernel_distance_1 = layer.kernel_distance_4 = 0.0;
+    }
+    analysis.layers.push_back(std::move(layer));
+  }
+
+  {  // Orientation: all layers from one pass of the gratings.
+    torch::NoGradGuard no_grad;
+    const Gratings gratings =
+        make_gratings(input.channels, input.height, input.width, options.gratings);
+    const auto acts = lcnet_activations(net, gratings.images);
+    for (size_t i = 0; i < acts.size(); ++i) {
+      measure_orientation(analysis.layers[i], acts[i].post.flatten(1), gratings, options);
+    }
+  }
+
+  if (validation != nullptr && !class_names.empty()) {
+    torch::NoGradGuard no_grad;
+    std::vector<CategoryStatistics> statistics;
+    for (const LayerAnalysis& layer : analysis.layers) {
+      statistics.emplace_back(static_cast<int64_t>(class_names.size()),
+                              layer.channels * layer.height * layer.width);
+    }
+    validation->start_epoch(0);
+    int64_t seen = 0;
+    while (options.max_images == 0 || seen < options.max_images) {
+      std::optional<Batch> batch = validation->next();
+      if (!batch) break;
+      int64_t take = batch->images.size(0);
+      if (options.max_images > 0) take = std::min(take, options.max_images - seen);
+      const torch::Tensor images = batch->images.slice(0, 0, take);
+      const torch::Tensor labels = batch->labels.slice(0, 0, take);
+      const auto acts = lcnet_activations(net, images);
+      for (size_t i = 0; i < acts.size(); ++i) statistics[i].add(acts[i].post.flatten(1), labels);
+      seen += take;
+    }
+    analysis.images = seen;
+    if (seen > 0) {
+      for (size_t i = 0; i < analysis.layers.size(); ++i) {
+        measure_category(analysis.layers[i], statistics[i], options);
+      }
+    }
+  }
+
+  for (size_t i = 0; i < analysis.layers.size(); ++i) {
+    measure_retinotopy(analysis.layers[i], net, static_cast<int64_t>(i), options);
+  }
+  return analysis;
+}
+
+nlohmann::json analysis_to_json(const ModelAnalysis& analysis) {
+  nlohmann::json layers = nlohmann::json::array();
+  constexpr double kDegrees = 180.0 / M_PI;
+  for (const LayerAnalysis& layer : analysis.layers) {
+    nlohmann::json j;
+    j["name"] = layer.name;
+    j["unshared"] = layer.unshared;
+    j["sheet"] = {{"layout", layer.layout},
+                  {"channels", layer.channels},
+                  {"height", layer.height},
+                  {"width", layer.width}};
+    const double mean_selectivity = layer.orientation.selectivity.defined()
+                                        ? layer.orientation.selectivity.mean().item<double>()
+                                        : kNan;
+    j["orientation"] = {
+        {"smoothness", number(layer.orientation_curve.smoothness)},
+        {"selectivity_smoothness", number(layer.selectivity_curve.smoothness)},
+        {"mean_selectivity", number(mean_selectivity)},
+        {"pinwheel_density", number(layer.pinwheels.density)},
+        {"pinwheel_count", layer.pinwheels.count()},
+        {"column_spacing", number(layer.pinwheels.period)},
+        {"curve_degrees", curve_json(layer.orientation_curve, kDegrees)},
+        {"selectivity_curve", curve_json(layer.selectivity_curve, 1.0)}};
+    if (layer.dprime.defined()) {
+      int64_t total = 0;
+      nlohmann::json per_class = nlohmann::json::object();
+      nlohmann::json class_smoothness = nlohmann::json::object();
+      for (size_t k = 0; k < layer.patches.size(); ++k) {
+        const std::string& name =
+            k < analysis.class_names.size() ? analysis.class_names[k] : std::to_string(k);
+        per_class[name] = layer.patches[k].components.size();
+        class_smoothness[name] = number(layer.dprime_curves[k].smoothness);
+        total += static_cast<int64_t>(layer.patches[k].components.size());
+      }
+      j["category"] = {{"smoothness", number(layer.category_smoothness)},
+                       {"patches", total},
+                       {"patches_per_class", per_class},
+                       {"smoothness_per_class", class_smoothness},
+                       {"max_dprime", number(at::nan_to_num(layer.dprime, -1e300).max().item<double>())},
+                       {"images", analysis.images}};
+    } else {
+      j["category"] = {{"smoothness", nullptr}, {"patches", nullptr}};
+    }
+    j["retinotopy"] = {{"correlation", number(layer.rf_correlation)},
+                       {"units", layer.rf_units.defined() ? layer.rf_units.size(0) : 0}};
+    j["weight_snr"] = number(layer.weight_snr.squared);
+    j["weight_snr_abs"] = number(layer.weight_snr.abs);
+    j["kernel_distance"] = {{"radius_1", number(layer.kernel_distance_1)},
+                            {"radius_4", number(layer.kernel_distance_4)}};
+    layers.push_back(std::move(j));
+  }
+  return {{"layers", layers}, {"classes", analysis.class_names}};
+}
+
+}  // namespace nosharing

@@ -1,0 +1,89 @@
+// Every map measure of DESIGN §5 for every conv-shaped layer of an lcnet, and
+// analysis.json (DESIGN §8). Numbers only: nosharing/report draws them.
+#pragma once
+
+#include <nlohmann/json.hpp>
+#include <torch/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "nosharing/analysis/category.h"
+#include "nosharing/analysis/orientation.h"
+#include "nosharing/analysis/pinwheels.h"
+#include "nosharing/analysis/smoothness.h"
+#include "nosharing/analysis/stimuli.h"
+#include "nosharing/core/config.h"
+#include "nosharing/models/lcnet.h"
+#include "nosharing/sharing/weight_snr.h"
+
+namespace nosharing {
+
+class BatchLoader;
+
+struct AnalysisOptions {
+  GratingOptions gratings;
+  SmoothnessOptions smoothness;
+  PinwheelOptions pinwheels;
+  PatchOptions patches;
+  int64_t max_images = 2000;  // validation images for d′ (0: all the loader serves)
+  int64_t rf_units = 256;
+  uint64_t seed = 0;
+
+  // Reads the analysis.* keys (and train.seed); UsageError naming a key whose value is out
+  // of range (fewer than 8 orientations, 4 phases or 3 periods, …).
+  static AnalysisOptions from_config(const Config& config);
+};
+
+// The numbers of one layer. Units are in `output.flatten(1)` order: u = (c·H + y)·W + x.
+struct LayerAnalysis {
+  std::string name;
+  bool unshared = true;  // false for the twin's Conv2d layers
+  std::string layout = "column";
+  int64_t channels = 0, height = 0, width = 0;
+  torch::Tensor coordinates;  // float64 [U, 2] sheet (y, x) of every unit
+
+  // Orientation.
+  OrientationPreference orientation;  // [U] each
+  torch::Tensor orientation_grid;     // int64 [Hg, Wg]: the unit drawn at each map cell
+  SmoothnessCurve orientation_curve;  // c(d) of preferred orientation
+  SmoothnessCurve selectivity_curve;  // c(d) of |Δ selectivity|
+  PinwheelResult pinwheels;           // on the orientation map
+
+  // Category selectivity (empty when the data are unlabelled).
+  torch::Tensor dprime;                      // float64 [K, U]
+  std::vector<torch::Tensor> dprime_grids;   // per class, int64 [Hg, Wg] units drawn
+  std::vector<SmoothnessCurve> dprime_curves;
+  std::vector<Components> patches;           // per class, on its d′ map
+  double category_smoothness = 0;            // mean over classes of the d′ smoothness
+
+  // Retinotopy.
+  torch::Tensor rf_units;      // int64 [N]
+  torch::Tensor rf_centres;    // float64 [N, 2] input pixels (y, x)
+  double rf_correlation = 0;
+
+  WeightSnr weight_snr;
+  double kernel_distance_1 = 0, kernel_distance_4 = 0;
+};
+
+struct ModelAnalysis {
+  std::vector<LayerAnalysis> layers;
+  std::vector<std::string> class_names;
+  int64_t images = 0;  // validation images behind d′
+  int64_t input_height = 0, input_width = 0;  // the model's input, pixels
+};
+
+// Analyses every conv-shaped layer of `net` (put in eval mode by the caller). `validation`
+// serves normalised labelled images (may be null: no category measures); at most
+// options.max_images are used.
+ModelAnalysis analyze_lcnet(const LcNetImpl& net, BatchLoader* validation,
+                            const std::vector<std::string>& class_names,
+                            const AnalysisOptions& options);
+
+// analysis.json (DESIGN §8): {"layers": [{"name", "orientation": {"smoothness",
+// "pinwheel_density", "mean_selectivity", …}, "category": {"smoothness", "patches", …},
+// "retinotopy": {"correlation"}, "weight_snr", …}], …}; NaN is written as null.
+nlohmann::json analysis_to_json(const ModelAnalysis& analysis);
+
+}  // namespace nosharing

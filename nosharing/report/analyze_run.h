@@ -1,0 +1,20 @@
+// `nosharing analyze` as a library call (the CLI and the end of `nosharing train` use it):
+// load a run's config and checkpoint, measure every conv-shaped layer (DESIGN §5) with the
+// run's own validation images as category sets, write analysis.json (DESIGN §8) and the
+// HTML report.
+#pragma once
+
+#include <string>
+
+namespace nosharing {
+
+struct AnalyzeRunResult {
+  std::string analysis_json;  // <out>/analysis.json
+  std::string report;         // <out>/report/index.html
+};
+
+// out_dir empty: the run directory. RuntimeError for a missing or corrupt run, checkpoint or
+// data; UsageError for bad analysis.* values or a model type without analysis.
+AnalyzeRunResult analyze_run(const std::string& run_dir, const std::string& out_dir = "");
+
+}  // namespace nosharing

@@ -1,0 +1,32 @@
+// The HTML report of a run (DESIGN §8: report/index.html with its PNG/SVG figures): one
+// self-contained page with relative links only, drawn from the numbers of
+// nosharing/analysis and the run's metrics.jsonl.
+//
+// Figures per layer: the orientation map (hue = preferred orientation, brightness =
+// selectivity, pinwheels marked: white discs +½, black discs −½), d′ maps per class (blue −,
+// red +, category patches outlined), RF centres (input pixels, coloured by sheet position),
+// the c(d) smoothness curves; and the training curves.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <vector>
+
+#include "nosharing/analysis/analyze.h"
+
+namespace nosharing {
+
+struct ReportInputs {
+  std::string title;                    // e.g. the run directory's name
+  const ModelAnalysis* analysis = nullptr;
+  nlohmann::json analysis_json;         // analysis_to_json(*analysis): the numbers table
+  std::vector<nlohmann::json> metrics;  // metrics.jsonl lines (may be empty)
+  nlohmann::json config_summary;        // a few key = value pairs shown at the top
+};
+
+// Writes `dir`/index.html and its figures (creating `dir`); returns the path of
+// index.html. Files are written atomically.
+std::string write_html_report(const std::string& dir, const ReportInputs& inputs);
+
+}  // namespace nosharing

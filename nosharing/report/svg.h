@@ -1,0 +1,34 @@
+// Line and scatter plots as SVG text, written by the project (no plotting library): c(d)
+// curves, training curves and receptive-field centres.
+#pragma once
+
+#include <cmath>
+#include <string>
+#include <vector>
+
+namespace nosharing {
+
+struct PlotSeries {
+  std::string label;
+  std::vector<double> x, y;  // non-finite points are skipped (lines break there)
+  std::string color = "#1f5fa8";
+  bool markers = false;      // dots instead of a line
+  std::vector<std::string> point_colors;  // per point, for markers (empty: `color`)
+};
+
+struct PlotOptions {
+  std::string title;
+  std::string x_label, y_label;
+  int width = 420, height = 300;
+  // Axis ranges; NaN: from the data.
+  double x_min = NAN, x_max = NAN, y_min = NAN, y_max = NAN;
+  bool y_reversed = false;  // image coordinates: y grows downwards
+};
+
+// A complete SVG document. Labels are XML-escaped.
+std::string plot_svg(const std::vector<PlotSeries>& series, const PlotOptions& options);
+
+// "&", "<", ">", '"' escaped for XML/HTML text and attributes.
+std::string xml_escape(const std::string& text);
+
+}  // namespace nosharing
