@@ -9,6 +9,7 @@
 #include "nosharing/core/config.h"
 #include "nosharing/core/error.h"
 #include "nosharing/models/model.h"
+#include "nosharing/report/wlsc_report.h"
 #include "nosharing/train/checkpoint.h"
 #include "nosharing/train/run_directory.h"
 #include "nosharing/train/trainer.h"
@@ -81,10 +82,22 @@ int run_train(const TrainArgs& args) {
                  static_cast<long long>(result.state.step), options.run_dir.c_str());
     return 130;
   }
-  if (!args.quiet && result.last_eval.n > 0) {
+  if (!args.quiet && result.last_eval.n > 0 && !result.last_eval.has_accuracy) {
+    std::printf("validation loss %.5f (n = %lld) after %lld steps, %.1f s of training\n",
+                result.last_eval.loss, static_cast<long long>(result.last_eval.n),
+                static_cast<long long>(result.state.step), result.state.seconds);
+  } else if (!args.quiet && result.last_eval.n > 0) {
     std::printf("validation accuracy %.4f (n = %lld) after %lld steps, %.1f s of training\n",
                 result.last_eval.accuracy, static_cast<long long>(result.last_eval.n),
                 static_cast<long long>(result.state.step), result.state.seconds);
+  }
+  if (!args.no_analyze && config.get_string("model.type") == "wlsc") {
+    const WlscReportFiles report = write_wlsc_report(options.run_dir);
+    if (!args.quiet) {
+      std::printf("good Gabor fits %.3f of %zu atoms, orientation smoothness %.3f: %s\n",
+                  report.analysis.good_fraction, report.analysis.fits.size(),
+                  report.analysis.orientation_smoothness, report.analysis_json.c_str());
+    }
   }
   std::printf("%s\n", options.run_dir.c_str());
   return 0;

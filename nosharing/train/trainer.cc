@@ -8,6 +8,7 @@
 #include <csignal>
 #include <cstdio>
 #include <iostream>
+#include <map>
 
 #include <unistd.h>
 
@@ -18,6 +19,7 @@
 #include "nosharing/models/lcnet.h"
 #include "nosharing/sharing/dynamic_sharing.h"
 #include "nosharing/train/metrics_log.h"
+#include "nosharing/train/objective.h"
 #include "nosharing/train/optimizer.h"
 #include "nosharing/train/run_data.h"
 #include "nosharing/train/run_directory.h"
@@ -180,15 +182,23 @@ TrainResult train_model(const Config& config, const TrainOptions& options) {
     result.last_eval = evaluate(*model, *val_loader);
     last_eval_step = state.step;
     state.best_accuracy = std::max(state.best_accuracy, result.last_eval.accuracy);
+    // Unlabelled models (own objective) have no accuracy: null.
     metrics.write({{"kind", "eval"},
                    {"step", state.step},
                    {"epoch", epoch_number},
                    {"split", "val"},
                    {"loss", result.last_eval.loss},
-                   {"accuracy", result.last_eval.accuracy},
+                   {"accuracy", result.last_eval.has_accuracy
+                                    ? nlohmann::json(result.last_eval.accuracy)
+                                    : nlohmann::json(nullptr)},
                    {"n", result.last_eval.n},
                    {"seconds", elapsed()}});
-    if (!options.quiet) {
+    if (!options.quiet && !result.last_eval.has_accuracy) {
+      std::printf("epoch %lld step %lld: val loss %.5f (%s)\n",
+                  static_cast<long long>(epoch_number), static_cast<long long>(state.step),
+                  result.last_eval.loss, format_duration(elapsed()).c_str());
+      std::fflush(stdout);
+    } else if (!options.quiet) {
       std::printf("epoch %lld step %lld: val accuracy %.4f, loss %.4f (%s)\n",
                   static_cast<long long>(epoch_number), static_cast<long long>(state.step),
                   result.last_eval.accuracy, result.last_eval.loss,
@@ -200,6 +210,8 @@ TrainResult train_model(const Config& config, const TrainOptions& options) {
   ProgressLine progress(!options.quiet);
   model->train();
   double interval_loss = 0;
+  double interval_task_loss = 0;
+  std::map<std::string, double> interval_terms;  // a model's own objective terms
   int64_t interval_steps = 0;
   int64_t interval_images = 0;  // batch_size × augment.repetitions per step
   auto interval_start = Clock::now();
@@ -215,11 +227,10 @@ TrainResult train_model(const Config& config, const TrainOptions& options) {
       const double lr = learning_rate_at(state.step, schedule);
       set_learning_rate(*optimizer, lr);
       optimizer->zero_grad();
-      const torch::Tensor logits = model->forward(batch->images);
-      const torch::Tensor task_loss = torch::nn::functional::cross_entropy(
-          logits, batch->labels,
-          torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(label_smoothing));
-      const torch::Tensor loss = task_loss;
+      // Cross-entropy for a classifier, the model's own objective for an unlabelled one.
+      const ModelObjective objective = batch_objective(*model, *batch, label_smoothing);
+      const torch::Tensor task_loss = objective.task;
+      const torch::Tensor loss = objective.total;
       const double loss_value = loss.item<double>();
       if (!std::isfinite(loss_value)) {
         throw_runtime("non-finite loss ({}) at step {} of epoch {}: lower train.lr (now {}) or "
@@ -232,22 +243,28 @@ TrainResult train_model(const Config& config, const TrainOptions& options) {
       state.epoch = epoch;
       state.batch_in_epoch = batch->index + 1;
       interval_loss += loss_value;
+      interval_task_loss += task_loss.item<double>();
+      for (const auto& [name, term] : objective.terms) interval_terms[name] += term.item<double>();
       ++interval_steps;
       interval_images += batch->images.size(0);
       sleep_if_due();
 
       if (state.step % log_every == 0 || state.step == total_steps) {
         const double interval_seconds = seconds_since(interval_start);
-        metrics.write({{"kind", "train"},
-                       {"step", state.step},
-                       {"epoch", epoch + 1},
-                       {"loss", interval_loss / interval_steps},
-                       {"task_loss", interval_loss / interval_steps},
-                       {"lr", lr},
-                       {"images_per_second",
-                        interval_seconds > 0 ? interval_images / interval_seconds : 0.0},
-                       {"seconds", elapsed()}});
+        nlohmann::json line = {{"kind", "train"},
+                               {"step", state.step},
+                               {"epoch", epoch + 1},
+                               {"loss", interval_loss / interval_steps},
+                               {"task_loss", interval_task_loss / interval_steps},
+                               {"lr", lr},
+                               {"images_per_second",
+                                interval_seconds > 0 ? interval_images / interval_seconds : 0.0},
+                               {"seconds", elapsed()}};
+        for (const auto& [name, sum] : interval_terms) line[name] = sum / interval_steps;
+        metrics.write(line);
         interval_loss = 0;
+        interval_task_loss = 0;
+        interval_terms.clear();
         interval_steps = 0;
         interval_images = 0;
         interval_start = Clock::now();
