@@ -14,7 +14,7 @@ double angle_difference(double a, double b, double period) {
 
 // Planted Gabors on a 16×16 grid, with 5 % pixel noise, are recovered: orientation within
 // 3°, frequency within 5 %, centre within 0.3 pixel, σ within 15 %, phase within 0.2 rad,
-// R² ≥ 0.95.
+// R² at least that of the planted parameters.
 TEST(GaborFitTest, RecoversPlantedParameters) {
   torch::manual_seed(4);
   const std::vector<GaborParams> planted = {
@@ -30,7 +30,11 @@ TEST(GaborFitTest, RecoversPlantedParameters) {
     const GaborParams& p = fit.params;
     SCOPED_TRACE(::testing::Message() << "planted θ " << truth.orientation << " f "
                                       << truth.frequency);
-    EXPECT_GE(fit.r2, 0.95);
+    // At least as good as the planted parameters themselves (noise caps R² below 1).
+    const torch::Tensor centred = image - image.mean();
+    const double truth_r2 =
+        1 - (image - clean).pow(2).sum().item<double>() / centred.pow(2).sum().item<double>();
+    EXPECT_GE(fit.r2, truth_r2 - 1e-3);
     EXPECT_LE(angle_difference(p.orientation, truth.orientation, M_PI), 3 * M_PI / 180);
     EXPECT_NEAR(p.frequency, truth.frequency, 0.05 * truth.frequency);
     EXPECT_NEAR(p.x0, truth.x0, 0.3);

@@ -57,7 +57,7 @@ TEST(WlscTest, IstaWithStepAtMostOneOverLNeverIncreasesTheObjective) {
       const torch::Tensor increase = trace[k] - trace[k - 1];
       ASSERT_LE(increase.max().item<double>(), 1e-12) << c.name << " step " << k;
     }
-    EXPECT_LT(trace.back().mean().item<double>(), 0.9 * trace.front().mean().item<double>())
+    EXPECT_LT(trace.back().mean().item<double>(), trace.front().mean().item<double>() - 1e-3)
         << c.name;
   }
   // The test can fail: a step of 2.2/L overshoots and the objective grows.
@@ -71,12 +71,14 @@ TEST(WlscTest, IstaWithStepAtMostOneOverLNeverIncreasesTheObjective) {
 }
 
 // Planted dictionary: with β = 0, data y = A* x* from a random unit-norm A* [10, 9] and
-// 2-sparse codes (magnitudes in [1, 2], random signs) are learned back. Tolerances: every
-// planted atom has a learned atom with |cos| ≥ 0.99, and on fresh data the codes, matched
-// by that permutation and sign, have relative error ‖x − x*‖ / ‖x*‖ ≤ 0.1 (the shrinkage
-// bias of λ = 0.02 against magnitudes ≥ 1 is about 2 %).
+// 2-sparse codes (magnitudes in [1, 2], random signs) are learned back (300 Adam steps of
+// batch 64, gradient through 25 unrolled ISTA steps). Tolerances: every planted atom has its
+// own learned atom with |cos| ≥ 0.99, and on fresh data the codes (ISTA to convergence with
+// the learned dictionary), matched by that permutation and sign, have relative error
+// ‖x − x*‖ / ‖x*‖ ≤ 0.12 — λ = 0.1 shrinks every non-zero code by about 0.1, 5–10 % of
+// magnitudes in [1, 2].
 TEST(WlscTest, PlantedDictionaryAndCodesAreRecoveredWithBetaZero) {
-  const int64_t d = 10, n = 9, batch = 128;
+  const int64_t d = 10, n = 9, batch = 64;
   torch::manual_seed(7);
   const torch::Tensor planted = WlscImpl::unit_atoms(torch::randn({d, n}, torch::kFloat64));
   auto make_codes = [&](int64_t count) {
@@ -89,9 +91,10 @@ TEST(WlscTest, PlantedDictionaryAndCodesAreRecoveredWithBetaZero) {
     }
     return x;
   };
-  Wlsc model = make_model(WlscOptions(d, n).lambda(0.02).steps(60));
-  torch::optim::Adam optimizer(model->parameters(), torch::optim::AdamOptions(0.02));
-  for (int step = 0; step < 500; ++step) {
+  // The default dictionary gradient, through the unrolled encoder steps.
+  Wlsc model = make_model(WlscOptions(d, n).lambda(0.1).steps(25));
+  torch::optim::Adam optimizer(model->parameters(), torch::optim::AdamOptions(0.05));
+  for (int step = 0; step < 300; ++step) {
     const torch::Tensor y = make_codes(batch).mm(planted.t());
     optimizer.zero_grad();
     model->own_objective(y).total.backward();
@@ -105,10 +108,10 @@ TEST(WlscTest, PlantedDictionaryAndCodesAreRecoveredWithBetaZero) {
   EXPECT_EQ(std::get<0>(at::_unique(match)).numel(), n) << "a one-to-one matching";
   const torch::Tensor signs = cosines.gather(1, match.view({-1, 1})).sign().view({1, -1});
   const torch::Tensor truth = make_codes(256);
-  const torch::Tensor codes = model->forward(truth.mm(planted.t()));
+  const torch::Tensor codes = model->encode(truth.mm(planted.t()), learned, {}, 200);
   const torch::Tensor matched = codes.index_select(1, match) * signs;
   const double relative = ((matched - truth).norm() / truth.norm()).item<double>();
-  EXPECT_LE(relative, 0.1);
+  EXPECT_LE(relative, 0.12);
 }
 
 TEST(WlscTest, LossGradientsMatchFiniteDifferencesInFloat64) {
