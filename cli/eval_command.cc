@@ -63,8 +63,14 @@ int run_eval(const EvalArgs& args) {
   }
   if (args.json) {
     const nlohmann::json out = {
-        {"split", args.split}, {"accuracy", result.accuracy}, {"loss", result.loss}, {"n", result.n}};
+        {"split", args.split},
+        {"accuracy", result.has_accuracy ? nlohmann::json(result.accuracy) : nlohmann::json(nullptr)},
+        {"loss", result.loss},
+        {"n", result.n}};
     std::printf("%s\n", out.dump().c_str());
+  } else if (!result.has_accuracy) {  // an unlabelled model (wlsc): its own objective only
+    std::printf("%s loss %.5f (n = %lld)\n", args.split.c_str(), result.loss,
+                static_cast<long long>(result.n));
   } else {
     std::printf("%s accuracy %.4f, loss %.4f (n = %lld)\n", args.split.c_str(), result.accuracy,
                 result.loss, static_cast<long long>(result.n));

@@ -57,7 +57,12 @@ int run_info(const InfoArgs& args) {
     const std::string kind = line.value("kind", "");
     if (kind == "eval") {
       last_eval = line;
-      if (best_eval.is_null() || line.value("accuracy", 0.0) > best_eval.value("accuracy", 0.0)) {
+      // Unlabelled models (wlsc) write "accuracy": null; their best eval is the lowest loss.
+      const auto accuracy = [](const nlohmann::json& l) {
+        return l.contains("accuracy") && l["accuracy"].is_number() ? l["accuracy"].get<double>()
+                                                                    : -l.value("loss", 0.0);
+      };
+      if (best_eval.is_null() || accuracy(line) > accuracy(best_eval)) {
         best_eval = line;
       }
     } else if (kind == "train") {
@@ -116,6 +121,11 @@ int run_info(const InfoArgs& args) {
   }
   auto print_eval = [](const char* label, const nlohmann::json& line) {
     if (line.is_null()) return;
+    if (!line.contains("accuracy") || !line["accuracy"].is_number()) {
+      std::printf("%s  %s loss %.5f at step %lld\n", label, line.value("split", "val").c_str(),
+                  line.value("loss", 0.0), static_cast<long long>(line.value("step", int64_t{0})));
+      return;
+    }
     std::printf("%s  %s accuracy %.4f, loss %.4f at step %lld\n", label,
                 line.value("split", "val").c_str(), line.value("accuracy", 0.0),
                 line.value("loss", 0.0), static_cast<long long>(line.value("step", int64_t{0})));

@@ -9,6 +9,7 @@
 #include "nosharing/core/config.h"
 #include "nosharing/core/error.h"
 #include "nosharing/models/model.h"
+#include "nosharing/report/wlsc_report.h"
 #include "nosharing/train/checkpoint.h"
 #include "nosharing/train/run_directory.h"
 #include "nosharing/train/trainer.h"
@@ -81,7 +82,11 @@ int run_train(const TrainArgs& args) {
                  static_cast<long long>(result.state.step), options.run_dir.c_str());
     return 130;
   }
-  if (!args.quiet && result.last_eval.n > 0) {
+  if (!args.quiet && result.last_eval.n > 0 && !result.last_eval.has_accuracy) {
+    std::printf("validation loss %.5f (n = %lld) after %lld steps, %.1f s of training\n",
+                result.last_eval.loss, static_cast<long long>(result.last_eval.n),
+                static_cast<long long>(result.state.step), result.state.seconds);
+  } else if (!args.quiet && result.last_eval.n > 0) {
     std::printf("validation accuracy %.4f (n = %lld) after %lld steps, %.1f s of training\n",
                 result.last_eval.accuracy, static_cast<long long>(result.last_eval.n),
                 static_cast<long long>(result.state.step), result.state.seconds);

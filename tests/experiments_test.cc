@@ -69,5 +69,21 @@ TEST(ExperimentsTest, TopographyTableRowsRunTheAllTnnSmallRecipe) {
                                            "topoloss", "wiring"}));
 }
 
+// The WLSC measurement (issue 9) compares β = 0 with β > 0: the two presets must differ in
+// the topographic keys only.
+TEST(ExperimentsTest, WlscTopoDiffersFromTheBaselineOnlyInBetaAndForms) {
+  const fs::path dir = fs::path(NOSHARING_SOURCE_DIR) / "experiments";
+  const Config base = Config::resolve((dir / "wlsc-kodak.toml").string(), {}, preset_toml);
+  const Config topo = Config::resolve((dir / "wlsc-kodak-topo.toml").string(), {}, preset_toml);
+  EXPECT_EQ(base.get_string("model.type"), "wlsc");
+  EXPECT_EQ(base.get_double("wlsc.beta"), 0.0);
+  EXPECT_GT(topo.get_double("wlsc.beta"), 0.0);
+  for (const ConfigKeySpec& spec : config_schema()) {
+    if (spec.key == "wlsc.beta" || spec.key == "wlsc.laplacian") continue;
+    EXPECT_EQ(config_value_to_toml(base.get(spec.key)), config_value_to_toml(topo.get(spec.key)))
+        << spec.key;
+  }
+}
+
 }  // namespace
 }  // namespace nosharing

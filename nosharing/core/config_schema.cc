@@ -15,7 +15,9 @@ std::vector<ConfigKeySpec> make_schema() {
       // --- model ---
       {"model.preset", std::string("fmnist-lc-topo"),
        "named starting point whose keys sit between the defaults and your config", {}},
-      {"model.type", std::string("lcnet"), "model family", {"lcnet"}},
+      {"model.type", std::string("lcnet"),
+       "model family: lcnet (classifier) or wlsc (sparse coding on a sheet, unlabelled patches)",
+       {"lcnet", "wlsc"}},
       {"model.sharing", std::string("none"),
        "none: every position owns its weights; conv: the weight-shared twin", {"none", "conv"}},
       {"model.channels", Ints{32, 64}, "output channels of each locally connected layer", {}},
@@ -45,6 +47,49 @@ std::vector<ConfigKeySpec> make_schema() {
       {"model.sheet_extent", Doubles{},
        "retinotopic layout: physical side of each layer's sheet, e.g. mm (one value: all "
        "layers; empty: grid units)", {}},
+      // --- wlsc (DESIGN §2; sparse coding on a sheet; docs/wlsc.md) ---
+      {"wlsc.atoms", int64_t{256}, "dictionary size N, a perfect square (√N×√N sheet)", {}},
+      {"wlsc.steps", int64_t{30}, "unrolled encoder steps T", {}},
+      {"wlsc.encoder", std::string("ista"),
+       "ista (step η = s/L, L = ‖A‖² + 2β·λ_max(Laplacian)) or lista (learned W_e, S, θ)",
+       {"ista", "lista"}},
+      {"wlsc.step_size", std::string("fixed"),
+       "ISTA step scale s: fixed (wlsc.step_scale), learned (one exp(θ)), learned_per_step "
+       "(one per step)",
+       {"fixed", "learned", "learned_per_step"}},
+      {"wlsc.step_scale", 1.0, "fixed ISTA step as a fraction of 1/L (≤ 1: guaranteed descent)",
+       {}},
+      {"wlsc.lambda", 0.1, "sparsity weight λ of λ‖x‖₁", {}},
+      {"wlsc.beta", 0.0, "weight β of the Laplacian forms (0: plain sparse coding)", {}},
+      {"wlsc.laplacian", Strings{},
+       "Laplacian forms in the loss, any of atoms (Σ W_ij‖a_i − a_j‖²), codes "
+       "(Σ W_ij (x_i − x_j)²), bipartite (Σ_j x_j‖y − a_j‖², needs wlsc.nonnegative)", {}},
+      {"wlsc.nonnegative", false, "non-negative codes (one-sided soft threshold)", {}},
+      {"wlsc.radius", 1.5, "sheet neighbourhood radius in grid units (1: 4, 1.5: 8 neighbours)",
+       {}},
+      {"wlsc.sigma", 1.0, "neighbour weight W_ij = exp(−d²/2σ²), grid units", {}},
+      {"wlsc.gradient", std::string("unrolled"),
+       "dictionary gradient: unrolled (through the encoder steps) or fixed_codes (codes as "
+       "constants, classical sparse coding; ista only)",
+       {"unrolled", "fixed_codes"}},
+      {"wlsc.good_fit_r2", 0.8,
+       "analysis: an atom fits a Gabor well if R² ≥ this (and its centre lies in the patch)", {}},
+      // --- patches (wlsc's data: whitened patches of a flat image folder) ---
+      {"patches.size", int64_t{12}, "patch side in pixels (after downsampling)", {}},
+      {"patches.downsample", int64_t{2}, "box-average the greyscale images by this factor first",
+       {}},
+      {"patches.whitening", std::string("1/f"),
+       "1/f (whole images, R(f) = f·exp(−(f/f0)⁴), Olshausen & Field), zca (on patches) or none",
+       {"1/f", "zca", "none"}},
+      {"patches.f0", 0.4, "1/f whitening roll-off in cycles per pixel", {}},
+      {"patches.zca_epsilon", 0.01, "ZCA regulariser as a fraction of the mean eigenvalue", {}},
+      {"patches.contrast", std::string("global"),
+       "contrast normalisation: global (E‖y‖² = 1 over training patches), patch "
+       "(y/√(‖y‖² + 0.01), after global) or none",
+       {"global", "patch", "none"}},
+      {"patches.train", int64_t{50000}, "training patches (from the training images)", {}},
+      {"patches.val", int64_t{5000},
+       "validation patches (from the held-out images, data.val_fraction of them)", {}},
       // --- train ---
       {"train.epochs", int64_t{8}, "passes over the training split (the run stops at whichever of "
                                    "train.epochs and train.max_steps comes first)", {}},

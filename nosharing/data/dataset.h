@@ -22,7 +22,9 @@ enum class Split { kTrain, kTest };
 const char* data_format_name(DataFormat format);
 
 struct Dataset {
-  torch::Tensor images;  // uint8 [N, C, H, W]
+  // uint8 [N, C, H, W] pixels, or float32 [N, C, H, W] samples already prepared (whitened
+  // patches, DESIGN §2 wlsc), which loaders serve without normalisation or augmentation.
+  torch::Tensor images;
   torch::Tensor labels;  // int64 [N]; -1 for every image of an unlabelled set
   std::vector<std::string> class_names;  // [num_classes]; empty when unlabelled
   DataFormat format = DataFormat::kIdx;

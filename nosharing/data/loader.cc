@@ -131,7 +131,14 @@ struct BatchLoader::State {
     }
     Batch batch;
     batch.index = b;
-    batch.images = prepare_images(images, idx.data(), count, norm.mean, norm.std, padding, augments);
+    if (images.scalar_type() == torch::kFloat32) {
+      // Prepared samples (whitened patches): served as they are.
+      batch.images = images.index_select(
+          0, torch::from_blob(idx.data(), {count}, torch::kInt64).clone());
+    } else {
+      batch.images =
+          prepare_images(images, idx.data(), count, norm.mean, norm.std, padding, augments);
+    }
     batch.labels = torch::empty({count}, torch::kInt64);
     int64_t* out = batch.labels.data_ptr<int64_t>();
     const int64_t* all = labels.data_ptr<int64_t>();
@@ -197,8 +204,17 @@ BatchLoader::BatchLoader(const Dataset& data, torch::Tensor indices, Normalizati
     throw_usage("augment.repetitions {}: expected 1 or more", options.augment.repetitions);
   }
   if (!data.images.defined() || data.images.dim() != 4 ||
-      data.images.scalar_type() != torch::kUInt8) {
-    throw_runtime("data {}: expected uint8 [N, C, H, W] images", data.source);
+      (data.images.scalar_type() != torch::kUInt8 &&
+       data.images.scalar_type() != torch::kFloat32)) {
+    throw_runtime("data {}: expected uint8 or float32 [N, C, H, W] images", data.source);
+  }
+  if (data.images.scalar_type() == torch::kFloat32 &&
+      (options.augment.crop || options.augment.flip || options.augment.max_shift > 0 ||
+       options.augment.repetitions != 1)) {
+    throw_usage("data {}: prepared float samples (patches) take no augmentation; expected "
+                "augment.crop = false, augment.flip = false, augment.max_shift = 0, "
+                "augment.repetitions = 1",
+                data.source);
   }
   s.images = data.images.contiguous();
   s.labels = data.labels.to(torch::kInt64).contiguous();

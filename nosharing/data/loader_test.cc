@@ -294,5 +294,36 @@ TEST(LoaderTest, FastEnoughForFashionMnistAndCifarSizedEpochs) {
   EXPECT_LT(cifar_seconds, 4.0);
 }
 
+TEST(LoaderTest, FloatSamplesAreServedAsTheyAreInSeededOrder) {
+  // Prepared float samples (whitened patches for wlsc): no normalisation, no augmentation.
+  Dataset data;
+  data.images = torch::randn({10, 1, 3, 3});
+  data.labels = torch::full({10}, -1, torch::kInt64);
+  data.source = "patches";
+  LoaderOptions options;
+  options.batch_size = 4;
+  options.seed = 3;
+  options.threads = 1;
+  BatchLoader loader(data, torch::arange(10, torch::kInt64), Normalization{{5.0f}, {2.0f}},
+                     options);
+  const std::vector<Batch> batches = epoch_batches(loader, 0);
+  ASSERT_EQ(batches.size(), 2u);
+  std::set<int64_t> seen;
+  for (const Batch& batch : batches) {
+    for (int64_t i = 0; i < batch.images.size(0); ++i) {
+      int64_t found = -1;
+      for (int64_t j = 0; j < 10; ++j) {
+        if (batch.images[i].equal(data.images[j])) found = j;
+      }
+      ASSERT_GE(found, 0) << "every sample is one of the dataset's, unchanged";
+      seen.insert(found);
+    }
+  }
+  EXPECT_EQ(seen.size(), 8u);
+  options.augment.flip = true;
+  EXPECT_THROW(BatchLoader(data, torch::arange(10, torch::kInt64), unit_norm(1), options),
+               UsageError);
+}
+
 }  // namespace
 }  // namespace nosharing

@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "nosharing/core/config.h"
@@ -20,10 +21,27 @@ struct InputShape {
   int64_t width = 28;
 };
 
+// The objective of a model trained on its own loss rather than on labels (an unlabelled,
+// self-supervised model such as `wlsc`, whose loss is its sparse-coding reconstruction
+// objective). Every tensor is a scalar averaged over the batch.
+struct ModelObjective {
+  torch::Tensor total;  // what the optimiser minimises ("loss" in metrics lines)
+  torch::Tensor task;   // the model's main term ("task_loss")
+  // Further named terms, each written under its own key in "train" lines.
+  std::vector<std::pair<std::string, torch::Tensor>> terms;
+};
+
 class ModelImpl : public torch::nn::Module {
  public:
-  // images: float [B, C, H, W] → logits [B, num_classes].
+  // images: float [B, C, H, W] → logits [B, num_classes] (a classifier), or the model's
+  // representation (wlsc: codes [B, N]) for a model with its own objective.
   virtual torch::Tensor forward(torch::Tensor images) = 0;
+
+  // The extension point for unlabelled models: true if the model is trained and evaluated
+  // on own_objective() instead of cross-entropy against labels (it then has no accuracy).
+  virtual bool has_own_objective() const { return false; }
+  // images [B, C, H, W] → the objective; only called when has_own_objective().
+  virtual ModelObjective own_objective(const torch::Tensor& images);
 };
 using Model = std::shared_ptr<ModelImpl>;
 

@@ -7,6 +7,7 @@
 #include "nosharing/core/error.h"
 #include "nosharing/models/lcnet.h"
 #include "nosharing/models/model.h"
+#include "nosharing/models/wlsc.h"
 
 namespace nosharing {
 namespace {
@@ -84,6 +85,24 @@ hidden = [1024]
 dropout = 0.0
 layout = "column"
 )"},
+      {"wlsc", R"(# Sparse coding on a sheet (DESIGN §2, seed 004): 256 unit-norm atoms on a 16×16
+# sheet, 30 ISTA steps with step 1/L, λ = 0.1, no topographic term (β = 0); trains on
+# whitened patches (patches.*) of a flat image folder such as ../shared/data/natural/kodak.
+# experiments/wlsc-kodak*.toml hold the measured settings.
+[model]
+type = "wlsc"
+[wlsc]
+atoms = 256
+steps = 30
+encoder = "ista"
+step_size = "fixed"
+step_scale = 1.0
+lambda = 0.1
+beta = 0.0
+laplacian = []
+nonnegative = false
+gradient = "unrolled"
+)"},
   };
   return table;
 }
@@ -95,7 +114,14 @@ Model build_model(const Config& config, const InputShape& input, int64_t num_cla
   if (type == "lcnet") {
     return std::make_shared<LcNetImpl>(LcNetOptions::from_config(config, input, num_classes));
   }
-  throw_usage("model.type = \"{}\": no such model; expected lcnet", type);
+  if (type == "wlsc") {
+    return std::make_shared<WlscImpl>(WlscOptions::from_config(config, input));
+  }
+  throw_usage("model.type = \"{}\": no such model; expected lcnet or wlsc", type);
+}
+
+ModelObjective ModelImpl::own_objective(const torch::Tensor& images) {
+  throw_runtime("{}: this model is trained with labels and has no objective of its own", name());
 }
 
 std::vector<std::string> preset_names() {

@@ -7,6 +7,7 @@
 #include "nosharing/core/threads.h"
 #include "nosharing/models/lcnet.h"
 #include "nosharing/report/html_report.h"
+#include "nosharing/report/wlsc_report.h"
 #include "nosharing/train/checkpoint.h"
 #include "nosharing/train/metrics_log.h"
 #include "nosharing/train/run_data.h"
@@ -19,13 +20,18 @@ AnalyzeRunResult analyze_run(const std::string& run_dir, const std::string& out_
   namespace fs = std::filesystem;
   const RunRecord run = read_run(run_dir);
   const std::string out = out_dir.empty() ? run_dir : out_dir;
+  if (run.config.get_string("model.type") == "wlsc") {
+    // Sparse coding has atoms, not responses to gratings: its own analysis (Gabor fits).
+    const WlscReportFiles wlsc = write_wlsc_report(run_dir, out_dir);
+    return {wlsc.analysis_json, wlsc.dictionary_png};
+  }
   const AnalysisOptions options = AnalysisOptions::from_config(run.config);
   set_compute_threads(static_cast<int>(run.config.get_int("train.threads")));
   TrainerState state;
   Model model = load_trained_model(run, &state);
   const auto net = std::dynamic_pointer_cast<LcNetImpl>(model);
   if (!net) {
-    throw_usage("{}/config.toml: model.type = {}: analysis covers lcnet models", run_dir,
+    throw_usage("{}/config.toml: model.type = {}: analysis covers lcnet and wlsc models", run_dir,
                 run.config.get_string("model.type"));
   }
   net->eval();

@@ -10,7 +10,7 @@ namespace nosharing {
 
 struct AnalyzeRunResult {
   std::string analysis_json;  // <out>/analysis.json
-  std::string report;         // <out>/report/index.html
+  std::string report;         // <out>/report/index.html (wlsc: <out>/report/dictionary.png)
 };
 
 // out_dir empty: the run directory. RuntimeError for a missing or corrupt run, checkpoint or

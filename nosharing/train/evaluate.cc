@@ -12,6 +12,19 @@ EvalResult evaluate(ModelImpl& model, BatchLoader& loader) {
   int64_t correct = 0;
   int64_t n = 0;
   loader.start_epoch(0);
+  if (model.has_own_objective()) {
+    while (auto batch = loader.next()) {
+      const int64_t b = batch->images.size(0);
+      loss_sum += model.own_objective(batch->images).total.item<double>() * static_cast<double>(b);
+      n += b;
+    }
+    model.train(was_training);
+    EvalResult result;
+    result.has_accuracy = false;
+    result.n = n;
+    if (n > 0) result.loss = loss_sum / static_cast<double>(n);
+    return result;
+  }
   while (auto batch = loader.next()) {
     const torch::Tensor logits = model.forward(batch->images);
     loss_sum += torch::nn::functional::cross_entropy(

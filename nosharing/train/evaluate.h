@@ -1,4 +1,5 @@
-// Evaluation of a classifier over a loader: mean cross-entropy and accuracy.
+// Evaluation over a loader: a classifier's mean cross-entropy and accuracy, or the mean
+// objective of a model with its own (ModelImpl::has_own_objective; no accuracy).
 #pragma once
 
 #include <cstdint>
@@ -9,8 +10,10 @@
 namespace nosharing {
 
 struct EvalResult {
-  double loss = 0;      // mean cross-entropy (no label smoothing)
-  double accuracy = 0;  // fraction in [0, 1]
+  double loss = 0;      // mean cross-entropy (no label smoothing), or mean own objective
+  double accuracy = 0;  // fraction in [0, 1]; 0 and has_accuracy = false for a model with
+                        // its own objective (unlabelled: written as null)
+  bool has_accuracy = true;
   int64_t n = 0;        // images evaluated
 };
 

@@ -1,14 +1,51 @@
 #include "nosharing/train/run_data.h"
 
 #include "nosharing/core/error.h"
+#include "nosharing/data/patches.h"
 
 namespace nosharing {
+namespace {
+
+// Unlabelled models that train on whitened patches (wlsc): the training and validation
+// patches (from disjoint images) are stacked into one float dataset, the validation ones
+// last, so that the rest of the run (loaders, checkpoints, resumption) is unchanged.
+RunData load_patch_run_data(const Config& config, double val_fraction) {
+  ImagePatchOptions o;
+  o.size = config.get_int("patches.size");
+  o.downsample = config.get_int("patches.downsample");
+  o.whitening = config.get_string("patches.whitening");
+  o.f0 = config.get_double("patches.f0");
+  o.zca_epsilon = config.get_double("patches.zca_epsilon");
+  o.contrast = config.get_string("patches.contrast");
+  o.train_patches = config.get_int("patches.train");
+  o.val_patches = config.get_int("patches.val");
+  o.val_fraction = val_fraction;
+  o.seed = static_cast<uint64_t>(config.get_int("train.seed"));
+  const std::string& path = config.get_string("data.path");
+  ImagePatchSet patches = make_image_patches(path, o);
+  RunData data;
+  const int64_t n_train = patches.train.size(0), n_val = patches.val.size(0);
+  data.train_set.images = torch::cat({patches.train, patches.val}, 0);
+  data.train_set.labels = torch::full({n_train + n_val}, -1, torch::kInt64);
+  data.train_set.format = DataFormat::kFlatImages;
+  data.train_set.source = path;
+  data.split.train = torch::arange(n_train, torch::kInt64);
+  data.split.val = torch::arange(n_train, n_train + n_val, torch::kInt64);
+  data.normalization.mean = {0.0f};  // whitened and contrast-normalised already
+  data.normalization.std = {1.0f};
+  data.input_shape = {1, o.size, o.size};
+  data.num_classes = 0;
+  return data;
+}
+
+}  // namespace
 
 RunData load_run_data(const Config& config) {
   const double val_fraction = config.get_double("data.val_fraction");
   if (!(val_fraction >= 0 && val_fraction < 1)) {
     throw_usage("data.val_fraction = {}: expected a number in [0, 1)", val_fraction);
   }
+  if (config.get_string("model.type") == "wlsc") return load_patch_run_data(config, val_fraction);
   const int64_t limit = config.get_int("data.limit");
   if (limit < 0) throw_usage("data.limit = {}: expected ≥ 0 (0: all images)", limit);
   const int64_t image_size = config.get_int("data.image_size");

@@ -21,7 +21,10 @@ struct RunData {
   int64_t num_classes = 0;
 };
 
-// Loads data.path and splits it (data.limit, data.val_fraction, train.seed).
+// Loads data.path and splits it (data.limit, data.val_fraction, train.seed). For
+// model.type = "wlsc" the data are whitened patches (patches.*, nosharing/data/patches.h):
+// float32 [N, 1, p, p] samples, labels −1, num_classes 0, validation patches from held-out
+// images.
 RunData load_run_data(const Config& config);
 
 // The training loader: shuffled, drop_last, with the configured augmentation.

@@ -19,6 +19,7 @@
 #include "nosharing/models/lcnet.h"
 #include "nosharing/sharing/dynamic_sharing.h"
 #include "nosharing/train/metrics_log.h"
+#include "nosharing/train/objective.h"
 #include "nosharing/train/optimizer.h"
 #include "nosharing/train/run_data.h"
 #include "nosharing/train/run_directory.h"
@@ -186,8 +187,6 @@ TrainResult train_model(const Config& config, const TrainOptions& options) {
   const std::unique_ptr<TopographicObjective> topography =
       TopographicObjective::from_config(config, *model);
   std::vector<TopographicTermValue> topo_terms;
-  std::map<std::string, double> interval_topo;
-  double interval_task_loss = 0;
 
   const auto start = Clock::now();
   const double seconds_before = state.seconds;
@@ -200,15 +199,23 @@ TrainResult train_model(const Config& config, const TrainOptions& options) {
     result.last_eval = evaluate(*model, *val_loader);
     last_eval_step = state.step;
     state.best_accuracy = std::max(state.best_accuracy, result.last_eval.accuracy);
+    // Unlabelled models (own objective) have no accuracy: null.
     metrics.write({{"kind", "eval"},
                    {"step", state.step},
                    {"epoch", epoch_number},
                    {"split", "val"},
                    {"loss", result.last_eval.loss},
-                   {"accuracy", result.last_eval.accuracy},
+                   {"accuracy", result.last_eval.has_accuracy
+                                    ? nlohmann::json(result.last_eval.accuracy)
+                                    : nlohmann::json(nullptr)},
                    {"n", result.last_eval.n},
                    {"seconds", elapsed()}});
-    if (!options.quiet) {
+    if (!options.quiet && !result.last_eval.has_accuracy) {
+      std::printf("epoch %lld step %lld: val loss %.5f (%s)\n",
+                  static_cast<long long>(epoch_number), static_cast<long long>(state.step),
+                  result.last_eval.loss, format_duration(elapsed()).c_str());
+      std::fflush(stdout);
+    } else if (!options.quiet) {
       std::printf("epoch %lld step %lld: val accuracy %.4f, loss %.4f (%s)\n",
                   static_cast<long long>(epoch_number), static_cast<long long>(state.step),
                   result.last_eval.accuracy, result.last_eval.loss,
@@ -220,6 +227,9 @@ TrainResult train_model(const Config& config, const TrainOptions& options) {
   ProgressLine progress(!options.quiet);
   model->train();
   double interval_loss = 0;
+  double interval_task_loss = 0;
+  // A model's own objective terms and the topographic losses ("topo/<layer>").
+  std::map<std::string, double> interval_terms;
   int64_t interval_steps = 0;
   int64_t interval_images = 0;  // batch_size × augment.repetitions per step
   auto interval_start = Clock::now();
@@ -236,11 +246,11 @@ TrainResult train_model(const Config& config, const TrainOptions& options) {
           state.step, schedule, max_minutes > 0 ? elapsed() / (max_minutes * 60) : 0.0);
       set_learning_rate(*optimizer, lr);
       optimizer->zero_grad();
-      const torch::Tensor logits = model->forward(batch->images);
-      const torch::Tensor task_loss = torch::nn::functional::cross_entropy(
-          logits, batch->labels,
-          torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(label_smoothing));
-      torch::Tensor loss = task_loss;
+      // Cross-entropy for a classifier, the model's own objective for an unlabelled one, plus
+      // the topographic losses.
+      const ModelObjective objective = batch_objective(*model, *batch, label_smoothing);
+      const torch::Tensor task_loss = objective.task;
+      torch::Tensor loss = objective.total;
       if (topography) loss = loss + topography->compute(&topo_terms);
       const double loss_value = loss.item<double>();
       if (!std::isfinite(loss_value)) {
@@ -255,8 +265,11 @@ TrainResult train_model(const Config& config, const TrainOptions& options) {
       state.batch_in_epoch = batch->index + 1;
       interval_loss += loss_value;
       interval_task_loss += task_loss.item<double>();
-      for (const TopographicTermValue& term : topo_terms) {
-        interval_topo["topo/" + term.layer] += term.value.item<double>();
+      for (const auto& [name, term] : objective.terms) interval_terms[name] += term.item<double>();
+      if (topography) {
+        for (const TopographicTermValue& term : topo_terms) {
+          interval_terms["topo/" + term.layer] += term.value.item<double>();
+        }
       }
       ++interval_steps;
       interval_images += batch->images.size(0);
@@ -273,13 +286,11 @@ TrainResult train_model(const Config& config, const TrainOptions& options) {
                                {"images_per_second",
                                 interval_seconds > 0 ? interval_images / interval_seconds : 0.0},
                                {"seconds", elapsed()}};
-        for (auto& [key, sum] : interval_topo) {
-          line[key] = sum / interval_steps;
-          sum = 0;
-        }
+        for (const auto& [name, sum] : interval_terms) line[name] = sum / interval_steps;
         metrics.write(line);
         interval_loss = 0;
         interval_task_loss = 0;
+        interval_terms.clear();
         interval_steps = 0;
         interval_images = 0;
         interval_start = Clock::now();

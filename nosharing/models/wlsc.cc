@@ -1,0 +1,250 @@
+#include "nosharing/models/wlsc.h"
+
+#include <ATen/ATen.h>
+
+#include <cmath>
+#include <limits>
+
+#include "nosharing/core/error.h"
+#include "nosharing/models/sheet_laplacian.h"
+
+namespace nosharing {
+
+WlscOptions::WlscOptions(int64_t patch_dim, int64_t atoms)
+    : patch_dim_(patch_dim), atoms_(atoms) {}
+
+WlscOptions WlscOptions::from_config(const Config& config, const InputShape& input) {
+  WlscOptions o(input.channels * input.height * input.width, config.get_int("wlsc.atoms"));
+  o.steps(config.get_int("wlsc.steps"))
+      .step_scale(config.get_double("wlsc.step_scale"))
+      .lambda(config.get_double("wlsc.lambda"))
+      .beta(config.get_double("wlsc.beta"))
+      .nonnegative(config.get_bool("wlsc.nonnegative"))
+      .radius(config.get_double("wlsc.radius"))
+      .sigma(config.get_double("wlsc.sigma"));
+  const std::string& encoder = config.get_string("wlsc.encoder");
+  if (encoder == "ista") {
+    o.encoder(WlscEncoder::kIsta);
+  } else if (encoder == "lista") {
+    o.encoder(WlscEncoder::kLista);
+  } else {
+    throw_usage("wlsc.encoder = \"{}\": expected ista or lista", encoder);
+  }
+  const std::string& step = config.get_string("wlsc.step_size");
+  if (step == "fixed") {
+    o.step_size(WlscStepSize::kFixed);
+  } else if (step == "learned") {
+    o.step_size(WlscStepSize::kLearned);
+  } else if (step == "learned_per_step") {
+    o.step_size(WlscStepSize::kLearnedPerStep);
+  } else {
+    throw_usage("wlsc.step_size = \"{}\": expected fixed, learned or learned_per_step", step);
+  }
+  const std::string& gradient = config.get_string("wlsc.gradient");
+  if (gradient == "unrolled") {
+    o.gradient(WlscGradient::kUnrolled);
+  } else if (gradient == "fixed_codes") {
+    o.gradient(WlscGradient::kFixedCodes);
+  } else {
+    throw_usage("wlsc.gradient = \"{}\": expected unrolled or fixed_codes", gradient);
+  }
+  for (const std::string& form : config.get_string_list("wlsc.laplacian")) {
+    if (form == "atoms") {
+      o.atoms_form(true);
+    } else if (form == "codes") {
+      o.codes_form(true);
+    } else if (form == "bipartite") {
+      o.bipartite_form(true);
+    } else {
+      throw_usage("wlsc.laplacian: \"{}\" is not a Laplacian form; expected a list of atoms, "
+                  "codes, bipartite",
+                  form);
+    }
+  }
+  return o;
+}
+
+WlscImpl::WlscImpl(WlscOptions options) : options_(std::move(options)) {
+  const WlscOptions& o = options_;
+  if (o.patch_dim() < 1) throw_usage("wlsc: patch dimension {} (C·H·W), expected ≥ 1", o.patch_dim());
+  side_ = static_cast<int64_t>(std::llround(std::sqrt(static_cast<double>(o.atoms()))));
+  if (o.atoms() < 1 || side_ * side_ != o.atoms()) {
+    throw_usage("wlsc.atoms = {}: expected a perfect square (the atoms tile a √N×√N sheet)",
+                o.atoms());
+  }
+  if (o.steps() < 1) throw_usage("wlsc.steps = {}: expected ≥ 1", o.steps());
+  if (!(o.lambda() >= 0)) throw_usage("wlsc.lambda = {}: expected ≥ 0", o.lambda());
+  if (!(o.beta() >= 0)) throw_usage("wlsc.beta = {}: expected ≥ 0", o.beta());
+  if (!(o.step_scale() > 0)) {
+    throw_usage("wlsc.step_scale = {}: expected > 0 (≤ 1 guarantees descent)", o.step_scale());
+  }
+  if (o.bipartite_form() && !o.nonnegative()) {
+    throw_usage("wlsc.laplacian includes \"bipartite\": Σ_j x_j‖y − a_j‖² is a Laplacian form "
+                "only for x ≥ 0; set wlsc.nonnegative = true");
+  }
+  if (o.encoder() == WlscEncoder::kLista) {
+    if (o.step_size() != WlscStepSize::kFixed) {
+      throw_usage("wlsc.step_size: learned step sizes are for wlsc.encoder = \"ista\"; LISTA "
+                  "learns its whole step (expected step_size = \"fixed\")");
+    }
+    if (o.gradient() == WlscGradient::kFixedCodes) {
+      throw_usage("wlsc.gradient = \"fixed_codes\" would leave LISTA's encoder untrained; "
+                  "expected unrolled with wlsc.encoder = \"lista\"");
+    }
+  }
+
+  const int64_t d = o.patch_dim(), n = o.atoms();
+  // V ~ N(0, 1/D): columns of about unit norm, so that an optimiser step of a given size
+  // turns an atom by a similar angle whatever D is.
+  weight_ = register_parameter("dictionary", torch::randn({d, n}) / std::sqrt(static_cast<double>(d)));
+  const torch::Tensor w = sheet_neighbour_weights(side_, o.radius(), o.sigma());
+  const torch::Tensor lap = graph_laplacian(w);
+  laplacian_max_ = laplacian_max_eigenvalue(lap);
+  laplacian_ = register_buffer("laplacian", lap.to(torch::kFloat32));
+  if (o.step_size() == WlscStepSize::kLearned) {
+    log_steps_ = register_parameter("log_step", torch::zeros({1}));
+  } else if (o.step_size() == WlscStepSize::kLearnedPerStep) {
+    log_steps_ = register_parameter("log_step", torch::zeros({o.steps()}));
+  }
+  if (o.encoder() == WlscEncoder::kLista) {
+    torch::NoGradGuard no_grad;
+    const torch::Tensor a = dictionary();
+    const double eta = 1.0 / lipschitz(a).item<double>();
+    torch::Tensor s = torch::eye(n) - eta * a.t().mm(a);
+    if (o.codes_form()) s = s - 2 * eta * o.beta() * laplacian_;
+    encoder_weight_ = register_parameter("encoder_weight", eta * a.t().contiguous());
+    lateral_ = register_parameter("lateral", s);
+    threshold_ = register_parameter("threshold", torch::full({n}, eta * o.lambda()));
+  }
+}
+
+torch::Tensor WlscImpl::unit_atoms(const torch::Tensor& weight) {
+  return weight / weight.norm(2, {0}, true);
+}
+
+torch::Tensor WlscImpl::dictionary() const { return unit_atoms(weight_); }
+
+torch::Tensor WlscImpl::lipschitz(const torch::Tensor& dictionary) const {
+  torch::Tensor l = at::linalg_svdvals(dictionary).max().pow(2);
+  if (options_.codes_form()) l = l + 2 * options_.beta() * laplacian_max_;
+  return l;
+}
+
+torch::Tensor WlscImpl::step_scale(int64_t step) const {
+  if (options_.step_size() == WlscStepSize::kFixed) {
+    return torch::full({}, options_.step_scale(), weight_.options());
+  }
+  const int64_t i = options_.step_size() == WlscStepSize::kLearned ? 0 : step;
+  return log_steps_[i].exp();
+}
+
+torch::Tensor WlscImpl::shrink(const torch::Tensor& values, const torch::Tensor& threshold) const {
+  if (options_.nonnegative()) return torch::relu(values - threshold);
+  return values.sign() * torch::relu(values.abs() - threshold);
+}
+
+torch::Tensor WlscImpl::encode(const torch::Tensor& data, const torch::Tensor& dictionary,
+                               const torch::Tensor& initial, int64_t steps) {
+  const WlscOptions& o = options_;
+  const int64_t batch = data.size(0);
+  if (steps < 0) steps = o.steps();
+  torch::Tensor x =
+      initial.defined() ? initial : torch::zeros({batch, o.atoms()}, data.options());
+  if (o.encoder() == WlscEncoder::kLista) {
+    const torch::Tensor drive = data.mm(encoder_weight_.t());  // W_e y, [B, N]
+    const torch::Tensor theta = threshold_.clamp_min(0);
+    for (int64_t k = 0; k < steps; ++k) x = shrink(drive + x.mm(lateral_.t()), theta);
+    return x;
+  }
+  const torch::Tensor inverse_l = lipschitz(dictionary).reciprocal();
+  // The bipartite term's gradient β‖y − a_j‖² does not depend on x: computed once.
+  torch::Tensor linear;
+  if (o.bipartite_form() && o.beta() > 0) {
+    linear = o.beta() * (data.pow(2).sum(1, true) - 2 * data.mm(dictionary) +
+                         dictionary.pow(2).sum(0, true));
+  }
+  const torch::Tensor drive = data.mm(dictionary);  // Aᵀy, [B, N]
+  const torch::Tensor gram = dictionary.t().mm(dictionary);
+  for (int64_t k = 0; k < steps; ++k) {
+    const torch::Tensor eta = step_scale(k) * inverse_l;
+    // ∇f = AᵀA x − Aᵀy (+ 2βLx) (+ β‖y − a_j‖²). With N ≈ D the Gram form costs the same
+    // as going through the residual and keeps one GEMM per step.
+    torch::Tensor gradient = x.mm(gram) - drive;
+    if (o.codes_form() && o.beta() > 0) gradient = gradient + 2 * o.beta() * x.mm(laplacian_);
+    if (linear.defined()) gradient = gradient + linear;
+    x = shrink(x - eta * gradient, eta * o.lambda());
+  }
+  return x;
+}
+
+torch::Tensor WlscImpl::forward(torch::Tensor images) {
+  const torch::Tensor data = images.reshape({images.size(0), -1});
+  TORCH_CHECK(data.size(1) == options_.patch_dim(), "wlsc: inputs of ", data.size(1),
+              " values (C·H·W), expected ", options_.patch_dim());
+  return encode(data, dictionary());
+}
+
+torch::Tensor WlscImpl::code_objective(const torch::Tensor& data, const torch::Tensor& dictionary,
+                                       const torch::Tensor& codes) const {
+  const WlscOptions& o = options_;
+  torch::Tensor f = 0.5 * (data - codes.mm(dictionary.t())).pow(2).sum(1) +
+                    o.lambda() * codes.abs().sum(1);
+  if (o.codes_form()) f = f + o.beta() * code_laplacian_form(codes, laplacian_.to(codes.dtype()));
+  if (o.bipartite_form()) f = f + o.beta() * bipartite_form(data, dictionary, codes);
+  if (o.nonnegative()) {
+    const torch::Tensor infeasible = (codes < 0).any(1);
+    f = torch::where(infeasible, torch::full_like(f, std::numeric_limits<double>::infinity()), f);
+  }
+  return f;
+}
+
+WlscTerms WlscImpl::terms(const torch::Tensor& data, const torch::Tensor& dictionary,
+                          const torch::Tensor& codes) const {
+  const WlscOptions& o = options_;
+  WlscTerms t;
+  t.reconstruction = 0.5 * (data - codes.mm(dictionary.t())).pow(2).sum(1).mean();
+  t.l1 = codes.abs().sum(1).mean();
+  const torch::Tensor lap = laplacian_.to(dictionary.dtype());
+  if (o.atoms_form()) t.atoms = atom_laplacian_form(dictionary, lap);
+  if (o.codes_form()) t.codes = code_laplacian_form(codes, lap).mean();
+  if (o.bipartite_form()) t.bipartite = bipartite_form(data, dictionary, codes).mean();
+  return t;
+}
+
+ModelObjective WlscImpl::own_objective(const torch::Tensor& images) {
+  return objective(weight_, images);
+}
+
+ModelObjective WlscImpl::objective(const torch::Tensor& weight, const torch::Tensor& images) {
+  const torch::Tensor data = images.reshape({images.size(0), -1});
+  TORCH_CHECK(data.size(1) == options_.patch_dim(), "wlsc: inputs of ", data.size(1),
+              " values (C·H·W), expected ", options_.patch_dim());
+  const torch::Tensor a = unit_atoms(weight);
+  torch::Tensor codes;
+  if (options_.gradient() == WlscGradient::kFixedCodes) {
+    torch::NoGradGuard no_grad;
+    codes = encode(data, a.detach());
+  } else {
+    codes = encode(data, a);
+  }
+  const WlscTerms t = terms(data, a, codes);
+  const double beta = options_.beta();
+  ModelObjective objective;
+  const torch::Tensor sparsity = options_.lambda() * t.l1;
+  objective.task = t.reconstruction + sparsity;
+  objective.total = objective.task;
+  objective.terms.emplace_back("recon", t.reconstruction);
+  objective.terms.emplace_back("sparsity", sparsity);
+  const std::pair<const char*, const torch::Tensor*> forms[] = {
+      {"laplacian/atoms", &t.atoms}, {"laplacian/codes", &t.codes},
+      {"laplacian/bipartite", &t.bipartite}};
+  for (const auto& [name, value] : forms) {
+    if (!value->defined()) continue;
+    objective.total = objective.total + beta * *value;
+    objective.terms.emplace_back(name, beta * *value);
+  }
+  objective.terms.emplace_back("active", codes.detach().ne(0).to(data.dtype()).mean());
+  return objective;
+}
+
+}  // namespace nosharing
