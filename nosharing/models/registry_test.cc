@@ -46,7 +46,7 @@ TEST(RegistryTest, SharingConvBuildsTheTwin) {
 TEST(PresetTest, DefaultPresetExistsAndEveryPresetResolves) {
   const auto names = preset_names();
   EXPECT_EQ(names, (std::vector<std::string>{"fmnist-lc", "fmnist-lc-topo", "alltnn-small",
-                                              "ott-cifar"}));
+                                              "ott-cifar", "wlsc"}));
   EXPECT_THAT(names, ::testing::Contains(Config().get_string("model.preset")));
   for (const auto& name : names) {
     ASSERT_TRUE(preset_toml(name).has_value()) << name;
@@ -61,7 +61,7 @@ TEST(PresetTest, UnknownPresetListsTheKnownOnes) {
   } catch (const UsageError& error) {
     EXPECT_STREQ(error.what(),
                  "model.preset = \"x\": no such preset; expected one of fmnist-lc, "
-                 "fmnist-lc-topo, alltnn-small, ott-cifar");
+                 "fmnist-lc-topo, alltnn-small, ott-cifar, wlsc");
   }
   EXPECT_THROW(resolve_preset("x"), UsageError);
 }

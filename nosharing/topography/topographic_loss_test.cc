@@ -41,11 +41,11 @@ TEST(TopographicLossTest, FromConfigNamesTheBadKey) {
 
 TEST(TopographicLossTest, UnitWeightVectorsFollowTheSheetOrder) {
   // weight [P = 2, C = 3, D = 1] with value 10·p + c; unit u = c·P + p.
-  const torch::Tensor weight = torch::tensor({0.0, 1, 2, 10, 11, 12}).view({2, 3, 1});
+  const torch::Tensor weight = torch::tensor({0.0, 1.0, 2.0, 10.0, 11.0, 12.0}).view({2, 3, 1});
   const torch::Tensor bias = weight.squeeze(2) + 100;
   const torch::Tensor v = unit_weight_vectors(weight, bias);
-  EXPECT_TRUE(torch::equal(v.select(1, 0), torch::tensor({0.0, 10, 1, 11, 2, 12})));
-  EXPECT_TRUE(torch::equal(v.select(1, 1), torch::tensor({100.0, 110, 101, 111, 102, 112})));
+  EXPECT_TRUE(torch::equal(v.select(1, 0), torch::tensor({0.0, 10.0, 1.0, 11.0, 2.0, 12.0})));
+  EXPECT_TRUE(torch::equal(v.select(1, 1), torch::tensor({100.0, 110.0, 101.0, 111.0, 102.0, 112.0})));
 }
 
 }  // namespace
