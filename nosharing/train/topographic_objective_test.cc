@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <cmath>
+
 #include "nosharing/core/error.h"
 #include "nosharing/models/lcnet.h"
 #include "nosharing/topography/kernel_smoothness.h"
