@@ -1,8 +1,8 @@
 // nosharing analyze, and train chaining into it (DESIGN §8).
 #include <gtest/gtest.h>
-#include <nlohmann/json.hpp>
 
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -15,11 +15,29 @@ using testing::make_temp_dir;
 using testing::run_cli;
 
 std::vector<std::string> tiny_train(const std::string& data, const std::string& out) {
-  return {"train", "--data", data, "--out", out, "--threads", "1",
-          "--set", "model.channels=[4, 4]", "--set", "model.kernels=3",
-          "--set", "train.batch_size=32", "--set", "train.max_steps=4",
-          "--set", "train.warmup_steps=1", "--set", "data.threads=1",
-          "--set", "analysis.rf_units=16", "--set", "analysis.max_images=64"};
+  return {"train",
+          "--data",
+          data,
+          "--out",
+          out,
+          "--threads",
+          "1",
+          "--set",
+          "model.channels=[4, 4]",
+          "--set",
+          "model.kernels=3",
+          "--set",
+          "train.batch_size=32",
+          "--set",
+          "train.max_steps=4",
+          "--set",
+          "train.warmup_steps=1",
+          "--set",
+          "data.threads=1",
+          "--set",
+          "analysis.rf_units=16",
+          "--set",
+          "analysis.max_images=64"};
 }
 
 std::string last_line(std::string text) {

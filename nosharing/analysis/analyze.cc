@@ -49,20 +49,18 @@ double mean_finite(const std::vector<double>& values) {
   return n ? sum / static_cast<double>(n) : kNan;
 }
 
-void measure_orientation(LayerAnalysis& layer, const torch::Tensor& responses,
+void measure_orientation(LayerAnalysis& layer, const Sheet& sheet, const torch::Tensor& responses,
                          const Gratings& gratings, const AnalysisOptions& options) {
   const torch::Tensor tuning =
       orientation_tuning(responses, gratings.orientation, options.gratings.orientations);
   layer.orientation = orientation_preference(tuning, gratings.angles);
-  layer.orientation_grid = most_selective_units(layer.orientation.selectivity, layer.channels,
-                                                layer.height, layer.width);
+  layer.orientation_grid = map_grid(sheet, layer.orientation.selectivity);
   // Units silent for every grating have no preference: left out of the smoothness.
   const torch::Tensor silent = layer.orientation.selectivity <= 0;
-  const torch::Tensor preferred =
-      at::where(silent, at::full_like(layer.orientation.preferred, kNan), layer.orientation.preferred);
-  const torch::Tensor selectivity =
-      at::where(silent, at::full_like(layer.orientation.selectivity, kNan),
-                layer.orientation.selectivity);
+  const torch::Tensor preferred = at::where(
+      silent, at::full_like(layer.orientation.preferred, kNan), layer.orientation.preferred);
+  const torch::Tensor selectivity = at::where(
+      silent, at::full_like(layer.orientation.selectivity, kNan), layer.orientation.selectivity);
   layer.orientation_curve = smoothness_curve(preferred, layer.coordinates,
                                              MapDifference::kOrientation, options.smoothness);
   layer.selectivity_curve = smoothness_curve(selectivity, layer.coordinates,
@@ -71,15 +69,15 @@ void measure_orientation(LayerAnalysis& layer, const torch::Tensor& responses,
                                    options.pinwheels);
 }
 
-void measure_category(LayerAnalysis& layer, const CategoryStatistics& statistics,
-                      const AnalysisOptions& options) {
+void measure_category(LayerAnalysis& layer, const Sheet& sheet,
+                      const CategoryStatistics& statistics, const AnalysisOptions& options) {
   layer.dprime = statistics.dprime();
   std::vector<double> smoothness;
   for (int64_t k = 0; k < layer.dprime.size(0); ++k) {
     const torch::Tensor d = layer.dprime[k];
-    layer.dprime_grids.push_back(
-        most_selective_units(d, layer.channels, layer.height, layer.width));
-    layer.patches.push_back(find_patches(gather_map(d, layer.dprime_grids.back()), options.patches));
+    layer.dprime_grids.push_back(map_grid(sheet, d));
+    layer.patches.push_back(
+        find_patches(gather_map(d, layer.dprime_grids.back()), options.patches));
     layer.dprime_curves.push_back(
         smoothness_curve(d, layer.coordinates, MapDifference::kAbsolute, options.smoothness));
     smoothness.push_back(layer.dprime_curves.back().smoothness);
@@ -91,10 +89,9 @@ void measure_retinotopy(LayerAnalysis& layer, const LcNetImpl& net, int64_t inde
                         const AnalysisOptions& options) {
   const int64_t units = layer.channels * layer.height * layer.width;
   auto generator = at::detail::createCPUGenerator(options.seed + 17 * (index + 1));
-  layer.rf_units = std::get<0>(
-      at::randperm(units, generator, at::TensorOptions().dtype(at::kLong))
-          .slice(0, 0, std::min(units, options.rf_units))
-          .sort());
+  layer.rf_units = std::get<0>(at::randperm(units, generator, at::TensorOptions().dtype(at::kLong))
+                                   .slice(0, 0, std::min(units, options.rf_units))
+                                   .sort());
   const InputShape& input = net.options().input();
   const UnitFunction f = [&net, index](const torch::Tensor& images) {
     return lcnet_activations(net, images, index + 1).back().pre.flatten(1);
@@ -116,7 +113,8 @@ AnalysisOptions AnalysisOptions::from_config(const Config& config) {
   if (o.gratings.orientations < 8) {
     throw_usage("analysis.orientations = {}: expected at least 8", o.gratings.orientations);
   }
-  if (o.gratings.phases < 4) throw_usage("analysis.phases = {}: expected at least 4", o.gratings.phases);
+  if (o.gratings.phases < 4)
+    throw_usage("analysis.phases = {}: expected at least 4", o.gratings.phases);
   if (o.gratings.periods.size() < 3) {
     throw_usage("analysis.periods has {} values: expected at least 3 spatial frequencies",
                 o.gratings.periods.size());
@@ -145,7 +143,7 @@ AnalysisOptions AnalysisOptions::from_config(const Config& config) {
 
 ModelAnalysis analyze_lcnet(const LcNetImpl& net, BatchLoader* validation,
                             const std::vector<std::string>& class_names,
-                            const AnalysisOptions& options) {
+                            const AnalysisOptions& options, const std::vector<Sheet>& sheets) {
   ModelAnalysis analysis;
   analysis.class_names = class_names;
   analysis.input_height = net.options().input().height;
@@ -155,6 +153,14 @@ ModelAnalysis analyze_lcnet(const LcNetImpl& net, BatchLoader* validation,
   const bool unshared = net.options().sharing() == LcNetSharing::kNone;
   const auto snrs = layer_weight_snrs(net);
   const auto lc_layers = net.unshared_layers();
+  if (!sheets.empty() && sheets.size() != specs.size()) {
+    throw_runtime("analyze_lcnet: {} sheets for {} layers", sheets.size(), specs.size());
+  }
+  std::vector<Sheet> layer_sheets = sheets;
+  for (size_t i = layer_sheets.size(); i < specs.size(); ++i) {
+    layer_sheets.emplace_back(
+        SheetOptions(specs[i].out_channels, specs[i].output_height, specs[i].output_width));
+  }
   for (size_t i = 0; i < specs.size(); ++i) {
     LayerAnalysis layer;
     layer.name = specs[i].name;
@@ -162,7 +168,13 @@ ModelAnalysis analyze_lcnet(const LcNetImpl& net, BatchLoader* validation,
     layer.channels = specs[i].out_channels;
     layer.height = specs[i].output_height;
     layer.width = specs[i].output_width;
-    layer.coordinates = column_unit_coordinates(layer.channels, layer.height, layer.width);
+    const Sheet& sheet = layer_sheets[i];
+    if (sheet.num_units() != layer.channels * layer.height * layer.width) {
+      throw_runtime("analyze_lcnet: the sheet of {} has {} units, the layer {}", layer.name,
+                    sheet.num_units(), layer.channels * layer.height * layer.width);
+    }
+    layer.layout = sheet_layout_name(sheet.options().layout());
+    layer.coordinates = sheet.coordinates();
     for (const auto& [name, snr] : snrs) {
       if (name == layer.name) layer.weight_snr = snr;
     }
@@ -183,7 +195,8 @@ ModelAnalysis analyze_lcnet(const LcNetImpl& net, BatchLoader* validation,
         make_gratings(input.channels, input.height, input.width, options.gratings);
     const auto acts = lcnet_activations(net, gratings.images);
     for (size_t i = 0; i < acts.size(); ++i) {
-      measure_orientation(analysis.layers[i], acts[i].post.flatten(1), gratings, options);
+      measure_orientation(analysis.layers[i], layer_sheets[i], acts[i].post.flatten(1), gratings,
+                          options);
     }
   }
 
@@ -210,7 +223,7 @@ ModelAnalysis analyze_lcnet(const LcNetImpl& net, BatchLoader* validation,
     analysis.images = seen;
     if (seen > 0) {
       for (size_t i = 0; i < analysis.layers.size(); ++i) {
-        measure_category(analysis.layers[i], statistics[i], options);
+        measure_category(analysis.layers[i], layer_sheets[i], statistics[i], options);
       }
     }
   }
@@ -235,15 +248,14 @@ nlohmann::json analysis_to_json(const ModelAnalysis& analysis) {
     const double mean_selectivity = layer.orientation.selectivity.defined()
                                         ? layer.orientation.selectivity.mean().item<double>()
                                         : kNan;
-    j["orientation"] = {
-        {"smoothness", number(layer.orientation_curve.smoothness)},
-        {"selectivity_smoothness", number(layer.selectivity_curve.smoothness)},
-        {"mean_selectivity", number(mean_selectivity)},
-        {"pinwheel_density", number(layer.pinwheels.density)},
-        {"pinwheel_count", layer.pinwheels.count()},
-        {"column_spacing", number(layer.pinwheels.period)},
-        {"curve_degrees", curve_json(layer.orientation_curve, kDegrees)},
-        {"selectivity_curve", curve_json(layer.selectivity_curve, 1.0)}};
+    j["orientation"] = {{"smoothness", number(layer.orientation_curve.smoothness)},
+                        {"selectivity_smoothness", number(layer.selectivity_curve.smoothness)},
+                        {"mean_selectivity", number(mean_selectivity)},
+                        {"pinwheel_density", number(layer.pinwheels.density)},
+                        {"pinwheel_count", layer.pinwheels.count()},
+                        {"column_spacing", number(layer.pinwheels.period)},
+                        {"curve_degrees", curve_json(layer.orientation_curve, kDegrees)},
+                        {"selectivity_curve", curve_json(layer.selectivity_curve, 1.0)}};
     if (layer.dprime.defined()) {
       int64_t total = 0;
       nlohmann::json per_class = nlohmann::json::object();
@@ -255,12 +267,13 @@ nlohmann::json analysis_to_json(const ModelAnalysis& analysis) {
         class_smoothness[name] = number(layer.dprime_curves[k].smoothness);
         total += static_cast<int64_t>(layer.patches[k].components.size());
       }
-      j["category"] = {{"smoothness", number(layer.category_smoothness)},
-                       {"patches", total},
-                       {"patches_per_class", per_class},
-                       {"smoothness_per_class", class_smoothness},
-                       {"max_dprime", number(at::nan_to_num(layer.dprime, -1e300).max().item<double>())},
-                       {"images", analysis.images}};
+      j["category"] = {
+          {"smoothness", number(layer.category_smoothness)},
+          {"patches", total},
+          {"patches_per_class", per_class},
+          {"smoothness_per_class", class_smoothness},
+          {"max_dprime", number(at::nan_to_num(layer.dprime, -1e300).max().item<double>())},
+          {"images", analysis.images}};
     } else {
       j["category"] = {{"smoothness", nullptr}, {"patches", nullptr}};
     }

@@ -2,10 +2,10 @@
 // analysis.json (DESIGN §8). Numbers only: nosharing/report draws them.
 #pragma once
 
-#include <nlohmann/json.hpp>
 #include <torch/types.h>
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -15,6 +15,7 @@
 #include "nosharing/analysis/smoothness.h"
 #include "nosharing/analysis/stimuli.h"
 #include "nosharing/core/config.h"
+#include "nosharing/core/sheet.h"
 #include "nosharing/models/lcnet.h"
 #include "nosharing/sharing/weight_snr.h"
 
@@ -52,15 +53,15 @@ struct LayerAnalysis {
   PinwheelResult pinwheels;           // on the orientation map
 
   // Category selectivity (empty when the data are unlabelled).
-  torch::Tensor dprime;                      // float64 [K, U]
-  std::vector<torch::Tensor> dprime_grids;   // per class, int64 [Hg, Wg] units drawn
+  torch::Tensor dprime;                     // float64 [K, U]
+  std::vector<torch::Tensor> dprime_grids;  // per class, int64 [Hg, Wg] units drawn
   std::vector<SmoothnessCurve> dprime_curves;
-  std::vector<Components> patches;           // per class, on its d′ map
-  double category_smoothness = 0;            // mean over classes of the d′ smoothness
+  std::vector<Components> patches;  // per class, on its d′ map
+  double category_smoothness = 0;   // mean over classes of the d′ smoothness
 
   // Retinotopy.
-  torch::Tensor rf_units;      // int64 [N]
-  torch::Tensor rf_centres;    // float64 [N, 2] input pixels (y, x)
+  torch::Tensor rf_units;    // int64 [N]
+  torch::Tensor rf_centres;  // float64 [N, 2] input pixels (y, x)
   double rf_correlation = 0;
 
   WeightSnr weight_snr;
@@ -70,16 +71,17 @@ struct LayerAnalysis {
 struct ModelAnalysis {
   std::vector<LayerAnalysis> layers;
   std::vector<std::string> class_names;
-  int64_t images = 0;  // validation images behind d′
+  int64_t images = 0;                         // validation images behind d′
   int64_t input_height = 0, input_width = 0;  // the model's input, pixels
 };
 
 // Analyses every conv-shaped layer of `net` (put in eval mode by the caller). `validation`
 // serves normalised labelled images (may be null: no category measures); at most
-// options.max_images are used.
+// options.max_images are used. `sheets` places each layer's units (core/sheet.h), one per
+// layer in order; empty: the column layout of every layer.
 ModelAnalysis analyze_lcnet(const LcNetImpl& net, BatchLoader* validation,
                             const std::vector<std::string>& class_names,
-                            const AnalysisOptions& options);
+                            const AnalysisOptions& options, const std::vector<Sheet>& sheets = {});
 
 // analysis.json (DESIGN §8): {"layers": [{"name", "orientation": {"smoothness",
 // "pinwheel_density", "mean_selectivity", …}, "category": {"smoothness", "patches", …},

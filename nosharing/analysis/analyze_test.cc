@@ -93,6 +93,21 @@ TEST(AnalyzeTest, TwinAndUnlabelledData) {
   EXPECT_TRUE(layer["category"]["patches"].is_null());
 }
 
+TEST(AnalyzeTest, HypercolumnSheetsDrawEveryUnit) {
+  torch::manual_seed(4);
+  LcNet net(LcNetOptions({1, 10, 10}, 2, {4}).kernels({3}));
+  net->eval();
+  const std::vector<Sheet> sheets = {
+      Sheet(SheetOptions(4, 10, 10).layout(SheetLayout::kHypercolumn))};
+  const ModelAnalysis a = analyze_lcnet(*net, nullptr, {}, fast_options(), sheets);
+  EXPECT_EQ(a.layers[0].layout, "hypercolumn");
+  EXPECT_EQ(a.layers[0].orientation_grid.sizes(), (std::vector<int64_t>{20, 20}));
+  EXPECT_EQ(a.layers[0].pinwheels.winding.sizes(), (std::vector<int64_t>{20, 20}));
+  EXPECT_EQ(analysis_to_json(a)["layers"][0]["sheet"]["layout"], "hypercolumn");
+  EXPECT_THROW(analyze_lcnet(*net, nullptr, {}, fast_options(), {Sheet(SheetOptions(9, 10, 10))}),
+               RuntimeError);
+}
+
 TEST(AnalyzeTest, OptionsFromConfigCheckRanges) {
   Config config;
   const AnalysisOptions o = AnalysisOptions::from_config(config);

@@ -22,7 +22,8 @@ void CategoryStatistics::add(const torch::Tensor& responses, const torch::Tensor
                   sums_.size(1), c10::str(responses.sizes()), c10::str(labels.sizes()));
   }
   const at::Tensor y = labels.to(at::kLong);
-  if (y.numel() > 0 && (y.min().item<int64_t>() < 0 || y.max().item<int64_t>() >= counts_.size(0))) {
+  if (y.numel() > 0 &&
+      (y.min().item<int64_t>() < 0 || y.max().item<int64_t>() >= counts_.size(0))) {
     throw_runtime("category d′: labels must lie in [0, {}), got [{}, {}]", counts_.size(0),
                   y.min().item<int64_t>(), y.max().item<int64_t>());
   }
@@ -40,15 +41,16 @@ torch::Tensor CategoryStatistics::dprime() const {
   const int64_t classes = counts_.size(0);
   const double n = counts_.sum().item<double>();
   const at::Tensor total = sums_.sum(0), total_sq = squares_.sum(0);
-  at::Tensor dprime = at::full(sums_.sizes(), std::numeric_limits<double>::quiet_NaN(),
-                               sums_.options());
+  at::Tensor dprime =
+      at::full(sums_.sizes(), std::numeric_limits<double>::quiet_NaN(), sums_.options());
   for (int64_t k = 0; k < classes; ++k) {
     const double n_in = counts_[k].item<double>(), n_out = n - n_in;
     if (n_in == 0 || n_out == 0) continue;
     const at::Tensor mean_in = sums_[k] / n_in;
     const at::Tensor mean_out = (total - sums_[k]) / n_out;
     const at::Tensor var_in = (squares_[k] / n_in - mean_in * mean_in).clamp_min(0);
-    const at::Tensor var_out = ((total_sq - squares_[k]) / n_out - mean_out * mean_out).clamp_min(0);
+    const at::Tensor var_out =
+        ((total_sq - squares_[k]) / n_out - mean_out * mean_out).clamp_min(0);
     dprime[k] = (mean_in - mean_out) / at::sqrt(((var_in + var_out) / 2).clamp_min(1e-12));
   }
   return dprime;
@@ -57,7 +59,8 @@ torch::Tensor CategoryStatistics::dprime() const {
 torch::Tensor category_dprime(const torch::Tensor& responses, const torch::Tensor& labels,
                               int64_t num_classes) {
   if (responses.dim() != 2) {
-    throw_runtime("category_dprime: expected responses [N, U], got {}", c10::str(responses.sizes()));
+    throw_runtime("category_dprime: expected responses [N, U], got {}",
+                  c10::str(responses.sizes()));
   }
   CategoryStatistics statistics(num_classes, responses.size(1));
   statistics.add(responses, labels);
@@ -65,7 +68,8 @@ torch::Tensor category_dprime(const torch::Tensor& responses, const torch::Tenso
 }
 
 Components find_patches(const torch::Tensor& map, const PatchOptions& options) {
-  if (map.dim() != 2) throw_runtime("find_patches: expected a map [H, W], got {}", c10::str(map.sizes()));
+  if (map.dim() != 2)
+    throw_runtime("find_patches: expected a map [H, W], got {}", c10::str(map.sizes()));
   const at::Tensor values = map.detach().to(at::kDouble);
   // NaN compares false: undefined cells are never inside a patch.
   const Components all = connected_components(values > options.threshold, false);

@@ -32,8 +32,8 @@ TEST(CategoryTest, StreamedBatchesEqualOneBatch) {
   // Against the two-pass formula.
   for (int64_t k = 0; k < 3; ++k) {
     const torch::Tensor in = r.index({labels == k}), out = r.index({labels != k});
-    const torch::Tensor expected = (in.mean(0) - out.mean(0)) /
-        torch::sqrt((in.var(0, false) + out.var(0, false)) / 2);
+    const torch::Tensor expected =
+        (in.mean(0) - out.mean(0)) / torch::sqrt((in.var(0, false) + out.var(0, false)) / 2);
     EXPECT_TRUE(torch::allclose(stats.dprime()[k], expected, 1e-9, 1e-9));
   }
   EXPECT_THROW(stats.add(r.slice(0, 0, 2), torch::tensor({0, 3}, torch::kLong)), RuntimeError);

@@ -7,7 +7,8 @@
 namespace nosharing {
 
 Components connected_components(const torch::Tensor& mask, bool eight_connected) {
-  if (mask.dim() != 2) throw_runtime("connected_components: expected [H, W], got {}", c10::str(mask.sizes()));
+  if (mask.dim() != 2)
+    throw_runtime("connected_components: expected [H, W], got {}", c10::str(mask.sizes()));
   const int64_t h = mask.size(0), w = mask.size(1);
   const at::Tensor in = mask.to(at::kBool).contiguous();
   const bool* m = in.data_ptr<bool>();

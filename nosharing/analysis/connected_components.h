@@ -9,7 +9,7 @@
 namespace nosharing {
 
 struct Component {
-  int64_t area = 0;                     // cells
+  int64_t area = 0;                       // cells
   double centroid_y = 0, centroid_x = 0;  // mean cell coordinates
 };
 

@@ -8,10 +8,8 @@ namespace {
 
 TEST(ConnectedComponentsTest, FourVersusEightConnectivity) {
   // Two cells touching at a corner, and an L of four cells.
-  const torch::Tensor mask = torch::tensor({{1, 0, 0, 0},
-                                            {0, 1, 0, 1},
-                                            {0, 0, 0, 1},
-                                            {0, 0, 1, 1}}).to(torch::kBool);
+  const torch::Tensor mask =
+      torch::tensor({{1, 0, 0, 0}, {0, 1, 0, 1}, {0, 0, 0, 1}, {0, 0, 1, 1}}).to(torch::kBool);
   const Components four = connected_components(mask, false);
   ASSERT_EQ(four.components.size(), 3u);
   EXPECT_EQ(four.components[2].area, 4);

@@ -12,8 +12,9 @@ namespace nosharing {
 
 double kernel_distance(const torch::Tensor& weight, int64_t height, int64_t width, int64_t radius) {
   if (weight.dim() != 3 || weight.size(0) != height * width || radius < 1) {
-    throw_runtime("kernel_distance: expected weight [{}·{}, C_out, F] and radius ≥ 1, got {} and {}",
-                  height, width, c10::str(weight.sizes()), radius);
+    throw_runtime(
+        "kernel_distance: expected weight [{}·{}, C_out, F] and radius ≥ 1, got {} and {}", height,
+        width, c10::str(weight.sizes()), radius);
   }
   const at::Tensor w = weight.detach().to(at::kDouble).view({height, width, weight.size(1), -1});
   const double rms = std::sqrt(w.pow(2).sum(-1).mean().item<double>());

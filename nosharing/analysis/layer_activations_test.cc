@@ -10,7 +10,11 @@ namespace {
 // forward()'s logits: the replay follows the real layer sequence.
 void expect_replay_matches(LcNetSharing sharing, LcNetNorm norm) {
   torch::manual_seed(0);
-  LcNet net(LcNetOptions({2, 12, 12}, 5, {4, 6}).kernels({3}).strides({2, 1}).sharing(sharing).norm(norm));
+  LcNet net(LcNetOptions({2, 12, 12}, 5, {4, 6})
+                .kernels({3})
+                .strides({2, 1})
+                .sharing(sharing)
+                .norm(norm));
   net->eval();
   const torch::Tensor images = torch::randn({3, 2, 12, 12});
   const auto acts = lcnet_activations(*net, images);

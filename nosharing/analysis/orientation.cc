@@ -11,8 +11,9 @@ namespace nosharing {
 torch::Tensor orientation_tuning(const torch::Tensor& responses, const torch::Tensor& orientation,
                                  int64_t num_orientations) {
   if (responses.dim() != 2 || orientation.dim() != 1 || orientation.size(0) != responses.size(0)) {
-    throw_runtime("orientation_tuning: expected responses [S, U] and orientation [S], got {} and {}",
-                  c10::str(responses.sizes()), c10::str(orientation.sizes()));
+    throw_runtime(
+        "orientation_tuning: expected responses [S, U] and orientation [S], got {} and {}",
+        c10::str(responses.sizes()), c10::str(orientation.sizes()));
   }
   const at::Tensor r = responses.detach().to(at::kDouble).clamp_min(0);
   const at::Tensor index = orientation.to(at::kLong);

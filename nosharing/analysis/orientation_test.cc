@@ -10,7 +10,8 @@ namespace {
 
 TEST(OrientationTest, TuningTakesTheMaxPerOrientationAndClampsNegatives) {
   // 4 stimuli of 2 orientations, 2 units.
-  const torch::Tensor responses = torch::tensor({{1.0, -2.0}, {3.0, -1.0}, {0.5, 4.0}, {-1.0, 2.0}});
+  const torch::Tensor responses =
+      torch::tensor({{1.0, -2.0}, {3.0, -1.0}, {0.5, 4.0}, {-1.0, 2.0}});
   const torch::Tensor orientation = torch::tensor({0, 0, 1, 1}, torch::kLong);
   const torch::Tensor tuning = orientation_tuning(responses, orientation, 2);
   EXPECT_TRUE(torch::allclose(tuning, torch::tensor({{3.0, 0.0}, {0.5, 4.0}}, torch::kDouble)));

@@ -16,6 +16,7 @@
 #include "nosharing/analysis/sheet_maps.h"
 #include "nosharing/analysis/smoothness.h"
 #include "nosharing/analysis/stimuli.h"
+#include "nosharing/core/sheet.h"
 #include "nosharing/layers/locally_connected.h"
 
 namespace nosharing {
@@ -34,7 +35,8 @@ torch::Tensor designed_orientation_map(int64_t side, const std::vector<PlantedPi
   for (int64_t y = 0; y < side; ++y) {
     for (int64_t x = 0; x < side; ++x) {
       for (const PlantedPinwheel& p : planted) {
-        a[y][x] += 0.5 * p.sign * std::atan2(static_cast<double>(y) - p.y, static_cast<double>(x) - p.x);
+        a[y][x] +=
+            0.5 * p.sign * std::atan2(static_cast<double>(y) - p.y, static_cast<double>(x) - p.x);
       }
     }
   }
@@ -42,12 +44,14 @@ torch::Tensor designed_orientation_map(int64_t side, const std::vector<PlantedPi
 }
 
 // A 1-channel input, stride 1, unpadded LC layer (input side + kernel − 1, so that no kernel
-// is cut by the border) whose two channels at position (y, x) are a quadrature pair of Gabors with wave-vector angle theta[y, x] (the convention of the
-// gratings: cos(2π (dx cos θ + dy sin θ)/λ + φ)).
+// is cut by the border) whose two channels at position (y, x) are a quadrature pair of Gabors with
+// wave-vector angle theta[y, x] (the convention of the gratings: cos(2π (dx cos θ + dy sin θ)/λ +
+// φ)).
 LocallyConnected2d gabor_layer(const torch::Tensor& theta, int64_t kernel) {
   const int64_t side = theta.size(0);
   LocallyConnected2d layer(
-      LocallyConnected2dOptions(1, 2, kernel, side + kernel - 1, side + kernel - 1).reference(true));
+      LocallyConnected2dOptions(1, 2, kernel, side + kernel - 1, side + kernel - 1)
+          .reference(true));
   const double sigma = 1.6, lambda = 5.0;
   torch::NoGradGuard no_grad;
   auto w = layer->weight.accessor<float, 3>();
@@ -86,8 +90,9 @@ Measured measure(LocallyConnected2d& layer, int64_t side) {
   m.preference = orientation_preference(tuning, gratings.angles);
   const torch::Tensor grid = most_selective_units(m.preference.selectivity, 2, side, side);
   m.preferred_map = gather_map(m.preference.preferred, grid);
-  m.curve = smoothness_curve(m.preference.preferred, column_unit_coordinates(2, side, side),
-                             MapDifference::kOrientation);
+  m.curve =
+      smoothness_curve(m.preference.preferred, Sheet(SheetOptions(2, side, side)).coordinates(),
+                       MapDifference::kOrientation);
   return m;
 }
 
@@ -109,7 +114,8 @@ TEST(PlantedTruthTest, GaborMapGivesOrientationsPinwheelsAndSmoothness) {
   for (const PlantedPinwheel& planted : kPlanted) {
     bool found = false;
     for (const Pinwheel& p : pinwheels.pinwheels) {
-      found = found || (std::hypot(p.y - planted.y, p.x - planted.x) < 1.5 && p.sign == planted.sign);
+      found =
+          found || (std::hypot(p.y - planted.y, p.x - planted.x) < 1.5 && p.sign == planted.sign);
     }
     EXPECT_TRUE(found) << "pinwheel at " << planted.y << ", " << planted.x;
   }
@@ -148,8 +154,8 @@ TEST(PlantedTruthTest, CategoryPatchesAreRecovered) {
       mask = mask | ((yy - d[0]).pow(2) + (xx - d[1]).pow(2) <= d[2] * d[2]);
     }
     planted.push_back(mask);
-    responses.select(1, 0).index_put_({labels == k}, responses.select(1, 0).index({labels == k}) +
-                                                         2.0 * mask.to(torch::kDouble));
+    responses.select(1, 0).index_put_(
+        {labels == k}, responses.select(1, 0).index({labels == k}) + 2.0 * mask.to(torch::kDouble));
   }
   const torch::Tensor dprime = category_dprime(responses.flatten(1), labels, classes);
   for (int64_t k = 0; k < classes; ++k) {
@@ -158,7 +164,8 @@ TEST(PlantedTruthTest, CategoryPatchesAreRecovered) {
     const Components patches = find_patches(map, {0.85, 4});
     EXPECT_EQ(static_cast<size_t>(patches.components.size()), discs[k].size()) << "class " << k;
     // Cells inside a planted disc are in a patch, cells far from one are not.
-    EXPECT_TRUE(((patches.labels > 0) == planted[k]).to(torch::kDouble).mean().item<double>() > 0.97)
+    EXPECT_TRUE(((patches.labels > 0) == planted[k]).to(torch::kDouble).mean().item<double>() >
+                0.97)
         << "class " << k;
   }
 }
@@ -192,10 +199,12 @@ TEST(PlantedTruthTest, HandPlacedReceptiveFieldsAreRecovered) {
       expected[p][1] = stride * x - pad + kx;
     }
   }
-  const UnitFunction f = [&](const torch::Tensor& images) { return layer->forward(images).flatten(1); };
+  const UnitFunction f = [&](const torch::Tensor& images) {
+    return layer->forward(images).flatten(1);
+  };
   const torch::Tensor centres = rf_centres(f, 1, side, side, torch::arange(out * out), {2, 16, 0});
   EXPECT_TRUE(torch::allclose(centres, expected, 0, 1e-9)) << centres - expected;
-  const double r = rf_position_correlation(centres, column_unit_coordinates(1, out, out));
+  const double r = rf_position_correlation(centres, Sheet(SheetOptions(1, out, out)).coordinates());
   EXPECT_GT(r, 0.95);
 }
 

@@ -12,9 +12,10 @@
 
 namespace nosharing {
 
-torch::Tensor rf_centres(const UnitFunction& layer, int64_t channels, int64_t height,
-                         int64_t width, const torch::Tensor& units, const RfOptions& options) {
-  if (units.dim() != 1) throw_runtime("rf_centres: expected units [N], got {}", c10::str(units.sizes()));
+torch::Tensor rf_centres(const UnitFunction& layer, int64_t channels, int64_t height, int64_t width,
+                         const torch::Tensor& units, const RfOptions& options) {
+  if (units.dim() != 1)
+    throw_runtime("rf_centres: expected units [N], got {}", c10::str(units.sizes()));
   const int64_t n = units.size(0), repeats = std::max<int64_t>(1, options.inputs);
   const auto f64 = at::TensorOptions().dtype(at::kDouble);
   at::Tensor centres = at::full({n, 2}, std::numeric_limits<double>::quiet_NaN(), f64);
@@ -30,13 +31,16 @@ torch::Tensor rf_centres(const UnitFunction& layer, int64_t channels, int64_t he
             .set_requires_grad(true);
     const at::Tensor out = layer(images);
     if (out.dim() != 2 || out.size(0) != m * repeats) {
-      throw_runtime("rf_centres: the layer returned {} for a batch of {}", c10::str(out.sizes()), m * repeats);
+      throw_runtime("rf_centres: the layer returned {} for a batch of {}", c10::str(out.sizes()),
+                    m * repeats);
     }
     const at::Tensor picked = index.slice(0, begin, begin + m).repeat_interleave(repeats);
     const at::Tensor selected = out.gather(1, picked.view({-1, 1}));
     const at::Tensor grad = torch::autograd::grad({selected.sum()}, {images})[0];
-    const at::Tensor weight = grad.detach().abs().to(at::kDouble).reshape({m, repeats, channels,
-                                                                      height, width})
+    const at::Tensor weight = grad.detach()
+                                  .abs()
+                                  .to(at::kDouble)
+                                  .reshape({m, repeats, channels, height, width})
                                   .sum({1, 2});  // [m, H, W]
     const at::Tensor mass = weight.sum({1, 2});
     const at::Tensor cy = (weight * ys).sum({1, 2}) / mass;

@@ -17,15 +17,15 @@ namespace nosharing {
 using UnitFunction = std::function<torch::Tensor(const torch::Tensor& images)>;
 
 struct RfOptions {
-  int64_t inputs = 4;   // random inputs averaged per unit
-  int64_t chunk = 64;   // units differentiated per backward pass
+  int64_t inputs = 4;  // random inputs averaged per unit
+  int64_t chunk = 64;  // units differentiated per backward pass
   uint64_t seed = 0;
 };
 
 // units int64 [N] (indices into U) → centres float64 [N, 2] as (y, x) in input pixels; NaN
 // rows for units whose gradient is 0 at every input.
-torch::Tensor rf_centres(const UnitFunction& layer, int64_t channels, int64_t height,
-                         int64_t width, const torch::Tensor& units, const RfOptions& options = {});
+torch::Tensor rf_centres(const UnitFunction& layer, int64_t channels, int64_t height, int64_t width,
+                         const torch::Tensor& units, const RfOptions& options = {});
 
 // Mean over the axes y and x of the Pearson correlation between RF centres [N, 2] and
 // sheet positions [N, 2]; rows with a NaN are left out, and an axis along which either

@@ -23,10 +23,10 @@ TEST(RetinotopyTest, CentreOfMassOfAbsoluteGradient) {
 }
 
 TEST(RetinotopyTest, CorrelationIgnoresNanRowsAndConstantAxes) {
-  const torch::Tensor centres = torch::tensor({{0.0, 0.0}, {1.0, 2.0}, {2.0, 4.1}, {std::nan(""), 1.0}},
-                                              torch::kDouble);
-  const torch::Tensor positions = torch::tensor({{0.0, 0.0}, {1.0, 1.0}, {2.0, 2.0}, {3.0, 3.0}},
-                                                torch::kDouble);
+  const torch::Tensor centres =
+      torch::tensor({{0.0, 0.0}, {1.0, 2.0}, {2.0, 4.1}, {std::nan(""), 1.0}}, torch::kDouble);
+  const torch::Tensor positions =
+      torch::tensor({{0.0, 0.0}, {1.0, 1.0}, {2.0, 2.0}, {3.0, 3.0}}, torch::kDouble);
   EXPECT_GT(rf_position_correlation(centres, positions), 0.99);
   EXPECT_LT(rf_position_correlation(-centres, positions), -0.99);
   // Positions along y only (a 1-wide sheet): x is skipped.

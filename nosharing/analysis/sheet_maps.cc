@@ -13,18 +13,17 @@ torch::Tensor most_selective_units(const torch::Tensor& score, int64_t channels,
                   width, c10::str(score.sizes()));
   }
   // NaN scores lose against every number.
-  const at::Tensor s = at::nan_to_num(score.detach().to(at::kDouble), -1e300)
-                           .view({channels, height * width});
+  const at::Tensor s =
+      at::nan_to_num(score.detach().to(at::kDouble), -1e300).view({channels, height * width});
   const at::Tensor best_channel = s.argmax(0);  // [H·W]
   return (best_channel * (height * width) + at::arange(height * width, at::kLong))
       .view({height, width});
 }
 
-torch::Tensor column_unit_coordinates(int64_t channels, int64_t height, int64_t width) {
-  const auto f64 = at::TensorOptions().dtype(at::kDouble);
-  const at::Tensor y = at::arange(height, f64).view({1, height, 1}).expand({channels, height, width});
-  const at::Tensor x = at::arange(width, f64).view({1, 1, width}).expand({channels, height, width});
-  return at::stack({y.reshape(-1), x.reshape(-1)}, 1);
+torch::Tensor map_grid(const Sheet& sheet, const torch::Tensor& score) {
+  const SheetOptions& o = sheet.options();
+  if (o.layout() == SheetLayout::kHypercolumn) return sheet.grids()[0];
+  return most_selective_units(score, o.channels(), o.height(), o.width());
 }
 
 torch::Tensor gather_map(const torch::Tensor& values, const torch::Tensor& grid) {

@@ -1,11 +1,13 @@
 // From unit values to grid pictures (DESIGN §5, "column layout"): the small adapter between
-// a layer's units, in the order of `output.flatten(1)` (unit u = (c·H + y)·W + x), and the
-// 2-D maps that pinwheels, patches and figures need.
+// a layer's units, in the order of `output.flatten(1)` (unit u = (c·H + y)·W + x) placed by
+// core/sheet.h, and the 2-D maps that pinwheels, patches and figures need.
 #pragma once
 
 #include <torch/types.h>
 
 #include <cstdint>
+
+#include "nosharing/core/sheet.h"
 
 namespace nosharing {
 
@@ -14,8 +16,10 @@ namespace nosharing {
 torch::Tensor most_selective_units(const torch::Tensor& score, int64_t channels, int64_t height,
                                    int64_t width);
 
-// Column layout: every unit at its position (y, x): float64 [C·H·W, 2].
-torch::Tensor column_unit_coordinates(int64_t channels, int64_t height, int64_t width);
+// The grid a map of `sheet` is drawn on, as int64 [Hg, Wg] unit indices: hypercolumn → the
+// sheet itself (every unit one cell); column and retinotopic → one cell per position showing
+// the unit of its channel with the largest `score` [U].
+torch::Tensor map_grid(const Sheet& sheet, const torch::Tensor& score);
 
 // values [U] gathered through a grid of unit indices [Hg, Wg] → [Hg, Wg] (values' dtype).
 torch::Tensor gather_map(const torch::Tensor& values, const torch::Tensor& grid);

@@ -27,9 +27,8 @@ SmoothnessCurve smoothness_curve(const torch::Tensor& values, const torch::Tenso
   xy = xy.index_select(0, finite);
   if (v.size(0) > options.max_units) {
     auto generator = at::detail::createCPUGenerator(options.seed);
-    const at::Tensor keep =
-        at::randperm(v.size(0), generator, at::TensorOptions().dtype(at::kLong))
-            .slice(0, 0, options.max_units);
+    const at::Tensor keep = at::randperm(v.size(0), generator, at::TensorOptions().dtype(at::kLong))
+                                .slice(0, 0, options.max_units);
     v = v.index_select(0, keep);
     xy = xy.index_select(0, keep);
   }
@@ -45,11 +44,9 @@ SmoothnessCurve smoothness_curve(const torch::Tensor& values, const torch::Tenso
   const at::Tensor i = pairs[0], j = pairs[1];
   const at::Tensor dist = (xy.index_select(0, i) - xy.index_select(0, j)).pow(2).sum(1).sqrt();
   const at::Tensor vi = v.index_select(0, i), vj = v.index_select(0, j);
-  const at::Tensor diff = difference == MapDifference::kOrientation
-                              ? orientation_difference(vi, vj)
-                              : (vi - vj).abs();
-  const double d_max =
-      options.max_distance > 0 ? options.max_distance : dist.max().item<double>();
+  const at::Tensor diff =
+      difference == MapDifference::kOrientation ? orientation_difference(vi, vj) : (vi - vj).abs();
+  const double d_max = options.max_distance > 0 ? options.max_distance : dist.max().item<double>();
   const double width = d_max / options.bins;
   for (int64_t b = 0; b < options.bins; ++b) curve.distance[b] = (b + 0.5) * width;
   if (!(width > 0)) return curve;
@@ -58,8 +55,8 @@ SmoothnessCurve smoothness_curve(const torch::Tensor& values, const torch::Tenso
   const at::Tensor kept = positive.nonzero().view(-1);
   const at::Tensor bin =
       (at::ceil(dist.index_select(0, kept) / width) - 1).clamp(0, options.bins - 1).to(at::kLong);
-  const at::Tensor sums = at::zeros({options.bins}, v.options())
-                              .index_add_(0, bin, diff.index_select(0, kept));
+  const at::Tensor sums =
+      at::zeros({options.bins}, v.options()).index_add_(0, bin, diff.index_select(0, kept));
   const at::Tensor counts = at::bincount(bin, {}, options.bins);
   double max_c = -1, first = nan;
   for (int64_t b = 0; b < options.bins; ++b) {

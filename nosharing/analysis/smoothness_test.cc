@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "nosharing/analysis/sheet_maps.h"
+#include "nosharing/core/sheet.h"
 
 namespace nosharing {
 namespace {
@@ -30,7 +31,7 @@ TEST(SmoothnessTest, HandExampleOnALine) {
 
 TEST(SmoothnessTest, SmoothGradientVersusShuffled) {
   const int64_t side = 20;
-  const torch::Tensor coords = column_unit_coordinates(1, side, side);
+  const torch::Tensor coords = Sheet(SheetOptions(1, side, side)).coordinates();
   const torch::Tensor smooth = coords.select(1, 1) * (M_PI / side);  // orientation along x
   const SmoothnessCurve a = smoothness_curve(smooth, coords, MapDifference::kOrientation);
   EXPECT_GT(a.smoothness, 0.8);
@@ -41,7 +42,7 @@ TEST(SmoothnessTest, SmoothGradientVersusShuffled) {
 }
 
 TEST(SmoothnessTest, SubsamplesLargeSheetsAndSkipsNonFinite) {
-  const torch::Tensor coords = column_unit_coordinates(4, 30, 30);  // 3600 units
+  const torch::Tensor coords = Sheet(SheetOptions(4, 30, 30)).coordinates();  // 3600 units
   torch::Tensor values = coords.select(1, 0).clone();
   values[5] = NAN;
   SmoothnessOptions options;
@@ -52,9 +53,9 @@ TEST(SmoothnessTest, SubsamplesLargeSheetsAndSkipsNonFinite) {
   EXPECT_LE(pairs, 500 * 499 / 2);
   EXPECT_GT(c.smoothness, 0.8);
   // Constant map: no difference anywhere, smoothness undefined.
-  EXPECT_TRUE(std::isnan(
-      smoothness_curve(torch::zeros({3600}, torch::kDouble), coords, MapDifference::kAbsolute, options)
-          .smoothness));
+  EXPECT_TRUE(std::isnan(smoothness_curve(torch::zeros({3600}, torch::kDouble), coords,
+                                          MapDifference::kAbsolute, options)
+                             .smoothness));
 }
 
 }  // namespace

@@ -19,8 +19,8 @@
 namespace nosharing {
 
 struct GratingOptions {
-  int64_t orientations = 16;  // θ_o = o·π/orientations
-  int64_t phases = 4;         // φ_p = p·2π/phases
+  int64_t orientations = 16;                            // θ_o = o·π/orientations
+  int64_t phases = 4;                                   // φ_p = p·2π/phases
   std::vector<double> periods = {3.0, 5.0, 8.0, 12.0};  // λ in pixels
   double contrast = 1.0;
 };

@@ -25,8 +25,8 @@ TEST(GratingsTest, ShapesAndFormula) {
   // Stimulus order: orientation, then period, then phase.
   const int64_t s = (2 * 3 + 1) * 4 + 3;  // θ = π/4, λ = 6, φ = 3π/2
   const double theta = M_PI / 4, y = 7, x = 5;
-  const double expected = std::sin(2 * M_PI * (x * std::cos(theta) + y * std::sin(theta)) / 6.0 +
-                                   3 * M_PI / 2);
+  const double expected =
+      std::sin(2 * M_PI * (x * std::cos(theta) + y * std::sin(theta)) / 6.0 + 3 * M_PI / 2);
   EXPECT_NEAR(g.images[s][1][7][5].item<double>(), expected, 1e-5);
   EXPECT_EQ(g.orientation[s].item<int64_t>(), 2);
 }

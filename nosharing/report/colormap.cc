@@ -21,12 +21,36 @@ Rgb cyclic_color(double fraction) {
   const double f = h - std::floor(h);
   double r = 0, g = 0, b = 0;
   switch (sector) {
-    case 0: r = 1; g = f; b = 0; break;
-    case 1: r = 1 - f; g = 1; b = 0; break;
-    case 2: r = 0; g = 1; b = f; break;
-    case 3: r = 0; g = 1 - f; b = 1; break;
-    case 4: r = f; g = 0; b = 1; break;
-    default: r = 1; g = 0; b = 1 - f; break;
+    case 0:
+      r = 1;
+      g = f;
+      b = 0;
+      break;
+    case 1:
+      r = 1 - f;
+      g = 1;
+      b = 0;
+      break;
+    case 2:
+      r = 0;
+      g = 1;
+      b = f;
+      break;
+    case 3:
+      r = 0;
+      g = 1 - f;
+      b = 1;
+      break;
+    case 4:
+      r = f;
+      g = 0;
+      b = 1;
+      break;
+    default:
+      r = 1;
+      g = 0;
+      b = 1 - f;
+      break;
   }
   return {byte(r), byte(g), byte(b)};
 }
@@ -34,7 +58,8 @@ Rgb cyclic_color(double fraction) {
 Rgb orientation_color(double theta, double selectivity, double full_selectivity) {
   if (!std::isfinite(theta) || !std::isfinite(selectivity)) return kGrey;
   const Rgb hue = cyclic_color(theta / M_PI);
-  const double v = full_selectivity > 0 ? std::clamp(selectivity / full_selectivity, 0.0, 1.0) : 1.0;
+  const double v =
+      full_selectivity > 0 ? std::clamp(selectivity / full_selectivity, 0.0, 1.0) : 1.0;
   return {byte(hue.r / 255.0 * v), byte(hue.g / 255.0 * v), byte(hue.b / 255.0 * v)};
 }
 
@@ -50,7 +75,8 @@ Rgb diverging_color(double value, double limit) {
 Rgb sequential_color(double t) {
   if (!std::isfinite(t)) return kGrey;
   t = std::clamp(t, 0.0, 1.0);
-  // Three anchors, linearly interpolated: (0.15, 0.1, 0.35) → (0.1, 0.55, 0.55) → (0.98, 0.9, 0.15).
+  // Three anchors, linearly interpolated: (0.15, 0.1, 0.35) → (0.1, 0.55, 0.55) → (0.98, 0.9,
+  // 0.15).
   const double a[3][3] = {{0.15, 0.1, 0.35}, {0.1, 0.55, 0.55}, {0.98, 0.9, 0.15}};
   const int i = t < 0.5 ? 0 : 1;
   const double f = t < 0.5 ? t * 2 : (t - 0.5) * 2;

@@ -26,7 +26,8 @@ TEST(ColormapTest, DivergingAndSequential) {
   EXPECT_GT(red.r, red.b);
   EXPECT_GT(blue.b, blue.r);
   EXPECT_EQ(diverging_color(9.0, 2.0), diverging_color(2.0, 2.0));  // clamped
-  EXPECT_LT(sequential_color(0.0).r + sequential_color(0.0).g, sequential_color(1.0).r + sequential_color(1.0).g);
+  EXPECT_LT(sequential_color(0.0).r + sequential_color(0.0).g,
+            sequential_color(1.0).r + sequential_color(1.0).g);
 }
 
 }  // namespace

@@ -87,9 +87,11 @@ RgbImage dprime_image(const LayerAnalysis& layer, size_t k, double limit) {
       if (label == 0) continue;
       const int px = static_cast<int>(x) * cell, py = static_cast<int>(y) * cell;
       if (y == 0 || l[(y - 1) * w + x] != label) image.fill_rect(px, py, cell, 1, black);
-      if (y == h - 1 || l[(y + 1) * w + x] != label) image.fill_rect(px, py + cell - 1, cell, 1, black);
+      if (y == h - 1 || l[(y + 1) * w + x] != label)
+        image.fill_rect(px, py + cell - 1, cell, 1, black);
       if (x == 0 || l[y * w + x - 1] != label) image.fill_rect(px, py, 1, cell, black);
-      if (x == w - 1 || l[y * w + x + 1] != label) image.fill_rect(px + cell - 1, py, 1, cell, black);
+      if (x == w - 1 || l[y * w + x + 1] != label)
+        image.fill_rect(px + cell - 1, py, 1, cell, black);
     }
   }
   return image;
@@ -121,7 +123,8 @@ std::string rf_svg(const LayerAnalysis& layer, int64_t input_height, int64_t inp
 
 // c(d) / max c for orientation, selectivity and (mean over classes) d′.
 std::string smoothness_svg(const LayerAnalysis& layer) {
-  auto normalised = [](const SmoothnessCurve& c, const std::string& label, const std::string& color) {
+  auto normalised = [](const SmoothnessCurve& c, const std::string& label,
+                       const std::string& color) {
     PlotSeries s;
     s.label = fmt::format("{} (s = {:.2f})", label, c.smoothness);
     s.color = color;
@@ -133,9 +136,8 @@ std::string smoothness_svg(const LayerAnalysis& layer) {
     for (double v : c.difference) s.y.push_back(max_c > 0 ? v / max_c : NAN);
     return s;
   };
-  std::vector<PlotSeries> series = {
-      normalised(layer.orientation_curve, "orientation", "#c0392b"),
-      normalised(layer.selectivity_curve, "selectivity", "#7f8c8d")};
+  std::vector<PlotSeries> series = {normalised(layer.orientation_curve, "orientation", "#c0392b"),
+                                    normalised(layer.selectivity_curve, "selectivity", "#7f8c8d")};
   if (!layer.dprime_curves.empty()) {
     SmoothnessCurve mean = layer.dprime_curves[0];
     for (size_t b = 0; b < mean.difference.size(); ++b) {
@@ -219,10 +221,11 @@ std::string write_html_report(const std::string& dir, const ReportInputs& inputs
   }
 
   // The numbers, as in analysis.json.
-  body += "<h2>Summary</h2>\n<table>\n<tr><th>layer</th><th>sheet</th><th>orientation "
-          "smoothness</th><th>mean selectivity</th><th>pinwheels (per Λ²)</th><th>category "
-          "smoothness</th><th>patches</th><th>RF–sheet r</th><th>weight SNR</th><th>kernel "
-          "distance r=1 / r=4</th></tr>\n";
+  body +=
+      "<h2>Summary</h2>\n<table>\n<tr><th>layer</th><th>sheet</th><th>orientation "
+      "smoothness</th><th>mean selectivity</th><th>pinwheels (per Λ²)</th><th>category "
+      "smoothness</th><th>patches</th><th>RF–sheet r</th><th>weight SNR</th><th>kernel "
+      "distance r=1 / r=4</th></tr>\n";
   const nlohmann::json& layers_json = inputs.analysis_json.at("layers");
   for (const auto& l : layers_json) {
     const auto& o = l.at("orientation");
@@ -238,9 +241,10 @@ std::string write_html_report(const std::string& dir, const ReportInputs& inputs
         fmt_number(l["retinotopy"]["correlation"]), fmt_number(l["weight_snr"]),
         fmt_number(l["kernel_distance"]["radius_1"]), fmt_number(l["kernel_distance"]["radius_4"]));
   }
-  body += "</table>\n<p class=\"note\">Smoothness s = (max c − c(d₁)) / max c over sheet "
-          "distances d &gt; 0 (0: salt-and-pepper, 1: smooth). Pinwheel density is shown only "
-          "when the map spans enough column spacings Λ (animals: ≈ π).</p>\n";
+  body +=
+      "</table>\n<p class=\"note\">Smoothness s = (max c − c(d₁)) / max c over sheet "
+      "distances d &gt; 0 (0: salt-and-pepper, 1: smooth). Pinwheel density is shown only "
+      "when the map spans enough column spacings Λ (animals: ≈ π).</p>\n";
 
   if (!inputs.metrics.empty()) {
     put("training_loss.svg", training_svg(inputs.metrics, false));
@@ -271,16 +275,18 @@ std::string write_html_report(const std::string& dir, const ReportInputs& inputs
     if (layer.dprime.defined()) {
       const at::Tensor finite = at::nan_to_num(layer.dprime.abs(), 0.0, 0.0, 0.0);
       const double limit = std::max(1.0, finite.max().item<double>());
-      body += fmt::format("<h3>{}: category selectivity d′ (blue −{:.2g} … white 0 … red +{:.2g}; "
-                          "patches d′ &gt; threshold outlined)</h3>\n<div class=\"row\">\n",
-                          xml_escape(layer.name), limit, limit);
+      body += fmt::format(
+          "<h3>{}: category selectivity d′ (blue −{:.2g} … white 0 … red +{:.2g}; "
+          "patches d′ &gt; threshold outlined)</h3>\n<div class=\"row\">\n",
+          xml_escape(layer.name), limit, limit);
       const size_t classes = std::min(kMaxClassMaps, layer.patches.size());
       for (size_t k = 0; k < classes; ++k) {
         const std::string cls =
             k < analysis.class_names.size() ? analysis.class_names[k] : std::to_string(k);
         const std::string file = fmt::format("{}_dprime_{}.png", layer.name, k);
         write_png(dir + "/" + file, dprime_image(layer, k, limit));
-        body += figure(file, fmt::format("{}: {} patches", cls, layer.patches[k].components.size()));
+        body +=
+            figure(file, fmt::format("{}: {} patches", cls, layer.patches[k].components.size()));
       }
       body += "</div>\n";
       if (layer.patches.size() > classes) {

@@ -9,7 +9,6 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
-
 #include <string>
 #include <vector>
 
@@ -18,7 +17,7 @@
 namespace nosharing {
 
 struct ReportInputs {
-  std::string title;                    // e.g. the run directory's name
+  std::string title;  // e.g. the run directory's name
   const ModelAnalysis* analysis = nullptr;
   nlohmann::json analysis_json;         // analysis_to_json(*analysis): the numbers table
   std::vector<nlohmann::json> metrics;  // metrics.jsonl lines (may be empty)

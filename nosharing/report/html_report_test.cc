@@ -46,8 +46,8 @@ class HtmlReportTest : public ::testing::Test {
     for (int step = 1; step <= 5; ++step) {
       inputs.metrics.push_back({{"kind", "train"}, {"step", step}, {"loss", 2.0 / step}});
     }
-    inputs.metrics.push_back({{"kind", "eval"}, {"step", 5}, {"split", "val"}, {"loss", 0.5},
-                              {"accuracy", 0.75}});
+    inputs.metrics.push_back(
+        {{"kind", "eval"}, {"step", 5}, {"split", "val"}, {"loss", 0.5}, {"accuracy", 0.75}});
     inputs.config_summary = {{"model.preset", "fmnist-lc"}};
     index_ = new std::string(write_html_report(*dir_, inputs));
   }
@@ -67,7 +67,8 @@ std::string* HtmlReportTest::index_ = nullptr;
 std::vector<std::string> image_sources(const std::string& html) {
   std::vector<std::string> sources;
   const std::regex src("<img src=\"([^\"]+)\"");
-  for (auto it = std::sregex_iterator(html.begin(), html.end(), src); it != std::sregex_iterator(); ++it) {
+  for (auto it = std::sregex_iterator(html.begin(), html.end(), src); it != std::sregex_iterator();
+       ++it) {
     sources.push_back((*it)[1]);
   }
   return sources;
@@ -122,19 +123,24 @@ TEST_F(HtmlReportTest, OpensInHeadlessChromium) {
   if (chromium.empty()) GTEST_SKIP() << "chromium is not installed (scripts/setup.sh installs it)";
   const std::string work = testing::make_temp_dir("chromium");
   const std::string url = "file://" + fs::absolute(*index_).string();
-  const std::string common = chromium + " --headless --disable-gpu --no-sandbox --no-first-run "
-                             "--user-data-dir=" + work + "/profile --enable-logging=stderr --v=0 "
+  const std::string common = chromium +
+                             " --headless --disable-gpu --no-sandbox --no-first-run "
+                             "--user-data-dir=" +
+                             work +
+                             "/profile --enable-logging=stderr --v=0 "
                              "--virtual-time-budget=5000 ";
   const std::string dom_file = work + "/dom.html", log_file = work + "/stderr.txt";
-  const std::string command = "timeout 120 " + common + "--dump-dom '" + url + "' >" + dom_file +
-                              " 2>" + log_file;
+  const std::string command =
+      "timeout 120 " + common + "--dump-dom '" + url + "' >" + dom_file + " 2>" + log_file;
   ASSERT_EQ(std::system(command.c_str()), 0) << command << "\n" << testing::read_file(log_file);
   const std::string dom = testing::read_file(dom_file);
   const std::string log = testing::read_file(log_file);
   std::smatch m;
-  ASSERT_TRUE(std::regex_search(dom, m, std::regex("data-loaded=\"(\\d+)\" data-total=\"(\\d+)\" "
-                                                   "data-errors=\"(\\d+)\"")))
-      << "the status script did not run:\n" << dom.substr(dom.size() > 2000 ? dom.size() - 2000 : 0);
+  ASSERT_TRUE(std::regex_search(dom, m,
+                                std::regex("data-loaded=\"(\\d+)\" data-total=\"(\\d+)\" "
+                                           "data-errors=\"(\\d+)\"")))
+      << "the status script did not run:\n"
+      << dom.substr(dom.size() > 2000 ? dom.size() - 2000 : 0);
   const size_t expected = image_sources(testing::read_file(*index_)).size();
   EXPECT_EQ(std::stoul(m[2]), expected);
   EXPECT_EQ(m[1], m[2]) << "images failed to load";
@@ -142,12 +148,14 @@ TEST_F(HtmlReportTest, OpensInHeadlessChromium) {
   // Every console message (console.log/error, uncaught exceptions) is logged as CONSOLE.
   EXPECT_EQ(log.find("CONSOLE"), std::string::npos) << log;
 
-  const std::string artifacts = fs::path(NOSHARING_CLI_PATH).parent_path().string() + "/test_artifacts";
+  const std::string artifacts =
+      fs::path(NOSHARING_CLI_PATH).parent_path().string() + "/test_artifacts";
   fs::create_directories(artifacts);
   const std::string shot = artifacts + "/report_screenshot.png";
   fs::remove(shot);
-  const std::string screenshot = "timeout 120 " + common + "--window-size=1200,1600 --screenshot=" +
-                                 shot + " '" + url + "' >/dev/null 2>" + log_file;
+  const std::string screenshot = "timeout 120 " + common +
+                                 "--window-size=1200,1600 --screenshot=" + shot + " '" + url +
+                                 "' >/dev/null 2>" + log_file;
   ASSERT_EQ(std::system(screenshot.c_str()), 0) << testing::read_file(log_file);
   ASSERT_TRUE(fs::is_regular_file(shot));
   EXPECT_GT(fs::file_size(shot), 10000u);  // a page with figures, not a blank one

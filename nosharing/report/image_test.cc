@@ -18,9 +18,9 @@ TEST(ImageTest, PngRoundTripsThroughStbImage) {
   ASSERT_NE(pixels, nullptr);
   EXPECT_EQ(w, 7);
   EXPECT_EQ(h, 5);
-  EXPECT_EQ(pixels[(3 * 7 + 2) * 3 + 2], 30);      // inside the rectangle
+  EXPECT_EQ(pixels[(3 * 7 + 2) * 3 + 2], 30);  // inside the rectangle
   EXPECT_EQ(pixels[(4 * 7 + 6) * 3 + 0], 200);
-  EXPECT_EQ(pixels[0], 255);                       // background
+  EXPECT_EQ(pixels[0], 255);  // background
   stbi_image_free(pixels);
 }
 

@@ -36,11 +36,20 @@ std::string xml_escape(const std::string& text) {
   std::string out;
   for (char c : text) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -83,24 +92,28 @@ std::string plot_svg(const std::vector<PlotSeries>& series, const PlotOptions& o
       options.width, options.height);
   svg += fmt::format("<text x=\"{}\" y=\"17\" text-anchor=\"middle\" font-size=\"13\">{}</text>\n",
                      w / 2, xml_escape(options.title));
-  svg += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"none\" "
-                     "stroke=\"#444\"/>\n",
-                     left, top, pw, ph);
+  svg += fmt::format(
+      "<rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"none\" "
+      "stroke=\"#444\"/>\n",
+      left, top, pw, ph);
   for (double t : ticks(x_lo, x_hi)) {
-    svg += fmt::format("<line x1=\"{0:.1f}\" y1=\"{1}\" x2=\"{0:.1f}\" y2=\"{2}\" stroke=\"#ddd\"/>"
-                       "<text x=\"{0:.1f}\" y=\"{3}\" text-anchor=\"middle\">{4}</text>\n",
-                       sx(t), top, top + ph, top + ph + 14, tick_label(t));
+    svg += fmt::format(
+        "<line x1=\"{0:.1f}\" y1=\"{1}\" x2=\"{0:.1f}\" y2=\"{2}\" stroke=\"#ddd\"/>"
+        "<text x=\"{0:.1f}\" y=\"{3}\" text-anchor=\"middle\">{4}</text>\n",
+        sx(t), top, top + ph, top + ph + 14, tick_label(t));
   }
   for (double t : ticks(y_lo, y_hi)) {
-    svg += fmt::format("<line x1=\"{0}\" y1=\"{1:.1f}\" x2=\"{2}\" y2=\"{1:.1f}\" stroke=\"#ddd\"/>"
-                       "<text x=\"{3}\" y=\"{4:.1f}\" text-anchor=\"end\">{5}</text>\n",
-                       left, sy(t), left + pw, left - 4, sy(t) + 4, tick_label(t));
+    svg += fmt::format(
+        "<line x1=\"{0}\" y1=\"{1:.1f}\" x2=\"{2}\" y2=\"{1:.1f}\" stroke=\"#ddd\"/>"
+        "<text x=\"{3}\" y=\"{4:.1f}\" text-anchor=\"end\">{5}</text>\n",
+        left, sy(t), left + pw, left - 4, sy(t) + 4, tick_label(t));
   }
   svg += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>\n", left + pw / 2,
                      h - 8, xml_escape(options.x_label));
-  svg += fmt::format("<text x=\"14\" y=\"{0}\" text-anchor=\"middle\" "
-                     "transform=\"rotate(-90 14 {0})\">{1}</text>\n",
-                     top + ph / 2, xml_escape(options.y_label));
+  svg += fmt::format(
+      "<text x=\"14\" y=\"{0}\" text-anchor=\"middle\" "
+      "transform=\"rotate(-90 14 {0})\">{1}</text>\n",
+      top + ph / 2, xml_escape(options.y_label));
   double legend_y = top + 14;
   for (const PlotSeries& s : series) {
     const size_t n = std::min(s.x.size(), s.y.size());
@@ -128,10 +141,10 @@ std::string plot_svg(const std::vector<PlotSeries>& series, const PlotOptions& o
       }
     }
     if (!s.label.empty()) {
-      svg += fmt::format("<rect x=\"{}\" y=\"{}\" width=\"10\" height=\"10\" fill=\"{}\"/>"
-                         "<text x=\"{}\" y=\"{}\">{}</text>\n",
-                         left + pw - 120, legend_y - 9, s.color, left + pw - 106, legend_y,
-                         xml_escape(s.label));
+      svg += fmt::format(
+          "<rect x=\"{}\" y=\"{}\" width=\"10\" height=\"10\" fill=\"{}\"/>"
+          "<text x=\"{}\" y=\"{}\">{}</text>\n",
+          left + pw - 120, legend_y - 9, s.color, left + pw - 106, legend_y, xml_escape(s.label));
       legend_y += 14;
     }
   }

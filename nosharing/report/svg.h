@@ -12,7 +12,7 @@ struct PlotSeries {
   std::string label;
   std::vector<double> x, y;  // non-finite points are skipped (lines break there)
   std::string color = "#1f5fa8";
-  bool markers = false;      // dots instead of a line
+  bool markers = false;                   // dots instead of a line
   std::vector<std::string> point_colors;  // per point, for markers (empty: `color`)
 };
 
