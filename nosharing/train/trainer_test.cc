@@ -35,6 +35,23 @@ std::vector<torch::Tensor> final_parameters(const std::string& run_dir) {
   return out;
 }
 
+// Quiet training options writing into a freshly created run directory `dir`.
+TrainOptions new_run(const std::string& dir) {
+  TrainOptions options;
+  options.quiet = true;
+  options.run_dir = dir;
+  create_run_directory(options.run_dir, false);
+  return options;
+}
+
+// Every parameter and buffer of the two runs' final models is bitwise equal.
+void expect_identical_final_weights(const std::string& run_a, const std::string& run_b) {
+  const auto a = final_parameters(run_a);
+  const auto b = final_parameters(run_b);
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a[i], b[i])) << "tensor " << i;
+}
+
 // Interrupting a run (mid-epoch, with dropout, crops and flips drawing random numbers) and
 // resuming it gives bit-identical final weights to an uninterrupted run.
 TEST(TrainerTest, ResumeEqualsAnUninterruptedRun) {
@@ -42,18 +59,13 @@ TEST(TrainerTest, ResumeEqualsAnUninterruptedRun) {
   testing::write_idx_dataset(root + "/data", 200, 20, 12, 12, 4, 3);
   const Config config = tiny_config(root + "/data");
 
-  TrainOptions whole;
-  whole.quiet = true;
-  whole.run_dir = root + "/whole";
-  create_run_directory(whole.run_dir, false);
+  TrainOptions whole = new_run(root + "/whole");
   const TrainResult uninterrupted = train_model(config, whole);
   ASSERT_EQ(uninterrupted.status, TrainStatus::kFinished);
   // 180 training images / 16 = 11 steps per epoch.
   EXPECT_EQ(uninterrupted.state.step, 33);
 
-  TrainOptions parts = whole;
-  parts.run_dir = root + "/parts";
-  create_run_directory(parts.run_dir, false);
+  TrainOptions parts = new_run(root + "/parts");
   parts.interrupt_after_step = 7;  // mid-epoch 1
   EXPECT_EQ(train_model(config, parts).status, TrainStatus::kInterrupted);
   parts.resume = true;
@@ -65,10 +77,7 @@ TEST(TrainerTest, ResumeEqualsAnUninterruptedRun) {
   EXPECT_EQ(resumed.state.step, 33);
   EXPECT_EQ(resumed.last_eval.accuracy, uninterrupted.last_eval.accuracy);
 
-  const auto a = final_parameters(whole.run_dir);
-  const auto b = final_parameters(parts.run_dir);
-  ASSERT_EQ(a.size(), b.size());
-  for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a[i], b[i])) << "tensor " << i;
+  expect_identical_final_weights(whole.run_dir, parts.run_dir);
 }
 
 // Sleep phases (hebbian, drawing random patches) and shifted repetitions survive
@@ -86,24 +95,16 @@ TEST(TrainerTest, SleepPhasesAndShiftsResumeBitIdentically) {
   config.apply_set("augment.max_shift=0.2");
   config.apply_set("augment.repetitions=2");
 
-  TrainOptions whole;
-  whole.quiet = true;
-  whole.run_dir = root + "/whole";
-  create_run_directory(whole.run_dir, false);
+  TrainOptions whole = new_run(root + "/whole");
   ASSERT_EQ(train_model(config, whole).state.step, 22);
 
-  TrainOptions parts = whole;
-  parts.run_dir = root + "/parts";
-  create_run_directory(parts.run_dir, false);
+  TrainOptions parts = new_run(root + "/parts");
   parts.interrupt_after_step = 10;  // right after a sleep phase
   EXPECT_EQ(train_model(config, parts).status, TrainStatus::kInterrupted);
   parts.resume = true;
   parts.interrupt_after_step = 0;
   EXPECT_EQ(train_model(config, parts).state.step, 22);
-  const auto a = final_parameters(whole.run_dir);
-  const auto b = final_parameters(parts.run_dir);
-  ASSERT_EQ(a.size(), b.size());
-  for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a[i], b[i])) << "tensor " << i;
+  expect_identical_final_weights(whole.run_dir, parts.run_dir);
 
   std::vector<std::pair<int64_t, std::string>> sleeps;
   int64_t train_lines = 0;
@@ -137,23 +138,15 @@ TEST(TrainerTest, TopographicLossesAreLoggedPerLayerAndResumeBitIdentically) {
   config.apply_set("topography.loss=spatial_correlation");
   config.apply_set("topography.units=20");
 
-  TrainOptions whole;
-  whole.quiet = true;
-  whole.run_dir = root + "/whole";
-  create_run_directory(whole.run_dir, false);
+  TrainOptions whole = new_run(root + "/whole");
   ASSERT_EQ(train_model(config, whole).state.step, 22);
-  TrainOptions parts = whole;
-  parts.run_dir = root + "/parts";
-  create_run_directory(parts.run_dir, false);
+  TrainOptions parts = new_run(root + "/parts");
   parts.interrupt_after_step = 7;
   EXPECT_EQ(train_model(config, parts).status, TrainStatus::kInterrupted);
   parts.resume = true;
   parts.interrupt_after_step = 0;
   EXPECT_EQ(train_model(config, parts).state.step, 22);
-  const auto a = final_parameters(whole.run_dir);
-  const auto b = final_parameters(parts.run_dir);
-  ASSERT_EQ(a.size(), b.size());
-  for (size_t i = 0; i < a.size(); ++i) EXPECT_TRUE(torch::equal(a[i], b[i])) << "tensor " << i;
+  expect_identical_final_weights(whole.run_dir, parts.run_dir);
 
   int64_t train_lines = 0;
   for (const auto& line : read_metrics(whole.run_dir + "/metrics.jsonl")) {
@@ -174,10 +167,7 @@ TEST(TrainerTest, SharingATwinIsAUsageError) {
   Config config = tiny_config(root + "/data");
   config.apply_set("model.sharing=conv");
   config.apply_set("sharing.mode=instant");
-  TrainOptions options;
-  options.quiet = true;
-  options.run_dir = root + "/run";
-  create_run_directory(options.run_dir, false);
+  TrainOptions options = new_run(root + "/run");
   EXPECT_THROW(train_model(config, options), UsageError);
 }
 
@@ -187,10 +177,7 @@ TEST(TrainerTest, LearnsTheTinyTask) {
   Config config = tiny_config(root + "/data");
   config.apply_set("augment.crop=false");
   config.apply_set("augment.flip=false");
-  TrainOptions options;
-  options.quiet = true;
-  options.run_dir = root + "/run";
-  create_run_directory(options.run_dir, false);
+  TrainOptions options = new_run(root + "/run");
   const TrainResult result = train_model(config, options);
   EXPECT_GE(result.last_eval.accuracy, 0.9);
   EXPECT_EQ(result.last_eval.n, 40);
@@ -239,10 +226,7 @@ TEST(TrainerTest, TimeClockNeedsATimeBudget) {
   testing::write_idx_dataset(root + "/data", 60, 10, 12, 12, 4, 3);
   Config config = tiny_config(root + "/data");
   config.apply_set("train.schedule_clock=time");
-  TrainOptions options;
-  options.quiet = true;
-  options.run_dir = root + "/run";
-  create_run_directory(options.run_dir, false);
+  TrainOptions options = new_run(root + "/run");
   EXPECT_THROW(train_model(config, options), UsageError);
 }
 
