@@ -47,46 +47,40 @@ enum class Method { kFast, kReference, kLinear };
 struct Case {
   ColumnShape shape;
   Method method;
-  torch::Tensor input, weight, bias, grad_output;
+  LayerTensors t;
 };
 
 Case make_case(const ColumnShape& s, Method method) {
   torch::manual_seed(0);
-  Case c{s, method, {}, {}, {}, {}};
+  Case c{s, method, {}};
   const double scale = 1.0 / std::sqrt(static_cast<double>(s.in_features));
-  c.input = torch::randn({kBatch, s.columns, s.in_features}).requires_grad_();
+  c.t.input = torch::randn({kBatch, s.columns, s.in_features}).requires_grad_();
   if (method == Method::kLinear) {
-    c.weight = (torch::randn({s.out_features, s.in_features}) * scale).requires_grad_();
-    c.bias = torch::zeros({s.out_features}).requires_grad_();
+    c.t.weight = (torch::randn({s.out_features, s.in_features}) * scale).requires_grad_();
+    c.t.bias = torch::zeros({s.out_features}).requires_grad_();
   } else {
-    c.weight = (torch::randn({s.columns, s.out_features, s.in_features}) * scale).requires_grad_();
-    c.bias = torch::zeros({s.columns, s.out_features}).requires_grad_();
+    c.t.weight = (torch::randn({s.columns, s.out_features, s.in_features}) * scale).requires_grad_();
+    c.t.bias = torch::zeros({s.columns, s.out_features}).requires_grad_();
   }
-  c.grad_output = torch::randn({kBatch, s.columns, s.out_features});
+  c.t.grad_output = torch::randn({kBatch, s.columns, s.out_features});
   return c;
 }
 
 // One training-like step: forward, backward into all three, gradients set to none.
 void step(Case& c) {
+  const LayerTensors& t = c.t;
   torch::Tensor out;
   switch (c.method) {
-    case Method::kFast: out = column_linear_forward_fast(c.input, c.weight, c.bias); break;
-    case Method::kReference: out = column_linear_reference(c.input, c.weight, c.bias); break;
-    case Method::kLinear: out = torch::linear(c.input, c.weight, c.bias); break;
+    case Method::kFast: out = column_linear_forward_fast(t.input, t.weight, t.bias); break;
+    case Method::kReference: out = column_linear_reference(t.input, t.weight, t.bias); break;
+    case Method::kLinear: out = torch::linear(t.input, t.weight, t.bias); break;
   }
-  out.backward(c.grad_output);
-  c.input.mutable_grad() = torch::Tensor();
-  c.weight.mutable_grad() = torch::Tensor();
-  c.bias.mutable_grad() = torch::Tensor();
+  backward_and_drop_grads(c.t, out);
 }
 
 void run_google_benchmark(benchmark::State& state, ColumnShape s, Method method) {
   Case c = make_case(s, method);
-  step(c);  // warm-up: workspaces, OpenMP and OpenBLAS pools
-  for (auto _ : state) step(c);
-  state.counters["GFLOP/s"] =
-      benchmark::Counter(step_flops(s) / 1e9, benchmark::Counter::kIsIterationInvariantRate);
-  state.SetLabel(blas_core_name());
+  run_steps(state, [&c] { step(c); }, step_flops(s));
 }
 
 const ColumnShape* find_shape(const std::string& name) {
@@ -134,14 +128,8 @@ int run_column_linear_one(const std::string& method, const std::string& shape_na
     return 2;
   }
   Case c = make_case(*shape, kind);
-  torch::Tensor warm = torch::randn({64, 64});  // LibTorch's lazy init outside the measurement
-  (void)at::mm(warm, warm);
-  const Measurement m = measure([&] { step(c); }, 2, seconds);
-  std::printf(
-      "{\"method\": \"%s\", \"shape\": \"%s\", \"ms\": %.3f, \"gflops\": %.2f, \"extra_mb\": %.1f, "
-      "\"blas_core\": \"%s\", \"threads\": %d, \"blas_threads\": %d}\n",
-      method.c_str(), shape_name.c_str(), m.ms, step_flops(*shape) / (m.ms * 1e6), m.extra_mb,
-      blas_core_name(), at::get_num_threads(), openblas_get_num_threads());
+  warm_up_libtorch();
+  print_measurement(method, shape_name, measure([&] { step(c); }, 2, seconds), step_flops(*shape));
   return 0;
 }
 

@@ -33,6 +33,11 @@ namespace {
 
 using bench::Measurement;
 using bench::measure;
+using bench::LayerTensors;
+using bench::backward_and_drop_grads;
+using bench::run_steps;
+using bench::warm_up_libtorch;
+using bench::print_measurement;
 
 struct BenchShape {
   const char* name;
@@ -64,56 +69,49 @@ enum class Method { kFast, kReference, kConv2d };
 struct Case {
   BenchShape shape;
   Method method;
-  torch::Tensor input, weight, bias, grad_output;
+  LayerTensors t;
 };
 
 Case make_case(const BenchShape& s, Method method) {
   torch::manual_seed(0);
-  Case c{s, method, {}, {}, {}, {}};
+  Case c{s, method, {}};
   const int64_t positions = out_size(s) * out_size(s);
   const int64_t fan_in = s.in_channels * s.kernel * s.kernel;
-  c.input = torch::randn({kBatch, s.in_channels, s.size, s.size}).requires_grad_();
+  c.t.input = torch::randn({kBatch, s.in_channels, s.size, s.size}).requires_grad_();
   if (method == Method::kConv2d) {
-    c.weight = (torch::randn({s.out_channels, s.in_channels, s.kernel, s.kernel}) / std::sqrt(fan_in))
+    c.t.weight = (torch::randn({s.out_channels, s.in_channels, s.kernel, s.kernel}) / std::sqrt(fan_in))
                    .requires_grad_();
-    c.bias = torch::zeros({s.out_channels}).requires_grad_();
+    c.t.bias = torch::zeros({s.out_channels}).requires_grad_();
   } else {
-    c.weight = (torch::randn({positions, s.out_channels, fan_in}) / std::sqrt(fan_in)).requires_grad_();
-    c.bias = torch::zeros({positions, s.out_channels}).requires_grad_();
+    c.t.weight = (torch::randn({positions, s.out_channels, fan_in}) / std::sqrt(fan_in)).requires_grad_();
+    c.t.bias = torch::zeros({positions, s.out_channels}).requires_grad_();
   }
-  c.grad_output = torch::randn({kBatch, s.out_channels, out_size(s), out_size(s)});
+  c.t.grad_output = torch::randn({kBatch, s.out_channels, out_size(s), out_size(s)});
   return c;
 }
 
-// One training-like step: forward, backward into all three, gradients dropped (set to none,
-// as optimisers' zero_grad does by default) so every step allocates them afresh.
+// One training-like step: forward, backward into all three, gradients set to none.
 void step(Case& c) {
   const BenchShape& s = c.shape;
+  const LayerTensors& t = c.t;
   torch::Tensor out;
   switch (c.method) {
     case Method::kFast:
-      out = locally_connected_forward_fast(c.input, c.weight, c.bias, s.stride, s.padding);
+      out = locally_connected_forward_fast(t.input, t.weight, t.bias, s.stride, s.padding);
       break;
     case Method::kReference:
-      out = locally_connected_reference(c.input, c.weight, c.bias, s.kernel, s.stride, s.padding);
+      out = locally_connected_reference(t.input, t.weight, t.bias, s.kernel, s.stride, s.padding);
       break;
     case Method::kConv2d:
-      out = at::conv2d(c.input, c.weight, c.bias, s.stride, s.padding);
+      out = at::conv2d(t.input, t.weight, t.bias, s.stride, s.padding);
       break;
   }
-  out.backward(c.grad_output);
-  c.input.mutable_grad() = torch::Tensor();
-  c.weight.mutable_grad() = torch::Tensor();
-  c.bias.mutable_grad() = torch::Tensor();
+  backward_and_drop_grads(c.t, out);
 }
 
 void run_google_benchmark(benchmark::State& state, BenchShape s, Method method) {
   Case c = make_case(s, method);
-  step(c);  // warm-up: workspaces, OpenMP and OpenBLAS pools
-  for (auto _ : state) step(c);
-  state.counters["GFLOP/s"] =
-      benchmark::Counter(step_flops(s) / 1e9, benchmark::Counter::kIsIterationInvariantRate);
-  state.SetLabel(blas_core_name());
+  run_steps(state, [&c] { step(c); }, step_flops(s));
 }
 
 // ---- --one mode ---------------------------------------------------------------------------
@@ -155,16 +153,11 @@ int run_one(const std::string& spec, double seconds, int threads) {
       return 2;
     }
     Case c = make_case(*shape, kind);
-    torch::Tensor warm = torch::randn({64, 64});  // LibTorch's lazy init outside the measurement
-    (void)at::mm(warm, warm);
+    warm_up_libtorch();
     m = measure([&] { step(c); }, 2, seconds);
     flops = step_flops(*shape);
   }
-  std::printf(
-      "{\"method\": \"%s\", \"shape\": \"%s\", \"ms\": %.3f, \"gflops\": %.2f, \"extra_mb\": %.1f, "
-      "\"blas_core\": \"%s\", \"threads\": %d, \"blas_threads\": %d}\n",
-      method.c_str(), shape_name.c_str(), m.ms, flops / (m.ms * 1e6), m.extra_mb,
-      blas_core_name(), at::get_num_threads(), openblas_get_num_threads());
+  print_measurement(method, shape_name, m, flops);
   return 0;
 }
 

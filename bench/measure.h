@@ -1,16 +1,51 @@
-// Timing and memory measurement shared by the benchmark cases' --one mode (one measurement per
-// process, for bench/side_by_side.sh).
+// What the layer benchmark files share: one training-like forward + backward step, its Google
+// Benchmark loop, and the --one mode's timing, memory measurement and JSON line (one
+// measurement per process, for bench/side_by_side.sh).
 #pragma once
+
+#include <ATen/Parallel.h>
+#include <benchmark/benchmark.h>
+#include <cblas.h>
+#include <torch/types.h>
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <functional>
 #include <string>
 #include <vector>
 
+#include "nosharing/core/threads.h"
+
 namespace nosharing::bench {
+
+// The tensors of one layer's training-like step: the input, the layer's weight and bias (all
+// three leaves requiring grad) and the gradient fed to backward.
+struct LayerTensors {
+  torch::Tensor input, weight, bias, grad_output;
+};
+
+// Backward of `out` into the three leaves, then their gradients dropped (set to none, as
+// optimisers' zero_grad does by default) so every step allocates them afresh.
+inline void backward_and_drop_grads(LayerTensors& t, const torch::Tensor& out) {
+  out.backward(t.grad_output);
+  t.input.mutable_grad() = torch::Tensor();
+  t.weight.mutable_grad() = torch::Tensor();
+  t.bias.mutable_grad() = torch::Tensor();
+}
+
+// Google Benchmark's loop over `step` after one untimed warm-up call (workspaces, OpenMP and
+// OpenBLAS pools), with GFLOP/s from `step_flops` and the OpenBLAS kernel as the label.
+template <class Step>
+void run_steps(benchmark::State& state, Step&& step, double step_flops) {
+  step();
+  for (auto _ : state) step();
+  state.counters["GFLOP/s"] =
+      benchmark::Counter(step_flops / 1e9, benchmark::Counter::kIsIterationInvariantRate);
+  state.SetLabel(blas_core_name());
+}
 
 // A /proc/self/status field in kB ("VmRSS:", "VmHWM:"), or -1.
 inline long status_kb(const char* key) {
@@ -63,6 +98,22 @@ inline Measurement measure(const std::function<void()>& body, int warmup, double
   m.ms = median(times);
   m.extra_mb = peak_reset ? (status_kb("VmHWM:") - before_kb) / 1024.0 : -1;
   return m;
+}
+
+// LibTorch's lazy initialisation, done before a measurement rather than inside it.
+inline void warm_up_libtorch() {
+  torch::Tensor warm = torch::randn({64, 64});
+  (void)at::mm(warm, warm);
+}
+
+// The --one mode's result: one JSON line on stdout.
+inline void print_measurement(const std::string& method, const std::string& shape,
+                              const Measurement& m, double step_flops) {
+  std::printf(
+      "{\"method\": \"%s\", \"shape\": \"%s\", \"ms\": %.3f, \"gflops\": %.2f, \"extra_mb\": %.1f, "
+      "\"blas_core\": \"%s\", \"threads\": %d, \"blas_threads\": %d}\n",
+      method.c_str(), shape.c_str(), m.ms, step_flops / (m.ms * 1e6), m.extra_mb,
+      blas_core_name(), at::get_num_threads(), openblas_get_num_threads());
 }
 
 }  // namespace nosharing::bench
