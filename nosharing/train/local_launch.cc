@@ -188,16 +188,19 @@ int run_local_workers(const LocalLaunchOptions& options) {
   }
 
   int interrupts_forwarded = 0;
+  bool any_interrupted = false;
   bool terminated = false;
   for (;;) {
     std::vector<Worker*> ended;
     const int running = reap(workers, &ended);
     for (const Worker* w : ended) {
       const bool clean = WIFEXITED(w->status) && WEXITSTATUS(w->status) == 0;
-      // After a forwarded Ctrl-C a worker exits 130; after a second one it was killed.
+      // A worker interrupted (by a forwarded Ctrl-C, or a SIGINT of its own: the ranks agree
+      // to stop after the same step) checkpoints and exits 130; after a second Ctrl-C the
+      // workers were killed.
       const bool interrupted =
-          (interrupts_forwarded > 0 && WIFEXITED(w->status) && WEXITSTATUS(w->status) == 130) ||
-          interrupts_forwarded > 1;
+          (WIFEXITED(w->status) && WEXITSTATUS(w->status) == 130) || interrupts_forwarded > 1;
+      if (interrupted) any_interrupted = true;
       if (clean || interrupted || terminated) continue;
       // One worker failed: the others cannot go on without it.
       const int others = running;
@@ -226,7 +229,7 @@ int run_local_workers(const LocalLaunchOptions& options) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   if (terminated) return 128 + g_termination.load();
-  if (interrupts_forwarded > 0) return 130;
+  if (interrupts_forwarded > 0 || any_interrupted) return 130;
   return 0;
 }
 

@@ -28,7 +28,8 @@ struct LocalLaunchOptions {
 // are stopped (SIGTERM, then SIGKILL after options.grace) and the failure is thrown as one
 // line naming the rank, its pid and the cause: a UsageError if the worker exited with 2
 // (a configuration error), a RuntimeError otherwise.
-// Returns 0 when every worker succeeded, 130 after a forwarded Ctrl-C, 128 + the signal
+// Returns 0 when every worker succeeded, 130 when they were interrupted (a forwarded
+// Ctrl-C, or a SIGINT sent to a worker: exit code 130 is not a failure), 128 + the signal
 // after a forwarded SIGTERM or SIGHUP.
 int run_local_workers(const LocalLaunchOptions& options);
 
