@@ -572,6 +572,29 @@ TEST_F(DistributedCliTest, NprocStopsTheOtherWorkersWhenOneDies) {
       << err;
 }
 
+// Ctrl-C to the --nproc launcher: forwarded to every worker, they stop after the same step,
+// rank 0 writes the checkpoint and names the --resume command, everything exits 130.
+TEST_F(DistributedCliTest, CtrlCToTheLauncherCheckpointsEveryRank) {
+  const std::string out = make_temp_dir("dist-sigint") + "/run";
+  const Process launcher =
+      spawn_cli(train_args(out, {"--nproc", "2", "--threads", "2", "--set", "train.epochs=100000",
+                                 "--set", "train.log_every=1"}),
+                {}, out + ".err");
+  ASSERT_TRUE(wait_for_train_line(out, 60)) << read_file(out + ".err");
+  ::kill(launcher.pid, SIGINT);
+  EXPECT_EQ(wait_exit(launcher, 60), 130) << read_file(out + ".err");
+  const std::string err = read_file(out + ".err");
+  EXPECT_EQ(count_lines(err), 1) << err;
+  EXPECT_NE(err.find("checkpoint saved; continue with: nosharing train --resume " + out),
+            std::string::npos)
+      << err;
+  TrainerState state;
+  load_trained_model(read_run(out), &state);
+  EXPECT_GE(state.step, 1);
+  ASSERT_TRUE(state.rank_rng_states.defined());
+  EXPECT_EQ(state.rank_rng_states.size(0), 2);
+}
+
 TEST_F(DistributedCliTest, AMissingRankOrAnUnreachableRendezvousIsAnErrorNotAHang) {
   const std::string out = make_temp_dir("dist-alone") + "/run";
   const auto args = train_args(out, {"--threads", "1", "--set", "distributed.timeout_seconds=1"});
