@@ -45,7 +45,9 @@ void save_checkpoint(const std::string& run_dir, torch::nn::Module& model,
     std::lock_guard<std::mutex> lock(generator.mutex());
     archive.write("trainer.rng_state", generator.get_state());
   }
-  if (state.rank_rng_states.defined()) archive.write("trainer.rank_rng_states", state.rank_rng_states);
+  if (state.rank_rng_states.defined()) {
+    archive.write("trainer.rank_rng_states", state.rank_rng_states);
+  }
   const std::string temporary = path + ".tmp";
   try {
     archive.save_to(temporary);

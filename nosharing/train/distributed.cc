@@ -121,9 +121,10 @@ std::shared_ptr<::gloo::transport::Device> make_device(bool loopback) {
       throw_usage("environment variable GLOO_SOCKET_IFNAME = \"{}\": {}", interface,
                   reason_of(error));
     }
-    throw_runtime("cannot open a Gloo TCP device on this host: {} (set GLOO_SOCKET_IFNAME to "
-                  "the network interface to use)",
-                  reason_of(error));
+    throw_runtime(
+        "cannot open a Gloo TCP device on this host: {} (set GLOO_SOCKET_IFNAME to "
+        "the network interface to use)",
+        reason_of(error));
   }
 }
 
@@ -131,7 +132,8 @@ std::string rank_key(int rank) { return "nosharing/rank/" + std::to_string(rank)
 
 class PendingGlooReduce final : public PendingReduce {
  public:
-  PendingGlooReduce(c10::intrusive_ptr<c10d::Work> work, std::function<void(const std::exception&)> fail)
+  PendingGlooReduce(c10::intrusive_ptr<c10d::Work> work,
+                    std::function<void(const std::exception&)> fail)
       : work_(std::move(work)), fail_(std::move(fail)) {}
   void wait() override {
     if (!work_) return;
@@ -154,7 +156,10 @@ class GlooCommunicator final : public Communicator {
   // `where` describes the rendezvous in messages ("127.0.0.1:29500", "file /x/store").
   GlooCommunicator(c10::intrusive_ptr<c10d::Store> store, int rank, int world_size,
                    const DistributedOptions& options, bool loopback, const std::string& where)
-      : store_(std::move(store)), rank_(rank), world_(world_size), timeout_(options.timeout),
+      : store_(std::move(store)),
+        rank_(rank),
+        world_(world_size),
+        timeout_(options.timeout),
         where_(where) {
     store_->setTimeout(timeout_);
     join();
@@ -165,9 +170,10 @@ class GlooCommunicator final : public Communicator {
       QuietC10dLogging quiet;
       group_ = c10::make_intrusive<c10d::ProcessGroupGloo>(store_, rank_, world_, gloo_options);
     } catch (const std::exception& error) {
-      throw_runtime("rank {} of {}: connecting to the other ranks (Gloo over TCP, rendezvous "
-                    "{}) failed: {}",
-                    rank_, world_, where_, reason_of(error));
+      throw_runtime(
+          "rank {} of {}: connecting to the other ranks (Gloo over TCP, rendezvous "
+          "{}) failed: {}",
+          rank_, world_, where_, reason_of(error));
     }
   }
 
@@ -241,9 +247,10 @@ class GlooCommunicator final : public Communicator {
  private:
   [[noreturn]] void fail(const std::string& what, const std::exception& error) {
     broken_ = true;
-    throw_runtime("rank {} of {}: {} failed: {} (another rank stopped, stalled or cannot be "
-                  "reached; distributed.timeout_seconds = {})",
-                  rank_, world_, what, reason_of(error), seconds_of(timeout_));
+    throw_runtime(
+        "rank {} of {}: {} failed: {} (another rank stopped, stalled or cannot be "
+        "reached; distributed.timeout_seconds = {})",
+        rank_, world_, what, reason_of(error), seconds_of(timeout_));
   }
 
   // Every rank announces itself under its own key and waits until all have: a missing rank
@@ -252,9 +259,10 @@ class GlooCommunicator final : public Communicator {
     const auto deadline = Clock::now() + timeout_;
     try {
       if (store_->add(rank_key(rank_), 1) > 1) {
-        throw_usage("environment variable RANK = {}: another process already joined the "
-                    "rendezvous {} as rank {}",
-                    rank_, where_, rank_);
+        throw_usage(
+            "environment variable RANK = {}: another process already joined the "
+            "rendezvous {} as rank {}",
+            rank_, where_, rank_);
       }
       store_->add("nosharing/joined", 1);
       while (store_->add("nosharing/joined", 0) < world_) {
@@ -265,10 +273,10 @@ class GlooCommunicator final : public Communicator {
           }
           std::string list;
           for (size_t i = 0; i < missing.size(); ++i) list += (i ? ", " : "") + missing[i];
-          throw_runtime("rank {} of {}: rank{} {} never joined the rendezvous {} within "
-                        "distributed.timeout_seconds = {}",
-                        rank_, world_, missing.size() == 1 ? "" : "s", list, where_,
-                        seconds_of(timeout_));
+          throw_runtime(
+              "rank {} of {}: rank{} {} never joined the rendezvous {} within "
+              "distributed.timeout_seconds = {}",
+              rank_, world_, missing.size() == 1 ? "" : "s", list, where_, seconds_of(timeout_));
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
       }
@@ -277,8 +285,8 @@ class GlooCommunicator final : public Communicator {
     } catch (const RuntimeError&) {
       throw;
     } catch (const std::exception& error) {
-      throw_runtime("rank {} of {}: the rendezvous {} failed: {} (is rank 0 still running?)",
-                    rank_, world_, where_, reason_of(error));
+      throw_runtime("rank {} of {}: the rendezvous {} failed: {} (is rank 0 still running?)", rank_,
+                    world_, where_, reason_of(error));
     }
   }
 
@@ -310,14 +318,16 @@ DistributedEnv read_distributed_env(const EnvLookup& getenv) {
   const auto world = lookup("WORLD_SIZE");
   if (!rank && !world) return env;
   if (!world) {
-    throw_usage("environment variable RANK = \"{}\" is set but WORLD_SIZE is not: set both "
-                "(torchrun's variables) or neither",
-                *rank);
+    throw_usage(
+        "environment variable RANK = \"{}\" is set but WORLD_SIZE is not: set both "
+        "(torchrun's variables) or neither",
+        *rank);
   }
   if (!rank) {
-    throw_usage("environment variable WORLD_SIZE = \"{}\" is set but RANK is not: set both "
-                "(torchrun's variables) or neither",
-                *world);
+    throw_usage(
+        "environment variable WORLD_SIZE = \"{}\" is set but RANK is not: set both "
+        "(torchrun's variables) or neither",
+        *world);
   }
   constexpr int64_t kMaxWorld = 1 << 20;
   env.world_size = parse_env_int("WORLD_SIZE", *world, 1, kMaxWorld, "[1, 1048576]");
@@ -330,16 +340,18 @@ DistributedEnv read_distributed_env(const EnvLookup& getenv) {
   }
   const auto addr = lookup("MASTER_ADDR");
   if (!addr) {
-    throw_usage("environment variable MASTER_ADDR is not set: a run of WORLD_SIZE = {} ranks "
-                "needs the host name or address of rank 0",
-                env.world_size);
+    throw_usage(
+        "environment variable MASTER_ADDR is not set: a run of WORLD_SIZE = {} ranks "
+        "needs the host name or address of rank 0",
+        env.world_size);
   }
   env.master_addr = *addr;
   const auto port = lookup("MASTER_PORT");
   if (!port) {
-    throw_usage("environment variable MASTER_PORT is not set: a run of WORLD_SIZE = {} ranks "
-                "needs the TCP port rank 0 listens on",
-                env.world_size);
+    throw_usage(
+        "environment variable MASTER_PORT is not set: a run of WORLD_SIZE = {} ranks "
+        "needs the TCP port rank 0 listens on",
+        env.world_size);
   }
   env.master_port = parse_env_int("MASTER_PORT", *port, 1, 65535, "[1, 65535]");
   return env;
@@ -368,11 +380,11 @@ std::pair<int64_t, int64_t> shard_range(int64_t n, int rank, int world_size) {
 }
 
 std::unique_ptr<Communicator> Communicator::connect_tcp(const DistributedEnv& env,
-                                                       const DistributedOptions& options) {
+                                                        const DistributedOptions& options) {
   TORCH_CHECK(env.distributed(), "connect_tcp needs WORLD_SIZE > 1");
   const bool loopback = resolve_master(env.master_addr, env.master_port);
-  const std::string where = fmt::format("MASTER_ADDR:MASTER_PORT = {}:{}", env.master_addr,
-                                        env.master_port);
+  const std::string where =
+      fmt::format("MASTER_ADDR:MASTER_PORT = {}:{}", env.master_addr, env.master_port);
   c10d::TCPStoreOptions store_options;
   store_options.port = static_cast<uint16_t>(env.master_port);
   store_options.isServer = env.rank == 0;
@@ -385,21 +397,23 @@ std::unique_ptr<Communicator> Communicator::connect_tcp(const DistributedEnv& en
     store = c10::make_intrusive<c10d::TCPStore>(env.master_addr, store_options);
   } catch (const std::exception& error) {
     if (env.rank == 0) {
-      throw_runtime("rank 0 of {}: cannot serve the rendezvous on port {} and reach it at {}: "
-                    "{} (is the port in use, or MASTER_ADDR not this host?)",
-                    env.world_size, env.master_port, where, reason_of(error));
+      throw_runtime(
+          "rank 0 of {}: cannot serve the rendezvous on port {} and reach it at {}: "
+          "{} (is the port in use, or MASTER_ADDR not this host?)",
+          env.world_size, env.master_port, where, reason_of(error));
     }
-    throw_runtime("rank {} of {}: cannot reach the rendezvous at {} within "
-                  "distributed.timeout_seconds = {}: {} (is rank 0 running on that host?)",
-                  env.rank, env.world_size, where, seconds_of(options.timeout), reason_of(error));
+    throw_runtime(
+        "rank {} of {}: cannot reach the rendezvous at {} within "
+        "distributed.timeout_seconds = {}: {} (is rank 0 running on that host?)",
+        env.rank, env.world_size, where, seconds_of(options.timeout), reason_of(error));
   }
   return std::make_unique<GlooCommunicator>(std::move(store), env.rank, env.world_size, options,
                                             loopback, where);
 }
 
 std::unique_ptr<Communicator> Communicator::connect_file(const std::string& path, int rank,
-                                                        int world_size,
-                                                        const DistributedOptions& options) {
+                                                         int world_size,
+                                                         const DistributedOptions& options) {
   c10::intrusive_ptr<c10d::Store> store;
   try {
     store = c10::make_intrusive<c10d::FileStore>(path, world_size);
@@ -480,21 +494,24 @@ void check_same_config(Communicator& comm, const Config& config) {
     if (per_host_key(spec.key)) continue;
     mine += spec.key + " = " + config_value_to_toml(config.get(spec.key)) + "\n";
   }
-  const std::string theirs = comm.broadcast_text(mine, 0, "comparing the configuration with rank 0's");
+  const std::string theirs =
+      comm.broadcast_text(mine, 0, "comparing the configuration with rank 0's");
   if (theirs == mine) return;
   std::istringstream a(mine), b(theirs);
   std::string line_a, line_b;
   while (std::getline(a, line_a)) {
     if (!std::getline(b, line_b)) line_b = "(nothing)";
     if (line_a != line_b) {
-      throw_usage("rank {} of {}: the resolved configuration differs from rank 0's: `{}` here, "
-                  "`{}` on rank 0; start every rank with the same arguments",
-                  comm.rank(), comm.world_size(), line_a, line_b);
+      throw_usage(
+          "rank {} of {}: the resolved configuration differs from rank 0's: `{}` here, "
+          "`{}` on rank 0; start every rank with the same arguments",
+          comm.rank(), comm.world_size(), line_a, line_b);
     }
   }
-  throw_usage("rank {} of {}: the resolved configuration differs from rank 0's (rank 0 has "
-              "more keys: a different nosharing version?)",
-              comm.rank(), comm.world_size());
+  throw_usage(
+      "rank {} of {}: the resolved configuration differs from rank 0's (rank 0 has "
+      "more keys: a different nosharing version?)",
+      comm.rank(), comm.world_size());
 }
 
 // ---------------------------------------------------------------------------------------

@@ -102,8 +102,7 @@ class Communicator {
   virtual std::unique_ptr<PendingReduce> allreduce_sum_async(torch::Tensor tensor,
                                                              const std::string& what) = 0;
   // In place: every tensor ← root's.
-  virtual void broadcast(std::vector<torch::Tensor> tensors, int root,
-                         const std::string& what) = 0;
+  virtual void broadcast(std::vector<torch::Tensor> tensors, int root, const std::string& what) = 0;
   // Σ over ranks of a few scalars (float64; exact for integers below 2^53).
   std::vector<double> sum(const std::vector<double>& values, const std::string& what);
   // Every rank receives root's `text` (through the store).

@@ -50,16 +50,18 @@ EnvLookup env_of(std::map<std::string, std::string> values) {
 TEST(DistributedEnvTest, NoVariablesOrAWorldOfOneIsOneProcess) {
   EXPECT_FALSE(read_distributed_env(env_of({})).distributed());
   // MASTER_* are not needed (nor read) for a single process.
-  const DistributedEnv one = read_distributed_env(env_of({{"RANK", "0"}, {"WORLD_SIZE", "1"},
-                                                          {"MASTER_PORT", "junk"}}));
+  const DistributedEnv one =
+      read_distributed_env(env_of({{"RANK", "0"}, {"WORLD_SIZE", "1"}, {"MASTER_PORT", "junk"}}));
   EXPECT_FALSE(one.distributed());
   EXPECT_EQ(one.rank, 0);
 }
 
 TEST(DistributedEnvTest, ReadsTorchrunsVariables) {
-  const DistributedEnv env = read_distributed_env(
-      env_of({{"RANK", "2"}, {"WORLD_SIZE", "4"}, {"LOCAL_RANK", "0"},
-              {"MASTER_ADDR", "node17"}, {"MASTER_PORT", "29500"}}));
+  const DistributedEnv env = read_distributed_env(env_of({{"RANK", "2"},
+                                                          {"WORLD_SIZE", "4"},
+                                                          {"LOCAL_RANK", "0"},
+                                                          {"MASTER_ADDR", "node17"},
+                                                          {"MASTER_PORT", "29500"}}));
   EXPECT_TRUE(env.distributed());
   EXPECT_EQ(env.rank, 2);
   EXPECT_EQ(env.world_size, 4);
@@ -178,7 +180,8 @@ TEST(CommunicatorTest, SumsBroadcastsGathersAndAveragesBuffers) {
     torch::Tensor all = gather_rows(comm, mine, "gather");
     ASSERT_EQ(all.sizes(), (std::vector<int64_t>{3, 5}));
     for (int64_t k = 0; k < 3; ++k) {
-      EXPECT_TRUE(torch::equal(all[k], torch::full({5}, static_cast<uint8_t>(250 + k), torch::kUInt8)));
+      EXPECT_TRUE(
+          torch::equal(all[k], torch::full({5}, static_cast<uint8_t>(250 + k), torch::kUInt8)));
     }
 
     torch::nn::BatchNorm1d norm(2);
@@ -264,29 +267,32 @@ TEST(GradientAllreduceTest, EveryRankGetsTheMeanGradient) {
     DistributedOptions options = quick();
     options.overlap = overlap;
     options.bucket_bytes = 32;  // several buckets; a.weight (60 bytes) alone in one
-    run_ranks(2, [&](Communicator& comm) {
-      const int r = comm.rank();
-      TinyNet net;
-      GradientAllreduce sync(comm, net.parameters(), options);
-      EXPECT_GE(sync.bucket_count(), 4);
-      for (int64_t step = 1; step <= 2; ++step) {
-        net.zero_grad();
-        sync.begin_step(step);
-        net.loss(inputs[r], r == 1).backward();
-        EXPECT_GE(sync.finish_step(), 0.0);
-        const auto params = net.parameters();
-        for (size_t k = 0; k < params.size(); ++k) {
-          const torch::Tensor& grad = params[k].grad();
-          if (!expected[k].defined()) {
-            EXPECT_TRUE(!grad.defined() || grad.abs().max().item<float>() == 0) << k;
-            continue;
+    run_ranks(
+        2,
+        [&](Communicator& comm) {
+          const int r = comm.rank();
+          TinyNet net;
+          GradientAllreduce sync(comm, net.parameters(), options);
+          EXPECT_GE(sync.bucket_count(), 4);
+          for (int64_t step = 1; step <= 2; ++step) {
+            net.zero_grad();
+            sync.begin_step(step);
+            net.loss(inputs[r], r == 1).backward();
+            EXPECT_GE(sync.finish_step(), 0.0);
+            const auto params = net.parameters();
+            for (size_t k = 0; k < params.size(); ++k) {
+              const torch::Tensor& grad = params[k].grad();
+              if (!expected[k].defined()) {
+                EXPECT_TRUE(!grad.defined() || grad.abs().max().item<float>() == 0) << k;
+                continue;
+              }
+              ASSERT_TRUE(grad.defined()) << "rank " << r << " parameter " << k;
+              EXPECT_TRUE(torch::allclose(grad, expected[k], 1e-6, 1e-7))
+                  << "rank " << r << " parameter " << k << " overlap " << overlap;
+            }
           }
-          ASSERT_TRUE(grad.defined()) << "rank " << r << " parameter " << k;
-          EXPECT_TRUE(torch::allclose(grad, expected[k], 1e-6, 1e-7))
-              << "rank " << r << " parameter " << k << " overlap " << overlap;
-        }
-      }
-    }, options);
+        },
+        options);
   }
 }
 
@@ -309,24 +315,27 @@ TEST(CommunicatorTest, AMissingRankIsNamedWithinTheTimeout) {
 // processes within ~2 s.)
 TEST(CommunicatorTest, AStalledOrDepartedRankFailsTheCollective) {
   for (const bool stall : {true, false}) {
-    run_ranks(2, [stall](Communicator& comm) {
-      if (comm.rank() == 1) {
-        if (stall) std::this_thread::sleep_for(std::chrono::milliseconds(1500));
-        return;  // leaving destroys this rank's process group
-      }
-      if (!stall) std::this_thread::sleep_for(std::chrono::milliseconds(300));
-      const auto start = Clock::now();
-      try {
-        comm.allreduce_sum(torch::ones({1000}), "the test allreduce");
-        ADD_FAILURE() << "allreduce succeeded without rank 1";
-      } catch (const RuntimeError& error) {
-        EXPECT_NE(std::string(error.what()).find("rank 0 of 2: the test allreduce failed"),
-                  std::string::npos)
-            << error.what();
-      }
-      // Stalled: the 0.5 s timeout, well before rank 1 wakes up and leaves.
-      EXPECT_LT(seconds_since(start), 1.4) << (stall ? "stall" : "leave");
-    }, quick(0.5));
+    run_ranks(
+        2,
+        [stall](Communicator& comm) {
+          if (comm.rank() == 1) {
+            if (stall) std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+            return;  // leaving destroys this rank's process group
+          }
+          if (!stall) std::this_thread::sleep_for(std::chrono::milliseconds(300));
+          const auto start = Clock::now();
+          try {
+            comm.allreduce_sum(torch::ones({1000}), "the test allreduce");
+            ADD_FAILURE() << "allreduce succeeded without rank 1";
+          } catch (const RuntimeError& error) {
+            EXPECT_NE(std::string(error.what()).find("rank 0 of 2: the test allreduce failed"),
+                      std::string::npos)
+                << error.what();
+          }
+          // Stalled: the 0.5 s timeout, well before rank 1 wakes up and leaves.
+          EXPECT_LT(seconds_since(start), 1.4) << (stall ? "stall" : "leave");
+        },
+        quick(0.5));
   }
 }
 
@@ -346,7 +355,8 @@ Process spawn_cli(const std::vector<std::string>& args, const std::vector<std::s
   for (char** e = environ; *e != nullptr; ++e) {
     const std::string entry = *e;
     bool overridden = false;
-    for (const auto& o : env) overridden = overridden || entry.rfind(o.substr(0, o.find('=') + 1), 0) == 0;
+    for (const auto& o : env)
+      overridden = overridden || entry.rfind(o.substr(0, o.find('=') + 1), 0) == 0;
     if (!overridden) env_strings.push_back(entry);
   }
   for (const auto& o : env) {
@@ -417,17 +427,43 @@ class DistributedCliTest : public ::testing::Test {
   // weights only), with crops and flips: 288 training images / 32 = 9 steps per epoch.
   static std::vector<std::string> train_args(const std::string& out,
                                              std::vector<std::string> more = {}) {
-    std::vector<std::string> args = {
-        "train", "--data", *data_, "--out", out, "--quiet", "--no-analyze",
-        "--set", "model.channels=[4, 8]", "--set", "model.kernels=3",
-        "--set", "model.norm=none", "--set", "model.dropout=0.0",
-        "--set", "topography.loss=kernel_smoothness",
-        "--set", "augment.crop=true", "--set", "augment.flip=true",
-        "--set", "augment.crop_padding=2",
-        "--set", "train.batch_size=32", "--set", "train.epochs=2",
-        "--set", "train.warmup_steps=2", "--set", "train.log_every=3",
-        "--set", "train.eval_every=4", "--set", "data.threads=1",
-        "--set", "distributed.bucket_mb=0.01"};
+    std::vector<std::string> args = {"train",
+                                     "--data",
+                                     *data_,
+                                     "--out",
+                                     out,
+                                     "--quiet",
+                                     "--no-analyze",
+                                     "--set",
+                                     "model.channels=[4, 8]",
+                                     "--set",
+                                     "model.kernels=3",
+                                     "--set",
+                                     "model.norm=none",
+                                     "--set",
+                                     "model.dropout=0.0",
+                                     "--set",
+                                     "topography.loss=kernel_smoothness",
+                                     "--set",
+                                     "augment.crop=true",
+                                     "--set",
+                                     "augment.flip=true",
+                                     "--set",
+                                     "augment.crop_padding=2",
+                                     "--set",
+                                     "train.batch_size=32",
+                                     "--set",
+                                     "train.epochs=2",
+                                     "--set",
+                                     "train.warmup_steps=2",
+                                     "--set",
+                                     "train.log_every=3",
+                                     "--set",
+                                     "train.eval_every=4",
+                                     "--set",
+                                     "data.threads=1",
+                                     "--set",
+                                     "distributed.bucket_mb=0.01"};
     args.insert(args.end(), more.begin(), more.end());
     return args;
   }
@@ -470,7 +506,8 @@ std::vector<torch::Tensor> final_parameters(const std::string& run_dir) {
 // (measured: ~1e-7, float rounding of the split sums), same weights to 1e-4.
 TEST_F(DistributedCliTest, TwoRanksReachTheValidationLossOfOneProcess) {
   const std::string one = make_temp_dir("dist-one") + "/run";
-  ASSERT_EQ(run(train_args(one, {"--threads", "1"}), {}, one + ".err"), 0) << read_file(one + ".err");
+  ASSERT_EQ(run(train_args(one, {"--threads", "1"}), {}, one + ".err"), 0)
+      << read_file(one + ".err");
   const std::string& two = two_rank_run();
 
   const auto eval_one = lines_of(one, "eval");
@@ -515,9 +552,9 @@ TEST_F(DistributedCliTest, ResumeAfterAnInterruptionEqualsTheUninterruptedRun) {
             130)
       << read_file(out + ".err");
   EXPECT_NE(read_file(out + ".err").find("--resume " + out), std::string::npos);
-  ASSERT_EQ(run({"train", "--resume", out, "--nproc", "2", "--quiet", "--no-analyze"}, {},
-                out + ".err2"),
-            0)
+  ASSERT_EQ(
+      run({"train", "--resume", out, "--nproc", "2", "--quiet", "--no-analyze"}, {}, out + ".err2"),
+      0)
       << read_file(out + ".err2");
   const auto a = final_parameters(two_rank_run());
   const auto b = final_parameters(out);
@@ -530,9 +567,9 @@ TEST_F(DistributedCliTest, ResumeAfterAnInterruptionEqualsTheUninterruptedRun) {
 TEST_F(DistributedCliTest, AKilledRankStopsTheOtherWithOneClearError) {
   const std::string out = make_temp_dir("dist-kill") + "/run";
   const int port = pick_free_port();
-  const auto args = train_args(out, {"--threads", "1", "--set", "train.epochs=100000",
-                                     "--set", "train.log_every=1",
-                                     "--set", "distributed.timeout_seconds=60"});
+  const auto args =
+      train_args(out, {"--threads", "1", "--set", "train.epochs=100000", "--set",
+                       "train.log_every=1", "--set", "distributed.timeout_seconds=60"});
   const Process rank0 = spawn_cli(args, rank_env(0, 2, port), out + ".err0");
   const Process rank1 = spawn_cli(args, rank_env(1, 2, port), out + ".err1");
   ASSERT_TRUE(wait_for_train_line(out, 60)) << read_file(out + ".err0");
@@ -566,9 +603,9 @@ TEST_F(DistributedCliTest, NprocStopsTheOtherWorkersWhenOneDies) {
   EXPECT_LT(seconds_since(start), 30.0);
   for (pid_t pid : workers) EXPECT_NE(::kill(pid, 0), 0) << "worker " << pid << " still runs";
   const std::string err = read_file(out + ".err");
-  EXPECT_NE(err.find("worker rank 1 (pid " + std::to_string(workers[1]) +
-                     ") was killed by signal 9"),
-            std::string::npos)
+  EXPECT_NE(
+      err.find("worker rank 1 (pid " + std::to_string(workers[1]) + ") was killed by signal 9"),
+      std::string::npos)
       << err;
 }
 
@@ -611,10 +648,10 @@ TEST_F(DistributedCliTest, AMissingRankOrAnUnreachableRendezvousIsAnErrorNotAHan
             std::string::npos)
       << err;
   // A host name that does not resolve: a configuration error.
-  EXPECT_EQ(run(args, {"RANK=1", "WORLD_SIZE=2", "MASTER_ADDR=no-such-host.invalid",
-                       "MASTER_PORT=29500"},
-                out + ".err2", 60),
-            2);
+  EXPECT_EQ(
+      run(args, {"RANK=1", "WORLD_SIZE=2", "MASTER_ADDR=no-such-host.invalid", "MASTER_PORT=29500"},
+          out + ".err2", 60),
+      2);
   err = read_file(out + ".err2");
   EXPECT_EQ(count_lines(err), 1) << err;
   EXPECT_NE(err.find("MASTER_ADDR = \"no-such-host.invalid\": cannot resolve"), std::string::npos)
@@ -631,8 +668,11 @@ TEST_F(DistributedCliTest, BadLaunchesAreUsageErrors) {
   };
   const std::vector<Case> cases = {
       {{}, {"RANK=abc", "WORLD_SIZE=2"}, "RANK = \"abc\""},
-      {{}, {"RANK=0", "WORLD_SIZE=2", "MASTER_ADDR=", "MASTER_PORT=1234"}, "MASTER_ADDR is not set"},
-      {{}, {"RANK=0", "WORLD_SIZE=2", "MASTER_ADDR=127.0.0.1", "MASTER_PORT=99999"},
+      {{},
+       {"RANK=0", "WORLD_SIZE=2", "MASTER_ADDR=", "MASTER_PORT=1234"},
+       "MASTER_ADDR is not set"},
+      {{},
+       {"RANK=0", "WORLD_SIZE=2", "MASTER_ADDR=127.0.0.1", "MASTER_PORT=99999"},
        "MASTER_PORT = \"99999\""},
       {{"--nproc", "3"}, {}, "train.batch_size = 32 is not divisible by --nproc 3"},
       {{"--nproc", "2"}, rank_env(0, 2, 1234), "--nproc 2: this process is already rank 0"},

@@ -22,8 +22,8 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::atomic<int> g_interrupts{0};    // SIGINTs received
-std::atomic<int> g_termination{0};   // SIGTERM or SIGHUP received (the signal)
+std::atomic<int> g_interrupts{0};   // SIGINTs received
+std::atomic<int> g_termination{0};  // SIGTERM or SIGHUP received (the signal)
 
 void on_interrupt(int) { ++g_interrupts; }
 void on_termination(int signal) { g_termination = signal; }
@@ -51,7 +51,8 @@ class LauncherSignals {
     sigemptyset(&action.sa_mask);
     ::sigaction(signal, &action, old);
   }
-  struct sigaction old_int_ {}, old_term_ {}, old_hup_ {};
+  struct sigaction old_int_ {
+  }, old_term_{}, old_hup_{};
 };
 
 struct Worker {
@@ -83,7 +84,8 @@ pid_t spawn(const std::string& executable, std::vector<std::string>& argv_string
   envp.push_back(nullptr);
   const pid_t parent = ::getpid();
   const pid_t pid = ::fork();
-  if (pid < 0) throw_runtime("--nproc: cannot start a worker: fork failed ({})", std::strerror(errno));
+  if (pid < 0)
+    throw_runtime("--nproc: cannot start a worker: fork failed ({})", std::strerror(errno));
   if (pid == 0) {
     ::setpgid(0, 0);  // Ctrl-C in the terminal reaches the launcher only
     ::prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -135,7 +137,8 @@ void stop_all(std::vector<Worker>& workers, std::chrono::milliseconds grace) {
 
 int pick_free_port() {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  if (fd < 0) throw_runtime("--nproc: cannot open a socket to find a free port ({})", std::strerror(errno));
+  if (fd < 0)
+    throw_runtime("--nproc: cannot open a socket to find a free port ({})", std::strerror(errno));
   sockaddr_in address{};
   address.sin_family = AF_INET;
   address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
@@ -154,13 +157,13 @@ int pick_free_port() {
 int run_local_workers(const LocalLaunchOptions& options) {
   if (options.nproc < 1) throw_usage("--nproc {}: expected ≥ 1", options.nproc);
   const int port = options.master_port > 0 ? options.master_port : pick_free_port();
-  static const char* const kOwnVariables[] = {"RANK=", "WORLD_SIZE=", "LOCAL_RANK=",
-                                              "LOCAL_WORLD_SIZE=", "MASTER_ADDR=",
-                                              "MASTER_PORT="};
+  static const char* const kOwnVariables[] = {
+      "RANK=", "WORLD_SIZE=", "LOCAL_RANK=", "LOCAL_WORLD_SIZE=", "MASTER_ADDR=", "MASTER_PORT="};
   std::vector<std::string> base_env;
   for (char** e = environ; *e != nullptr; ++e) {
     bool own = false;
-    for (const char* prefix : kOwnVariables) own = own || std::strncmp(*e, prefix, std::strlen(prefix)) == 0;
+    for (const char* prefix : kOwnVariables)
+      own = own || std::strncmp(*e, prefix, std::strlen(prefix)) == 0;
     if (!own) base_env.emplace_back(*e);
   }
 
@@ -206,9 +209,8 @@ int run_local_workers(const LocalLaunchOptions& options) {
       const int others = running;
       stop_all(workers, options.grace);
       const std::string message = fmt::format(
-          "--nproc {}: worker rank {} (pid {}) {}; stopped the other {} worker{}",
-          options.nproc, w->rank, w->pid, describe_status(w->status), others,
-          others == 1 ? "" : "s");
+          "--nproc {}: worker rank {} (pid {}) {}; stopped the other {} worker{}", options.nproc,
+          w->rank, w->pid, describe_status(w->status), others, others == 1 ? "" : "s");
       if (WIFEXITED(w->status) && WEXITSTATUS(w->status) == 2) throw UsageError(message);
       throw RuntimeError(message);
     }

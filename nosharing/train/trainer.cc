@@ -205,16 +205,19 @@ TrainResult train_model(const Config& config, const TrainOptions& options) {
       seed_torch(derive_seed(seed, kRankStream, static_cast<uint64_t>(rank),
                              static_cast<uint64_t>(state.step)));
     }
-    grad_sync = std::make_unique<GradientAllreduce>(*comm, model->parameters(), distributed_options);
+    grad_sync =
+        std::make_unique<GradientAllreduce>(*comm, model->parameters(), distributed_options);
   }
   // The checkpoint of every rank's state, written by rank 0 (a collective in distributed runs:
   // every rank calls it at the same step).
   auto write_checkpoint = [&] {
     if (comm) {
-      average_buffers(*comm, *model,
-                      fmt::format("averaging the buffers for the checkpoint of step {}", state.step));
+      average_buffers(
+          *comm, *model,
+          fmt::format("averaging the buffers for the checkpoint of step {}", state.step));
       state.rank_rng_states = gather_generator_states(
-          *comm, fmt::format("gathering the random states for the checkpoint of step {}", state.step));
+          *comm,
+          fmt::format("gathering the random states for the checkpoint of step {}", state.step));
     }
     if (writer) save_checkpoint(run_dir, *model, optimizer.get(), state);
   };
@@ -272,8 +275,9 @@ TrainResult train_model(const Config& config, const TrainOptions& options) {
   auto run_eval = [&](int64_t epoch_number) {
     if (!val_loader) return;
     if (comm) {
-      average_buffers(*comm, *model,
-                      fmt::format("averaging the buffers before the evaluation of step {}", state.step));
+      average_buffers(
+          *comm, *model,
+          fmt::format("averaging the buffers before the evaluation of step {}", state.step));
     }
     result.last_eval = evaluate(*model, *val_loader);
     if (comm) {
