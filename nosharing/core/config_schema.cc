@@ -142,6 +142,15 @@ std::vector<ConfigKeySpec> make_schema() {
       {"augment.repetitions", int64_t{1},
        "copies of each source image in a batch, each augmented independently (a step "
        "processes train.batch_size × repetitions images)", {}},
+      // --- distributed (data-parallel runs: docs/distributed.md, nosharing/train/distributed.h) ---
+      {"distributed.timeout_seconds", 300.0,
+       "data-parallel runs: longest wait for the rendezvous or any collective before the run "
+       "stops with an error (a rank that died, stalled or never joined)", {}},
+      {"distributed.bucket_mb", 25.0,
+       "data-parallel runs: size of the gradient buckets all-reduced together, in MB", {}},
+      {"distributed.overlap", true,
+       "data-parallel runs: all-reduce each gradient bucket as soon as backward completes it "
+       "(false: all buckets after backward)", {}},
       // --- analysis (DESIGN §5: `nosharing analyze`, and the end of `nosharing train`) ---
       {"analysis.dprime_threshold", 0.85,
        "category patches: regions where d′ exceeds this (All-TNN's 0.85)", {}},

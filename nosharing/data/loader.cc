@@ -92,6 +92,14 @@ struct BatchLoader::State {
   std::map<int64_t, std::pair<Batch, std::exception_ptr>> ready;
   std::vector<std::thread> workers;
 
+  // [first, last) of a batch's `sources` source images that this shard serves.
+  std::pair<int64_t, int64_t> shard_sources(int64_t sources) const {
+    const int64_t n = options.shard_count, r = options.shard_index;
+    const int64_t base = sources / n, extra = sources % n;
+    const int64_t first = r * base + std::min(r, extra);
+    return {first, first + base + (r < extra ? 1 : 0)};
+  }
+
   Batch make_batch(int64_t b) const {
     const int64_t begin = b * options.batch_size;
     const int64_t sources =
@@ -99,10 +107,14 @@ struct BatchLoader::State {
     const AugmentOptions& aug = options.augment;
     // Each source image repeated `repetitions` times in a row.
     const int64_t repetitions = aug.repetitions;
-    const int64_t count = sources * repetitions;
+    // This loader's shard of the batch: source images [first, last), images
+    // [first·R, last·R) of the whole batch.
+    const auto [first, last] = shard_sources(sources);
+    const int64_t count = (last - first) * repetitions;
+    const int64_t skip = first * repetitions;  // images of the batch before the shard
     std::vector<int64_t> idx(static_cast<size_t>(count));
     for (int64_t i = 0; i < count; ++i)
-      idx[static_cast<size_t>(i)] = order[static_cast<size_t>(begin + i / repetitions)];
+      idx[static_cast<size_t>(i)] = order[static_cast<size_t>(begin + first + i / repetitions)];
     const int64_t shift_y = max_shift_pixels(aug.max_shift, images.size(2));
     const int64_t shift_x = max_shift_pixels(aug.max_shift, images.size(3));
     const bool shift = shift_y > 0 || shift_x > 0;
@@ -114,7 +126,9 @@ struct BatchLoader::State {
       std::mt19937_64 engine(derive_seed(options.seed, kAugmentStream, static_cast<uint64_t>(epoch),
                                          static_cast<uint64_t>(b)));
       padding = aug.crop ? aug.crop_padding : 0;
-      augments.resize(static_cast<size_t>(count));
+      // Draws for the whole batch, in its order, so a shard gets what its images would get
+      // in one process; the other shards' draws are discarded.
+      augments.resize(static_cast<size_t>(sources * repetitions));
       for (ImageAugment& a : augments) {
         if (aug.crop) {
           a.crop_y = static_cast<int64_t>(uniform_below(engine, 2 * padding + 1));
@@ -128,6 +142,8 @@ struct BatchLoader::State {
           a.shift_x = static_cast<int64_t>(uniform_below(engine, 2 * shift_x + 1)) - shift_x;
         }
       }
+      augments.erase(augments.begin() + skip + count, augments.end());
+      augments.erase(augments.begin(), augments.begin() + skip);
     }
     Batch batch;
     batch.index = b;
@@ -193,6 +209,11 @@ BatchLoader::BatchLoader(const Dataset& data, torch::Tensor indices, Normalizati
   if (options.batch_size < 1)
     throw_usage("train.batch_size {}: expected at least 1", options.batch_size);
   if (options.threads < 0) throw_usage("data.threads {}: expected 0 or more", options.threads);
+  if (options.shard_count < 1 || options.shard_index < 0 ||
+      options.shard_index >= options.shard_count) {
+    throw_usage("loader shard {} of {}: expected 0 ≤ shard < count", options.shard_index,
+                options.shard_count);
+  }
   if (options.augment.crop && options.augment.crop_padding < 0) {
     throw_usage("augment.crop_padding {}: expected 0 or more", options.augment.crop_padding);
   }

@@ -325,5 +325,46 @@ TEST(LoaderTest, FloatSamplesAreServedAsTheyAreInSeededOrder) {
                UsageError);
 }
 
+// Data parallelism: the shards of every batch, concatenated in rank order, are the batch one
+// process gets — the same images, labels and augmentation draws (crop, flip, shifts,
+// repetitions) — also when the shards are uneven (the first ones take one more source).
+TEST(LoaderTest, ShardsOfABatchConcatenateToTheOneProcessBatch) {
+  Dataset data = make_data(100);
+  torch::Tensor indices = torch::arange(3, 97, torch::kInt64);
+  for (const int shards : {2, 3}) {
+    LoaderOptions options = augmenting(2);
+    options.augment.max_shift = 0.3;
+    options.augment.repetitions = 2;
+    options.batch_size = shards == 2 ? 8 : 7;  // 7: shards of 3, 2 and 2 source images
+    BatchLoader whole(data, indices, unit_norm(3), options);
+    const std::vector<Batch> expected = epoch_batches(whole, 1);
+    std::vector<std::vector<Batch>> parts;
+    for (int r = 0; r < shards; ++r) {
+      LoaderOptions shard = options;
+      shard.shard_index = r;
+      shard.shard_count = shards;
+      BatchLoader loader(data, indices, unit_norm(3), shard);
+      EXPECT_EQ(loader.batches_per_epoch(), whole.batches_per_epoch());
+      parts.push_back(epoch_batches(loader, 1));
+    }
+    ASSERT_EQ(parts[0].size(), expected.size());
+    for (size_t b = 0; b < expected.size(); ++b) {
+      std::vector<torch::Tensor> images, labels;
+      for (int r = 0; r < shards; ++r) {
+        images.push_back(parts[r][b].images);
+        labels.push_back(parts[r][b].labels);
+        EXPECT_EQ(parts[r][b].index, expected[b].index);
+      }
+      if (shards == 3) EXPECT_EQ(parts[0][b].images.size(0), 3 * 2);  // 3 sources × 2 copies
+      EXPECT_TRUE(torch::equal(torch::cat(images), expected[b].images)) << shards << " " << b;
+      EXPECT_TRUE(torch::equal(torch::cat(labels), expected[b].labels)) << shards << " " << b;
+    }
+  }
+  LoaderOptions bad = augmenting(0);
+  bad.shard_index = 2;
+  bad.shard_count = 2;
+  EXPECT_THROW(BatchLoader(data, indices, unit_norm(3), bad), UsageError);
+}
+
 }  // namespace
 }  // namespace nosharing

@@ -45,6 +45,9 @@ void save_checkpoint(const std::string& run_dir, torch::nn::Module& model,
     std::lock_guard<std::mutex> lock(generator.mutex());
     archive.write("trainer.rng_state", generator.get_state());
   }
+  if (state.rank_rng_states.defined()) {
+    archive.write("trainer.rank_rng_states", state.rank_rng_states);
+  }
   const std::string temporary = path + ".tmp";
   try {
     archive.save_to(temporary);
@@ -87,6 +90,10 @@ TrainerState load_checkpoint(const std::string& run_dir, torch::nn::Module& mode
     state.batch_in_epoch = read_tensor("trainer.batch_in_epoch").item<int64_t>();
     state.seconds = read_tensor("trainer.seconds").item<double>();
     state.best_accuracy = read_tensor("trainer.best_accuracy").item<double>();
+    torch::Tensor rank_rng_states;
+    if (archive.try_read("trainer.rank_rng_states", rank_rng_states)) {
+      state.rank_rng_states = rank_rng_states;
+    }
     if (optimizer != nullptr) {
       const torch::Tensor rng_state = read_tensor("trainer.rng_state");
       torch::Generator generator = torch::globalContext().defaultGenerator(torch::kCPU);

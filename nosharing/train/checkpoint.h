@@ -17,6 +17,10 @@ struct TrainerState {
   int64_t batch_in_epoch = 0;  // index of the next batch within that epoch
   double seconds = 0;          // training wall time so far
   double best_accuracy = -1;   // best validation accuracy so far (-1: none yet)
+  // Data-parallel runs: every rank's CPU generator state, uint8 [world size, state bytes]
+  // (row r: rank r), so that each rank resumes its own random stream (dropout, sampled
+  // losses). Undefined in one-process runs and in checkpoints without it.
+  torch::Tensor rank_rng_states;
 };
 
 std::string checkpoint_path(const std::string& run_dir);

@@ -72,9 +72,15 @@ RunData load_run_data(const Config& config) {
   return data;
 }
 
-std::unique_ptr<BatchLoader> make_train_loader(const Config& config, const RunData& data) {
+std::unique_ptr<BatchLoader> make_train_loader(const Config& config, const RunData& data,
+                                               int rank, int world_size) {
   const int64_t batch_size = config.get_int("train.batch_size");
   if (batch_size < 1) throw_usage("train.batch_size = {}: expected ≥ 1", batch_size);
+  if (batch_size % world_size != 0) {
+    throw_usage("train.batch_size = {} is not divisible by WORLD_SIZE = {}: the global batch is "
+                "split evenly across the ranks (try {})",
+                batch_size, world_size, (batch_size / world_size + 1) * world_size);
+  }
   const int64_t threads = config.get_int("data.threads");
   if (threads < 0) throw_usage("data.threads = {}: expected ≥ 0", threads);
   const int64_t padding = config.get_int("augment.crop_padding");
@@ -97,6 +103,8 @@ std::unique_ptr<BatchLoader> make_train_loader(const Config& config, const RunDa
   options.augment.repetitions = config.get_int("augment.repetitions");
   options.seed = static_cast<uint64_t>(config.get_int("train.seed"));
   options.threads = static_cast<int>(threads);
+  options.shard_index = rank;
+  options.shard_count = world_size;
   return std::make_unique<BatchLoader>(data.train_set, data.split.train, data.normalization,
                                        options);
 }

@@ -27,8 +27,11 @@ struct RunData {
 // images.
 RunData load_run_data(const Config& config);
 
-// The training loader: shuffled, drop_last, with the configured augmentation.
-std::unique_ptr<BatchLoader> make_train_loader(const Config& config, const RunData& data);
+// The training loader: shuffled, drop_last, with the configured augmentation. In a
+// data-parallel run of `world_size` ranks, rank `rank` gets its share of every global batch
+// of train.batch_size source images, which must divide evenly (a UsageError otherwise).
+std::unique_ptr<BatchLoader> make_train_loader(const Config& config, const RunData& data,
+                                               int rank = 0, int world_size = 1);
 // An evaluation loader over `indices` of `dataset`: in order, no augmentation.
 std::unique_ptr<BatchLoader> make_eval_loader(const Config& config, const Dataset& dataset,
                                               torch::Tensor indices,

@@ -18,6 +18,7 @@
 #include "nosharing/core/threads.h"
 #include "nosharing/models/lcnet.h"
 #include "nosharing/sharing/dynamic_sharing.h"
+#include "nosharing/train/distributed.h"
 #include "nosharing/train/metrics_log.h"
 #include "nosharing/train/objective.h"
 #include "nosharing/train/optimizer.h"
@@ -37,6 +38,9 @@ void on_interrupt(int) {
 }
 
 using Clock = std::chrono::steady_clock;
+
+// Stream identifier in derive_seed of each rank's generator in data-parallel runs: "rank".
+constexpr uint64_t kRankStream = 0x72616e6bULL;
 
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
@@ -94,6 +98,18 @@ TrainResult train_model(const Config& config, const TrainOptions& options) {
   if (label_smoothing < 0 || label_smoothing >= 1) {
     throw_usage("train.label_smoothing = {}: expected a number in [0, 1)", label_smoothing);
   }
+  // Data parallelism (distributed.h): `comm` is null in a one-process run, whose path is
+  // unchanged. Only rank 0 (the writer) writes the run directory and prints.
+  Communicator* comm = options.communicator != nullptr && options.communicator->world_size() > 1
+                           ? options.communicator
+                           : nullptr;
+  const int rank = comm ? comm->rank() : 0;
+  const int world = comm ? comm->world_size() : 1;
+  const bool writer = rank == 0;
+  const bool quiet = options.quiet || !writer;
+  std::unique_ptr<GradientAllreduce> grad_sync;
+  const DistributedOptions distributed_options =
+      comm ? DistributedOptions::from_config(config) : DistributedOptions();
   const int threads = set_compute_threads(static_cast<int>(config.get_int("train.threads")));
   const uint64_t seed = static_cast<uint64_t>(config.get_int("train.seed"));
 
@@ -101,10 +117,17 @@ TrainResult train_model(const Config& config, const TrainOptions& options) {
   seed_torch(seed);
   Model model = build_model(config, data.input_shape, data.num_classes);
   auto optimizer = make_optimizer(config, model->parameters());
-  auto train_loader = make_train_loader(config, data);
+  auto train_loader = make_train_loader(config, data, rank, world);
   std::unique_ptr<BatchLoader> val_loader;
   if (data.split.val.numel() > 0) {
-    val_loader = make_eval_loader(config, data.train_set, data.split.val, data.normalization);
+    // Each rank evaluates a contiguous shard of the validation split; the sums are
+    // all-reduced (run_eval).
+    torch::Tensor val = data.split.val;
+    if (comm) {
+      const auto [begin, end] = shard_range(val.numel(), rank, world);
+      val = val.narrow(0, begin, end - begin);
+    }
+    val_loader = make_eval_loader(config, data.train_set, val, data.normalization);
   }
 
   const int64_t steps_per_epoch = train_loader->batches_per_epoch();
@@ -133,7 +156,7 @@ TrainResult train_model(const Config& config, const TrainOptions& options) {
   TrainerState state;
   if (options.resume) {
     state = load_checkpoint(run_dir, *model, optimizer.get());
-  } else {
+  } else if (writer) {
     write_file_atomic(run_dir + "/config.toml", config.to_toml());
     nlohmann::json data_info = {
         {"format", data_format_name(data.train_set.format)},
@@ -147,13 +170,57 @@ TrainResult train_model(const Config& config, const TrainOptions& options) {
         {"val_images", data.split.val.numel()},
         {"normalization", {{"mean", data.normalization.mean}, {"std", data.normalization.std}}},
     };
+    nlohmann::json extra = {{"data", data_info},
+                            {"steps_per_epoch", steps_per_epoch},
+                            {"total_steps", total_steps}};
+    if (comm) {
+      // "threads" is per rank.
+      extra["distributed"] = {{"world_size", world},
+                              {"backend", "gloo"},
+                              {"batch_per_rank", config.get_int("train.batch_size") / world}};
+    }
     write_json_atomic(run_dir + "/provenance.json",
-                      make_provenance(threads, options.command_line,
-                                      {{"data", data_info},
-                                       {"steps_per_epoch", steps_per_epoch},
-                                       {"total_steps", total_steps}}));
+                      make_provenance(threads, options.command_line, extra));
   }
   const MetricsLog metrics(run_dir + "/metrics.jsonl");
+  auto log_line = [&](const nlohmann::json& line) {
+    if (writer) metrics.write(line);
+  };
+  if (comm) {
+    // One model everywhere (on resume every rank read the same checkpoint already).
+    broadcast_module(*comm, *model, "broadcasting the initial model from rank 0");
+    // Each rank draws its own random stream (dropout, sampled topographic losses): resumed
+    // from the checkpoint when it holds one per rank of this world size, otherwise derived
+    // from (train.seed, rank, step).
+    if (state.rank_rng_states.defined() && state.rank_rng_states.size(0) == world) {
+      set_generator_state(state.rank_rng_states[rank]);
+    } else {
+      if (options.resume && writer) {
+        std::fprintf(stderr,
+                     "nosharing: note: resuming with WORLD_SIZE = %d, the checkpoint holds no "
+                     "random state for that many ranks; the data order is unchanged, dropout and "
+                     "sampled losses draw fresh random numbers\n",
+                     world);
+      }
+      seed_torch(derive_seed(seed, kRankStream, static_cast<uint64_t>(rank),
+                             static_cast<uint64_t>(state.step)));
+    }
+    grad_sync =
+        std::make_unique<GradientAllreduce>(*comm, model->parameters(), distributed_options);
+  }
+  // The checkpoint of every rank's state, written by rank 0 (a collective in distributed runs:
+  // every rank calls it at the same step).
+  auto write_checkpoint = [&] {
+    if (comm) {
+      average_buffers(
+          *comm, *model,
+          fmt::format("averaging the buffers for the checkpoint of step {}", state.step));
+      state.rank_rng_states = gather_generator_states(
+          *comm,
+          fmt::format("gathering the random states for the checkpoint of step {}", state.step));
+    }
+    if (writer) save_checkpoint(run_dir, *model, optimizer.get(), state);
+  };
 
   // Dynamic weight sharing (DESIGN §3): a sleep phase every sharing.every optimiser steps on
   // every unshared layer.
@@ -172,13 +239,20 @@ TrainResult train_model(const Config& config, const TrainOptions& options) {
     if (sleeping_net == nullptr || state.step % sharing.every != 0) return;
     // Seeded by (train.seed, step): a resumed run sleeps bit-identically.
     for (const SleepRecord& r : run_sleep_phase(*sleeping_net, sharing, seed, state.step)) {
-      metrics.write({{"kind", "sleep"},
+      log_line({{"kind", "sleep"},
                      {"step", state.step},
                      {"layer", r.layer},
                      {"snr_before", r.before.squared},
                      {"snr_after", r.after.squared},
                      {"snr_abs_before", r.before.abs},
                      {"snr_abs_after", r.after.abs}});
+    }
+    // Every rank ran the same phase on the same weights; rank 0's copy makes sure they stay
+    // equal to the last bit.
+    if (comm) {
+      broadcast_parameters(*comm, *model,
+                           fmt::format("broadcasting the weights after the sleep phase of step {}",
+                                       state.step));
     }
   };
 
@@ -191,16 +265,36 @@ TrainResult train_model(const Config& config, const TrainOptions& options) {
   const auto start = Clock::now();
   const double seconds_before = state.seconds;
   auto elapsed = [&] { return seconds_before + seconds_since(start); };
+  // The clock of the time budget and the time-based schedule: rank 0's, synchronised after
+  // every step in distributed runs so that every rank takes the same decisions.
+  double synced_elapsed = seconds_before;
+  auto budget_clock = [&] { return comm ? synced_elapsed : elapsed(); };
   int64_t last_eval_step = -1;
   TrainResult result;
 
   auto run_eval = [&](int64_t epoch_number) {
     if (!val_loader) return;
+    if (comm) {
+      average_buffers(
+          *comm, *model,
+          fmt::format("averaging the buffers before the evaluation of step {}", state.step));
+    }
     result.last_eval = evaluate(*model, *val_loader);
+    if (comm) {
+      // Sums over the shards: the numbers of one process evaluating the whole split.
+      EvalResult& r = result.last_eval;
+      const double n = static_cast<double>(r.n);
+      const std::vector<double> sums =
+          comm->sum({r.loss * n, r.has_accuracy ? std::round(r.accuracy * n) : 0.0, n},
+                    fmt::format("summing the evaluation of step {}", state.step));
+      r.n = std::llround(sums[2]);
+      r.loss = r.n > 0 ? sums[0] / sums[2] : 0.0;
+      r.accuracy = r.n > 0 && r.has_accuracy ? sums[1] / sums[2] : 0.0;
+    }
     last_eval_step = state.step;
     state.best_accuracy = std::max(state.best_accuracy, result.last_eval.accuracy);
     // Unlabelled models (own objective) have no accuracy: null.
-    metrics.write({{"kind", "eval"},
+    log_line({{"kind", "eval"},
                    {"step", state.step},
                    {"epoch", epoch_number},
                    {"split", "val"},
@@ -210,12 +304,12 @@ TrainResult train_model(const Config& config, const TrainOptions& options) {
                                     : nlohmann::json(nullptr)},
                    {"n", result.last_eval.n},
                    {"seconds", elapsed()}});
-    if (!options.quiet && !result.last_eval.has_accuracy) {
+    if (!quiet && !result.last_eval.has_accuracy) {
       std::printf("epoch %lld step %lld: val loss %.5f (%s)\n",
                   static_cast<long long>(epoch_number), static_cast<long long>(state.step),
                   result.last_eval.loss, format_duration(elapsed()).c_str());
       std::fflush(stdout);
-    } else if (!options.quiet) {
+    } else if (!quiet) {
       std::printf("epoch %lld step %lld: val accuracy %.4f, loss %.4f (%s)\n",
                   static_cast<long long>(epoch_number), static_cast<long long>(state.step),
                   result.last_eval.accuracy, result.last_eval.loss,
@@ -224,14 +318,15 @@ TrainResult train_model(const Config& config, const TrainOptions& options) {
     }
   };
 
-  ProgressLine progress(!options.quiet);
+  ProgressLine progress(!quiet);
   model->train();
   double interval_loss = 0;
   double interval_task_loss = 0;
   // A model's own objective terms and the topographic losses ("topo/<layer>").
   std::map<std::string, double> interval_terms;
   int64_t interval_steps = 0;
-  int64_t interval_images = 0;  // batch_size × augment.repetitions per step
+  int64_t interval_images = 0;  // batch_size × augment.repetitions per step (this rank's share)
+  double interval_allreduce_seconds = 0;  // blocked on the gradient allreduce
   auto interval_start = Clock::now();
   bool out_of_time = false;
   const int64_t first_step = state.step;
@@ -243,9 +338,10 @@ TrainResult train_model(const Config& config, const TrainOptions& options) {
       std::optional<Batch> batch = train_loader->next();
       if (!batch) break;
       const double lr = learning_rate_at(
-          state.step, schedule, max_minutes > 0 ? elapsed() / (max_minutes * 60) : 0.0);
+          state.step, schedule, max_minutes > 0 ? budget_clock() / (max_minutes * 60) : 0.0);
       set_learning_rate(*optimizer, lr);
       optimizer->zero_grad();
+      if (grad_sync) grad_sync->begin_step(state.step + 1);
       // Cross-entropy for a classifier, the model's own objective for an unlabelled one, plus
       // the topographic losses.
       const ModelObjective objective = batch_objective(*model, *batch, label_smoothing);
@@ -259,6 +355,7 @@ TrainResult train_model(const Config& config, const TrainOptions& options) {
                       loss_value, state.step + 1, epoch + 1, config.get_double("train.lr"));
       }
       loss.backward();
+      if (grad_sync) interval_allreduce_seconds += grad_sync->finish_step();
       optimizer->step();
       ++state.step;
       state.epoch = epoch;
@@ -277,6 +374,19 @@ TrainResult train_model(const Config& config, const TrainOptions& options) {
 
       if (state.step % log_every == 0 || state.step == total_steps) {
         const double interval_seconds = seconds_since(interval_start);
+        if (comm) {
+          // Losses averaged over the ranks (each the mean over its share of the batch),
+          // images summed.
+          std::vector<double> sums = {interval_loss, interval_task_loss,
+                                      static_cast<double>(interval_images)};
+          for (const auto& [name, sum] : interval_terms) sums.push_back(sum);
+          sums = comm->sum(sums, fmt::format("averaging the train metrics of step {}", state.step));
+          interval_loss = sums[0] / world;
+          interval_task_loss = sums[1] / world;
+          interval_images = std::llround(sums[2]);
+          size_t k = 3;
+          for (auto& [name, sum] : interval_terms) sum = sums[k++] / world;
+        }
         nlohmann::json line = {{"kind", "train"},
                                {"step", state.step},
                                {"epoch", epoch + 1},
@@ -287,15 +397,23 @@ TrainResult train_model(const Config& config, const TrainOptions& options) {
                                 interval_seconds > 0 ? interval_images / interval_seconds : 0.0},
                                {"seconds", elapsed()}};
         for (const auto& [name, sum] : interval_terms) line[name] = sum / interval_steps;
-        metrics.write(line);
+        if (comm) {
+          // Rank 0's time blocked on the gradient allreduce: per step, and as a share of
+          // the interval's wall time (communication hidden behind backward is not counted).
+          line["allreduce_seconds"] = interval_allreduce_seconds / interval_steps;
+          line["allreduce_share"] =
+              interval_seconds > 0 ? interval_allreduce_seconds / interval_seconds : 0.0;
+        }
+        log_line(line);
         interval_loss = 0;
         interval_task_loss = 0;
         interval_terms.clear();
         interval_steps = 0;
         interval_images = 0;
+        interval_allreduce_seconds = 0;
         interval_start = Clock::now();
       }
-      images_this_session += batch->images.size(0);
+      images_this_session += batch->images.size(0) * world;
       const double session_seconds = seconds_since(start);
       const double seconds_per_step =
           session_seconds / std::max<int64_t>(1, state.step - first_step);
@@ -308,18 +426,27 @@ TrainResult train_model(const Config& config, const TrainOptions& options) {
         progress.clear();
         run_eval(epoch + 1);
       }
-      const bool interrupted =
+      bool interrupted =
           g_interrupt_requested ||
           (options.interrupt_after_step > 0 && state.step == options.interrupt_after_step);
+      if (comm) {
+        // Ctrl-C on any rank stops every rank after the same step; rank 0's clock decides
+        // the time budget and the time-based schedule.
+        const std::vector<double> control =
+            comm->sum({interrupted ? 1.0 : 0.0, writer ? elapsed() : 0.0},
+                      fmt::format("synchronising the ranks after step {}", state.step));
+        interrupted = control[0] > 0;
+        synced_elapsed = control[1];
+      }
       if (interrupted) {
         progress.clear();
         state.seconds = elapsed();
-        save_checkpoint(run_dir, *model, optimizer.get(), state);
+        write_checkpoint();
         result.status = TrainStatus::kInterrupted;
         result.state = state;
         return result;
       }
-      if (max_minutes > 0 && elapsed() >= max_minutes * 60) {
+      if (max_minutes > 0 && budget_clock() >= max_minutes * 60) {
         out_of_time = true;
         break;
       }
@@ -330,7 +457,7 @@ TrainResult train_model(const Config& config, const TrainOptions& options) {
       progress.clear();
       run_eval(epoch + 1);
       state.seconds = elapsed();
-      save_checkpoint(run_dir, *model, optimizer.get(), state);
+      write_checkpoint();
     }
   }
   progress.clear();
@@ -338,7 +465,7 @@ TrainResult train_model(const Config& config, const TrainOptions& options) {
     run_eval(state.batch_in_epoch == 0 ? state.epoch : state.epoch + 1);
   }
   state.seconds = elapsed();
-  save_checkpoint(run_dir, *model, optimizer.get(), state);
+  write_checkpoint();
   result.state = state;
   return result;
 }

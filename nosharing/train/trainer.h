@@ -13,6 +13,8 @@
 
 namespace nosharing {
 
+class Communicator;
+
 struct TrainOptions {
   std::string run_dir;
   bool resume = false;       // continue from run_dir/checkpoint (config from run_dir)
@@ -20,6 +22,11 @@ struct TrainOptions {
   std::string command_line;  // recorded in provenance.json
   // Test hook: behave as if Ctrl-C arrived right after this optimiser step (0: never).
   int64_t interrupt_after_step = 0;
+  // Data-parallel training (nosharing/train/distributed.h) when set with more than one
+  // rank: this rank trains on its share of every batch with gradients averaged over the
+  // ranks; only rank 0 writes run_dir (config, provenance, metrics, checkpoints) and prints.
+  // On resume, every rank reads run_dir's checkpoint. Not owned.
+  Communicator* communicator = nullptr;
 };
 
 enum class TrainStatus { kFinished, kInterrupted };
@@ -31,7 +38,7 @@ struct TrainResult {
 };
 
 // Trains the model `config` describes in options.run_dir, which must exist (see
-// create_run_directory); on resume, `config` must be the run's own config.toml.
+// create_run_directory) on rank 0; on resume, `config` must be the run's own config.toml.
 TrainResult train_model(const Config& config, const TrainOptions& options);
 
 // Installs a SIGINT handler that asks a running train_model to checkpoint and stop
