@@ -50,6 +50,15 @@ torch::Tensor infonce_loss(const torch::Tensor& columns, const torch::Tensor& we
   return (torch::logsumexp(logits, 1) - positive.squeeze(1)).mean();
 }
 
+torch::Tensor sampled_infonce_loss(const torch::Tensor& columns, const torch::Tensor& weights,
+                                   const InfoNceLossOptions& options) {
+  TORCH_CHECK(columns.dim() == 3, "infonce: expected columns [B, P, C], got ", columns.sizes());
+  if (columns.size(1) < 2) return torch::zeros({}, columns.options());
+  const int64_t total = columns.size(0) * columns.size(1);
+  return infonce_loss(columns, weights, sample_indices(total, options.anchors()),
+                      sample_indices(total, options.negatives()), options.tau());
+}
+
 InfoNceLossImpl::InfoNceLossImpl(InfoNceLossOptions options) : options_(options) {
   TORCH_CHECK(options_.anchors() >= 1 && options_.negatives() >= 1 && options_.sigma() > 0 &&
                   options_.tau() > 0,
@@ -61,15 +70,12 @@ torch::Tensor InfoNceLossImpl::forward(const TopographicLayer& layer) {
   const torch::Tensor& responses = layer.responses;
   TORCH_CHECK(responses.defined() && responses.dim() == 4,
               "infonce: layer ", layer.name, " has no recorded responses [B, C, H, W]");
-  const int64_t batch = responses.size(0);
   const int64_t height = responses.size(2);
   const int64_t width = responses.size(3);
   if (height * width < 2) return torch::zeros({}, responses.options());
   const torch::Tensor columns = responses.flatten(2).transpose(1, 2);  // [B, P, C]
-  const torch::Tensor weights = infonce_neighbour_weights(height, width, options_.sigma());
-  const int64_t total = batch * height * width;
-  return infonce_loss(columns, weights, sample_indices(total, options_.anchors()),
-                      sample_indices(total, options_.negatives()), options_.tau());
+  return sampled_infonce_loss(columns, infonce_neighbour_weights(height, width, options_.sigma()),
+                              options_);
 }
 
 }  // namespace nosharing
