@@ -109,9 +109,10 @@ TEST(MapformerAnalysisTest, UniformAttentionAndTheJson) {
   EXPECT_EQ(a.inputs, "validation");
   EXPECT_EQ(a.images, 20);
   const MapformerBlockAnalysis& b = a.blocks[0];
-  EXPECT_TRUE(torch::allclose(b.centres, torch::ones({9, 2}, torch::kFloat64), 0, 1e-9));
+  // (The maps are float32: 1/9 to about 1e-8.)
+  EXPECT_TRUE(torch::allclose(b.centres, torch::ones({9, 2}, torch::kFloat64), 0, 1e-6));
   // Mean squared distance to the centre of a 3×3 grid: (4·1 + 4·2 + 0) / 9 = 4/3.
-  EXPECT_NEAR(b.mean_spread, std::sqrt(4.0 / 3), 1e-9);
+  EXPECT_NEAR(b.mean_spread, std::sqrt(4.0 / 3), 1e-6);
   EXPECT_TRUE(std::isnan(b.attention_correlation));
   EXPECT_TRUE(torch::allclose(a.head_maps, model->head()->u.detach().to(torch::kFloat64).view({3, 3, 3})));
 

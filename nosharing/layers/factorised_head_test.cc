@@ -26,7 +26,7 @@ TEST(FactorisedHeadTest, EqualsADenseHeadWithRankOneWeights) {
   EXPECT_TRUE(torch::allclose(head->dense_weight(), dense));
   for (int64_t c = 0; c < C; ++c) {
     // Rank one: the second singular value of the [L, D] weight vanishes.
-    const torch::Tensor s = torch::linalg::svdvals(dense[c].view({L, D}));
+    const torch::Tensor s = torch::linalg::svdvals(dense[c].view({L, D}), c10::nullopt);
     EXPECT_LT(s[1].item<float>(), 1e-5f * s[0].item<float>());
   }
   const torch::Tensor x = torch::randn({7, L, D});

@@ -47,7 +47,10 @@ TEST(MapformerReportTest, AnalyzeWritesTheJsonAndEveryFigure) {
   EXPECT_EQ(j["layers"][1]["name"], "block2");
   EXPECT_EQ(j["layers"][0]["attention"]["centres"].size(), 9u);
   EXPECT_TRUE(j["layers"][0]["attention"]["wiring_cost"].get<double>() >= 1.0);
-  EXPECT_EQ(j["head"]["shape"], (nlohmann::json{3, 3, 3}));
+  // IDX data sets have the 10 classes of (Fashion-)MNIST.
+  const size_t classes = j["classes"].size();
+  EXPECT_EQ(classes, 10u);
+  EXPECT_EQ(j["head"]["shape"], (nlohmann::json{10, 3, 3}));
   EXPECT_TRUE(j["wiring"]["length"].is_number());
 
   const std::string html = testing::read_file(result.report);
@@ -60,8 +63,8 @@ TEST(MapformerReportTest, AnalyzeWritesTheJsonAndEveryFigure) {
     EXPECT_TRUE(fs::is_regular_file(run + "/report/" + file)) << file;
     ++figures;
   }
-  // Loss, accuracy, auxiliary losses, depth; per block field + maps; 3 head maps.
-  EXPECT_EQ(figures, 4 + 2 * 2 + 3);
+  // Loss, accuracy, auxiliary losses, depth; per block field + maps; a head map per class.
+  EXPECT_EQ(figures, 4 + 2 * 2 + static_cast<int>(classes));
   EXPECT_NE(html.find("attention retinotopy"), std::string::npos);
   EXPECT_EQ(html.find("http:"), std::string::npos);  // self-contained (the SVG namespace aside)
 }
