@@ -58,20 +58,23 @@ torch::Tensor column_attention_maps(const torch::Tensor& x, const torch::Tensor&
   TORCH_CHECK(!bias.defined() || (bias.dim() == 2 && bias.size(0) == columns &&
                                   bias.size(1) == columns),
               "column attention: bias ", bias.sizes(), " is not [L, L] for x ", x.sizes());
-  torch::Tensor logits;  // [B, L_i, L_j]
+  // The logits are built transposed, [B, L_j, L_i], so that the content term is one GEMM
+  // [B·L, D] × [D, L] (q_i · x_bj for every b, j, i) instead of B batched ones, with the 1/√D
+  // scale applied to the small query rather than to the [B, L, L] logits.
+  torch::Tensor logits_t;
   if (query.defined()) {
-    // q_i · x_bj for all i, j in one batched GEMM: [L, D] × [B, D, L] → [B, L, L].
-    logits = at::matmul(query, x.transpose(1, 2)) / std::sqrt(static_cast<double>(dim));
+    logits_t = at::matmul(x, (query / std::sqrt(static_cast<double>(dim))).t());
   }
   if (bias.defined()) {
-    logits = logits.defined() ? logits + bias
-                              : bias.unsqueeze(0).expand({x.size(0), columns, columns});
+    logits_t = logits_t.defined() ? logits_t + bias.t()
+                                  : bias.t().unsqueeze(0).expand({x.size(0), columns, columns});
   }
-  if (!logits.defined()) {
+  if (!logits_t.defined()) {
     return at::full({x.size(0), columns, columns}, 1.0 / static_cast<double>(columns),
                     x.options());
   }
-  return at::softmax(logits, -1);
+  // Softmax over j (dim 1 here), then the view A [B, L_i, L_j].
+  return at::softmax(logits_t, 1).transpose(1, 2);
 }
 
 ColumnAttentionImpl::ColumnAttentionImpl(ColumnAttentionOptions options_)

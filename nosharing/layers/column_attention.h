@@ -63,7 +63,8 @@ torch::Tensor gaussian_spatial_bias(int64_t height, int64_t width, double sigma)
 
 // The attention maps, the definition the module runs: x [B, L, D], query [L, D] or undefined
 // (no content term), bias [L, L] or undefined (no spatial bias) → A [B, L, L] (row i: the
-// weights column i gives the columns j; rows sum to 1). No dropout.
+// weights column i gives the columns j; rows sum to 1; a transposed view of a contiguous
+// [B, L_j, L_i] tensor). No dropout.
 torch::Tensor column_attention_maps(const torch::Tensor& x, const torch::Tensor& query,
                                     const torch::Tensor& bias);
 

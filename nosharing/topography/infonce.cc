@@ -36,11 +36,19 @@ torch::Tensor infonce_loss(const torch::Tensor& columns, const torch::Tensor& we
   const auto unit = [](const torch::Tensor& x) {
     return x / x.norm(2, /*dim=*/-1, /*keepdim=*/true).clamp_min(1e-12);
   };
-  const torch::Tensor z = unit(columns);                                          // [B, P, C]
-  const torch::Tensor targets = unit(torch::matmul(weights.to(z.scalar_type()), z));  // [B, P, C]
-  const torch::Tensor z_flat = z.reshape({-1, z.size(2)});
-  const torch::Tensor anchor_z = z_flat.index_select(0, anchors);                 // [A, C]
-  const torch::Tensor anchor_t = targets.reshape({-1, z.size(2)}).index_select(0, anchors);
+  const int64_t batch = columns.size(0);
+  const int64_t channels = columns.size(2);
+  const torch::Tensor z = unit(columns);  // [B, P, C]
+  // Σ_j W_ij ẑ_bj for every (b, i) as one GEMM, W [P, P] × ẑ as [P, B·C] (row i·B + b of the
+  // result viewed [P·B, C]); only the anchors' rows are normalised into targets.
+  const torch::Tensor mixed = weights.to(z.scalar_type())
+                                  .mm(z.transpose(0, 1).reshape({positions, batch * channels}))
+                                  .view({positions * batch, channels});
+  const torch::Tensor anchor_rows =
+      anchors.remainder(positions) * batch + anchors.div(positions, "floor");
+  const torch::Tensor anchor_t = unit(mixed.index_select(0, anchor_rows));  // [A, C]
+  const torch::Tensor z_flat = z.reshape({-1, channels});
+  const torch::Tensor anchor_z = z_flat.index_select(0, anchors);  // [A, C]
   const torch::Tensor positive = (anchor_z * anchor_t).sum(1, /*keepdim=*/true) / tau;  // [A, 1]
   torch::Tensor negative = anchor_z.mm(z_flat.index_select(0, negatives).t()) / tau;   // [A, N]
   const torch::Tensor same_image =
