@@ -90,7 +90,7 @@ std::string attention_field_svg(const MapformerAnalysis& a, const MapformerBlock
   return svg;
 }
 
-// The mean attention maps of five columns side by side (white 0 → yellow at the row's
+// The mean attention maps of five columns side by side (dark blue 0 → yellow at the row's
 // maximum), each column's own cell outlined.
 RgbImage attention_maps_image(const MapformerAnalysis& a, const MapformerBlockAnalysis& b,
                               const std::vector<int64_t>& columns) {
@@ -276,7 +276,7 @@ std::string write_mapformer_html(const std::string& dir, const std::string& titl
                    "(coloured by position), circle radius = spread");
     const std::string maps = b.name + "_attention_maps.png";
     write_png(dir + "/" + maps, attention_maps_image(a, b, columns));
-    body += figure(maps, fmt::format("mean attention maps of columns {} (white 0 → yellow "
+    body += figure(maps, fmt::format("mean attention maps of columns {} (dark blue 0 → yellow "
                                      "at the map's maximum; the reading column outlined)",
                                      column_names));
     body += "</div>\n";
