@@ -134,10 +134,10 @@ RgbImage head_map_image(const torch::Tensor& map, double limit) {
 
 std::string depth_svg(const MapformerAnalysis& a) {
   PlotSeries length, spread, shift;
-  length.label = "wiring length (mean Σ_j A_ij d_ij)";
-  spread.label = "attention spread";
+  length.label = "wiring length";
+  spread.label = "spread";
   spread.color = "#c0392b";
-  shift.label = "centre shift ‖c_i − p_i‖";
+  shift.label = "centre shift";
   shift.color = "#7f8c8d";
   for (size_t k = 0; k < a.blocks.size(); ++k) {
     const double x = static_cast<double>(k + 1);
@@ -233,7 +233,8 @@ std::string write_mapformer_html(const std::string& dir, const std::string& titl
   body +=
       "</table>\n<p class=\"note\">Attention field of column i: Ā_i, its attention map averaged "
       "over the images; centre c_i = Σ_j Ā_ij p_j, spread = √(Σ_j Ā_ij ‖p_j − c_i‖²), shift = "
-      "‖c_i − p_i‖ (grid units). Retinotopy r: Pearson correlation of the attention centres "
+      "‖c_i − p_i‖ (grid units; an edge column's local field is clipped by the border, so its "
+      "centre lies inward). Retinotopy r: Pearson correlation of the attention centres "
       "(or of gradient RF centres, DESIGN §5) with the columns' positions, mean over y and x "
       "(– when the centres do not vary). Wiring length: mean_i Σ_j A_ij d_ij (0: "
       "self-attention); wiring cost: the training loss (1/L) Σ_ij A_ij √(1 + d_ij²) (1: "
@@ -344,9 +345,9 @@ MapformerReportFiles write_mapformer_report(const std::string& run_dir, const st
   const std::string metrics_path = run_dir + "/metrics.jsonl";
   if (fs::is_regular_file(metrics_path)) metrics = read_metrics(metrics_path);
   nlohmann::json summary;
-  for (const char* key : {"model.preset", "model.layerwise", "data.path"}) {
-    summary[key] = config_value_to_toml(run.config.get(key));
-  }
+  summary["model.preset"] = run.config.get_string("model.preset");
+  summary["model.layerwise"] = run.config.get_bool("model.layerwise");
+  summary["data.path"] = run.config.get_string("data.path");
   summary["step"] = state.step;
   files.report = write_mapformer_html(out + "/report", title, files.analysis, metrics, summary);
   return files;
