@@ -102,9 +102,9 @@ MapformerAnalysis analyze_mapformer(MapformerImpl& model, BatchLoader* validatio
       out.inputs = "noise";
       auto generator = at::detail::createCPUGenerator(options.seed);
       for (int64_t begin = 0; begin < kNoiseImages; begin += kNoiseBatch) {
-        accumulate(at::randn({kNoiseBatch, mo.input().channels, mo.input().height,
-                              mo.input().width},
-                             generator, at::TensorOptions()));
+        accumulate(
+            at::randn({kNoiseBatch, mo.input().channels, mo.input().height, mo.input().width},
+                      generator, at::TensorOptions()));
       }
     }
   }
@@ -115,7 +115,7 @@ MapformerAnalysis analyze_mapformer(MapformerImpl& model, BatchLoader* validatio
     MapformerBlockAnalysis b;
     b.name = fmt::format("block{}", k + 1);
     b.mean_attention = sums[k].attention / static_cast<double>(images);
-    b.centres = b.mean_attention.matmul(own);  // [L, 2]
+    b.centres = b.mean_attention.matmul(own);                            // [L, 2]
     const torch::Tensor d2 = pairwise_distances(b.centres, own).pow(2);  // [L (centre), L (p_j)]
     b.spread = (b.mean_attention * d2).sum(1).clamp_min(0).sqrt();
     b.attention_correlation = rf_position_correlation(b.centres, own);
@@ -137,8 +137,8 @@ MapformerAnalysis analyze_mapformer(MapformerImpl& model, BatchLoader* validatio
     };
     RfOptions rf;
     rf.seed = options.seed;
-    b.rf_centres = rf_centres(f, mo.input().channels, mo.input().height, mo.input().width,
-                              b.rf_units, rf);
+    b.rf_centres =
+        rf_centres(f, mo.input().channels, mo.input().height, mo.input().width, b.rf_units, rf);
     b.rf_correlation =
         rf_position_correlation(b.rf_centres, own.index_select(0, b.rf_units.div(D, "floor")));
 
@@ -148,9 +148,8 @@ MapformerAnalysis analyze_mapformer(MapformerImpl& model, BatchLoader* validatio
     out.blocks.push_back(std::move(b));
   }
   out.head_maps = model.head()->u.detach().to(torch::kFloat64).reshape({-1, h, w}).clone();
-  out.embedding_snr = mo.shared_embedding()
-                          ? WeightSnr{kMaxWeightSnr, kMaxWeightSnr}
-                          : weight_snr(model.column_embedding()->weight.detach());
+  out.embedding_snr = mo.shared_embedding() ? WeightSnr{kMaxWeightSnr, kMaxWeightSnr}
+                                            : weight_snr(model.column_embedding()->weight.detach());
   return out;
 }
 
@@ -166,9 +165,8 @@ nlohmann::json mapformer_analysis_to_json(const MapformerAnalysis& analysis) {
                   {"channels", analysis.dim},
                   {"height", analysis.grid_height},
                   {"width", analysis.grid_width}};
-    j["orientation"] = {{"smoothness", nullptr},
-                        {"pinwheel_density", nullptr},
-                        {"mean_selectivity", nullptr}};
+    j["orientation"] = {
+        {"smoothness", nullptr}, {"pinwheel_density", nullptr}, {"mean_selectivity", nullptr}};
     j["category"] = {{"smoothness", nullptr}, {"patches", nullptr}};
     j["retinotopy"] = {{"correlation", number(b.rf_correlation)},
                        {"units", b.rf_units.defined() ? b.rf_units.size(0) : 0},

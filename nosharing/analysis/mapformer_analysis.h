@@ -23,10 +23,10 @@
 // Head: the per-class pooling maps u_c of the factorised head, [C, h, w].
 #pragma once
 
-#include <nlohmann/json.hpp>
 #include <torch/types.h>
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -39,7 +39,7 @@ namespace nosharing {
 class BatchLoader;
 
 struct MapformerBlockAnalysis {
-  std::string name;             // "block1", …
+  std::string name;              // "block1", …
   torch::Tensor mean_attention;  // float64 [L, L]: Ā
   torch::Tensor centres;         // float64 [L, 2]: c_i as (y, x), grid units
   torch::Tensor spread;          // float64 [L]
@@ -62,9 +62,9 @@ struct MapformerAnalysis {
   std::vector<MapformerBlockAnalysis> blocks;
   torch::Tensor head_maps;  // float64 [C, h, w]: u_c
   std::vector<std::string> class_names;
-  int64_t images = 0;          // images averaged into the attention fields
-  std::string inputs;          // "validation" or "noise"
-  WeightSnr embedding_snr;     // the unshared embedding over columns (shared: kMaxWeightSnr)
+  int64_t images = 0;       // images averaged into the attention fields
+  std::string inputs;       // "validation" or "noise"
+  WeightSnr embedding_snr;  // the unshared embedding over columns (shared: kMaxWeightSnr)
 };
 
 // `model` in eval mode. validation may be null (then 256 N(0, 1) images drawn with

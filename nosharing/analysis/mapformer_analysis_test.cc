@@ -13,11 +13,8 @@ namespace {
 // A 3×3 grid (12×12 images, 4×4 patches) whose every block attends by a planted rule:
 // content attention off, spatial bias one-hot on column target[i].
 Mapformer planted(const std::vector<int64_t>& target) {
-  Mapformer model(MapformerOptions(InputShape{1, 12, 12}, 3)
-                      .patch(4)
-                      .dim(4)
-                      .depth(2)
-                      .content_attn(false));
+  Mapformer model(
+      MapformerOptions(InputShape{1, 12, 12}, 3).patch(4).dim(4).depth(2).content_attn(false));
   torch::NoGradGuard no_grad;
   const torch::Tensor one_hot = torch::one_hot(torch::tensor(target), 9).to(torch::kFloat32);
   for (const auto& block : model->blocks()) block->attn->bias.copy_((one_hot - 1) * 1e4);
@@ -114,7 +111,8 @@ TEST(MapformerAnalysisTest, UniformAttentionAndTheJson) {
   // Mean squared distance to the centre of a 3×3 grid: (4·1 + 4·2 + 0) / 9 = 4/3.
   EXPECT_NEAR(b.mean_spread, std::sqrt(4.0 / 3), 1e-6);
   EXPECT_TRUE(std::isnan(b.attention_correlation));
-  EXPECT_TRUE(torch::allclose(a.head_maps, model->head()->u.detach().to(torch::kFloat64).view({3, 3, 3})));
+  EXPECT_TRUE(
+      torch::allclose(a.head_maps, model->head()->u.detach().to(torch::kFloat64).view({3, 3, 3})));
 
   const nlohmann::json j = mapformer_analysis_to_json(a);
   EXPECT_EQ(j["model"], "mapformer");

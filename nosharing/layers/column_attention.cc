@@ -52,12 +52,12 @@ torch::Tensor column_attention_maps(const torch::Tensor& x, const torch::Tensor&
   TORCH_CHECK(x.dim() == 3, "column attention: expected x [B, L, D], got ", x.sizes());
   const int64_t columns = x.size(1);
   const int64_t dim = x.size(2);
-  TORCH_CHECK(!query.defined() || (query.dim() == 2 && query.size(0) == columns &&
-                                   query.size(1) == dim),
-              "column attention: query ", query.sizes(), " does not fit x [B, L, D] ", x.sizes());
-  TORCH_CHECK(!bias.defined() || (bias.dim() == 2 && bias.size(0) == columns &&
-                                  bias.size(1) == columns),
-              "column attention: bias ", bias.sizes(), " is not [L, L] for x ", x.sizes());
+  TORCH_CHECK(
+      !query.defined() || (query.dim() == 2 && query.size(0) == columns && query.size(1) == dim),
+      "column attention: query ", query.sizes(), " does not fit x [B, L, D] ", x.sizes());
+  TORCH_CHECK(
+      !bias.defined() || (bias.dim() == 2 && bias.size(0) == columns && bias.size(1) == columns),
+      "column attention: bias ", bias.sizes(), " is not [L, L] for x ", x.sizes());
   // The logits are built transposed, [B, L_j, L_i], so that the content term is one GEMM
   // [B·L, D] × [D, L] (q_i · x_bj for every b, j, i) instead of B batched ones, with the 1/√D
   // scale applied to the small query rather than to the [B, L, L] logits.
@@ -70,8 +70,7 @@ torch::Tensor column_attention_maps(const torch::Tensor& x, const torch::Tensor&
                                   : bias.t().unsqueeze(0).expand({x.size(0), columns, columns});
   }
   if (!logits_t.defined()) {
-    return at::full({x.size(0), columns, columns}, 1.0 / static_cast<double>(columns),
-                    x.options());
+    return at::full({x.size(0), columns, columns}, 1.0 / static_cast<double>(columns), x.options());
   }
   // Softmax over j (dim 1 here), then the view A [B, L_i, L_j].
   return at::softmax(logits_t, 1).transpose(1, 2);

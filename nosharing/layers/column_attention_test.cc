@@ -22,8 +22,7 @@ TEST(ColumnAttentionTest, OneHotSpatialBiasAttendsToExactlyTheChosenColumn) {
   const torch::Tensor chosen = torch::tensor({4, 0, 0, 5, 2, 1}, torch::kInt64);
   {
     torch::NoGradGuard no_grad;
-    attention->bias.copy_(
-        (torch::one_hot(chosen, L).to(torch::kFloat32) - 1) * 1e4);
+    attention->bias.copy_((torch::one_hot(chosen, L).to(torch::kFloat32) - 1) * 1e4);
   }
   const torch::Tensor x = torch::randn({3, L, D});
   const torch::Tensor out = attention->forward(x);
@@ -97,11 +96,11 @@ TEST(ColumnAttentionTest, SpatialBiasInitialisations) {
   EXPECT_DOUBLE_EQ(g[0][4].item<double>(), -8.0);
   EXPECT_DOUBLE_EQ(g[0][11].item<double>(), -8.0);
   // Diagonal distance on a grid: (0,0)–(1,1) at d² = 2 with σ = 2 → −0.25.
-  ColumnAttention gaussian(ColumnAttentionOptions(3, 4, 2)
-                               .bias_init(SpatialBiasInit::kGaussian)
-                               .bias_sigma(2.0));
+  ColumnAttention gaussian(
+      ColumnAttentionOptions(3, 4, 2).bias_init(SpatialBiasInit::kGaussian).bias_sigma(2.0));
   EXPECT_FLOAT_EQ(gaussian->bias[0][5].item<float>(), -0.25f);
-  EXPECT_TRUE(torch::allclose(gaussian->bias, gaussian_spatial_bias(3, 4, 2.0).to(torch::kFloat32)));
+  EXPECT_TRUE(
+      torch::allclose(gaussian->bias, gaussian_spatial_bias(3, 4, 2.0).to(torch::kFloat32)));
   EXPECT_EQ(parse_spatial_bias_init("gaussian", "k"), SpatialBiasInit::kGaussian);
   EXPECT_THROW(parse_spatial_bias_init("ones", "model.bias_init"), UsageError);
 }

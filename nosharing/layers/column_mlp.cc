@@ -12,8 +12,7 @@ namespace {
 
 torch::Tensor column_linear_any(const torch::Tensor& x, const torch::Tensor& weight,
                                 const torch::Tensor& bias, bool reference) {
-  const bool fast = !reference && x.device().is_cpu() &&
-                    x.scalar_type() == weight.scalar_type() &&
+  const bool fast = !reference && x.device().is_cpu() && x.scalar_type() == weight.scalar_type() &&
                     (x.scalar_type() == torch::kFloat32 || x.scalar_type() == torch::kFloat64);
   return fast ? column_linear_forward_fast(x, weight, bias)
               : column_linear_reference(x, weight, bias);
@@ -36,9 +35,7 @@ torch::Tensor column_mlp(const torch::Tensor& x, const torch::Tensor& w1, const 
   return column_linear_any(hidden, w2, b2, reference);
 }
 
-ColumnMlpImpl::ColumnMlpImpl(ColumnMlpOptions options_) : options(std::move(options_)) {
-  reset();
-}
+ColumnMlpImpl::ColumnMlpImpl(ColumnMlpOptions options_) : options(std::move(options_)) { reset(); }
 
 void ColumnMlpImpl::reset() {
   TORCH_CHECK(options.columns() >= 1, "ColumnMlp: columns must be >= 1, got ", options.columns());
@@ -46,11 +43,13 @@ void ColumnMlpImpl::reset() {
   const int64_t out_dim = options.out_dim() > 0 ? options.out_dim() : options.dim();
   const int64_t h = hidden();
   fc1 = register_module(
-      "fc1", ColumnLinear(ColumnLinearOptions(options.columns(), options.dim(), h)
-                              .reference(options.reference())));
+      "fc1",
+      ColumnLinear(
+          ColumnLinearOptions(options.columns(), options.dim(), h).reference(options.reference())));
   fc2 = register_module(
-      "fc2", ColumnLinear(ColumnLinearOptions(options.columns(), h, out_dim)
-                              .reference(options.reference())));
+      "fc2",
+      ColumnLinear(
+          ColumnLinearOptions(options.columns(), h, out_dim).reference(options.reference())));
 }
 
 torch::Tensor ColumnMlpImpl::forward(const torch::Tensor& x) {

@@ -13,14 +13,14 @@ torch::Tensor factorised_head(const torch::Tensor& x, const torch::Tensor& u,
                               const torch::Tensor& v, const torch::Tensor& b) {
   TORCH_CHECK(x.dim() == 3 && u.dim() == 2 && v.dim() == 2 && u.size(0) == v.size(0) &&
                   u.size(1) == x.size(1) && v.size(1) == x.size(2),
-              "factorised head: x [B, L, D] ", x.sizes(), ", u [C, L] ", u.sizes(), " and v [C, D] ",
-              v.sizes(), " do not fit");
-  TORCH_CHECK(!b.defined() || (b.dim() == 1 && b.size(0) == u.size(0)),
-              "factorised head: bias ", b.sizes(), " is not [C] for C = ", u.size(0));
+              "factorised head: x [B, L, D] ", x.sizes(), ", u [C, L] ", u.sizes(),
+              " and v [C, D] ", v.sizes(), " do not fit");
+  TORCH_CHECK(!b.defined() || (b.dim() == 1 && b.size(0) == u.size(0)), "factorised head: bias ",
+              b.sizes(), " is not [C] for C = ", u.size(0));
   // s_bic = v_c · x_bi: one GEMM [B·L, D] × [D, C]; then Σ_i u_ci s_bic. Cost B·L·C·(D + 1),
   // the same as the dense head it equals.
-  const torch::Tensor scores = at::matmul(x, v.t());                  // [B, L, C]
-  torch::Tensor logits = (scores * u.t().unsqueeze(0)).sum(1);        // [B, C]
+  const torch::Tensor scores = at::matmul(x, v.t());            // [B, L, C]
+  torch::Tensor logits = (scores * u.t().unsqueeze(0)).sum(1);  // [B, C]
   if (b.defined()) logits = logits + b;
   return logits;
 }

@@ -41,8 +41,7 @@ TEST(FactorisedHeadTest, StartsAsMeanPooling) {
   EXPECT_TRUE(torch::allclose(head->u, torch::full({2, 9}, 1.0 / 9)));
   EXPECT_EQ(head->bias.abs().sum().item<float>(), 0.0f);
   const torch::Tensor x = torch::randn({4, 9, 3});
-  EXPECT_TRUE(
-      torch::allclose(head->forward(x), torch::linear(x.mean(1), head->v), 1e-5, 1e-6));
+  EXPECT_TRUE(torch::allclose(head->forward(x), torch::linear(x.mean(1), head->v), 1e-5, 1e-6));
   EXPECT_EQ(head->parameters().size(), 3u);
 }
 

@@ -22,10 +22,11 @@ MapformerOptions MapformerOptions::from_config(const Config& config, const Input
                                                int64_t num_classes) {
   const std::string& sharing = config.get_string("model.sharing");
   if (sharing != "none") {
-    throw_usage("model.sharing = \"{}\": the mapformer has no conv twin (its attention and MLPs "
-                "are per column by design); model.embedding = \"shared\" shares the patch "
-                "embedding",
-                sharing);
+    throw_usage(
+        "model.sharing = \"{}\": the mapformer has no conv twin (its attention and MLPs "
+        "are per column by design); model.embedding = \"shared\" shares the patch "
+        "embedding",
+        sharing);
   }
   MapformerOptions options(input, num_classes);
   const std::string& embedding = config.get_string("model.embedding");
@@ -90,17 +91,18 @@ void check_mapformer_options(const MapformerOptions& o) {
   if (!(n.sigma() > 0)) throw_usage("topography.sigma = {}: expected > 0", n.sigma());
   if (!(n.tau() > 0)) throw_usage("topography.tau = {}: expected > 0", n.tau());
   if (o.layerwise() && o.depth() > 1 && o.aux_wiring() == 0 && o.aux_infonce() == 0) {
-    throw_usage("model.layerwise = true: every block but the last learns only from its "
-                "auxiliary losses, and model.aux_wiring = model.aux_infonce = 0; give one a "
-                "weight > 0");
+    throw_usage(
+        "model.layerwise = true: every block but the last learns only from its "
+        "auxiliary losses, and model.aux_wiring = model.aux_infonce = 0; give one a "
+        "weight > 0");
   }
 }
 
 torch::Tensor image_patches(const torch::Tensor& images, int64_t patch) {
-  TORCH_CHECK(images.dim() == 4 && patch >= 1 && images.size(2) % patch == 0 &&
-                  images.size(3) % patch == 0,
-              "image_patches: images [B, C, H, W] ", images.sizes(),
-              " do not divide into patches of side ", patch);
+  TORCH_CHECK(
+      images.dim() == 4 && patch >= 1 && images.size(2) % patch == 0 && images.size(3) % patch == 0,
+      "image_patches: images [B, C, H, W] ", images.sizes(), " do not divide into patches of side ",
+      patch);
   const int64_t b = images.size(0), c = images.size(1);
   const int64_t gh = images.size(2) / patch, gw = images.size(3) / patch;
   // [B, C, gh, p, gw, p] → [B, gh, gw, C, p, p] → [B, L, C·p·p]
@@ -132,17 +134,17 @@ MapformerBlockImpl::MapformerBlockImpl(MapformerBlockOptions options_)
 
 void MapformerBlockImpl::reset() {
   attn = register_module(
-      "attn", ColumnAttention(ColumnAttentionOptions(options.height(), options.width(),
-                                                     options.dim())
-                                  .content_attn(options.content_attn())
-                                  .spatial_bias(options.spatial_bias())
-                                  .bias_init(options.bias_init())
-                                  .bias_sigma(options.bias_sigma())
-                                  .attn_dropout(options.attn_dropout())));
-  mlp = register_module("mlp", ColumnMlp(ColumnMlpOptions(options.height() * options.width(),
-                                                          options.dim())
-                                             .mlp_ratio(options.mlp_ratio())
-                                             .reference(options.reference_kernels())));
+      "attn",
+      ColumnAttention(ColumnAttentionOptions(options.height(), options.width(), options.dim())
+                          .content_attn(options.content_attn())
+                          .spatial_bias(options.spatial_bias())
+                          .bias_init(options.bias_init())
+                          .bias_sigma(options.bias_sigma())
+                          .attn_dropout(options.attn_dropout())));
+  mlp = register_module(
+      "mlp", ColumnMlp(ColumnMlpOptions(options.height() * options.width(), options.dim())
+                           .mlp_ratio(options.mlp_ratio())
+                           .reference(options.reference_kernels())));
 }
 
 torch::Tensor MapformerBlockImpl::forward(const torch::Tensor& x) {
@@ -182,8 +184,8 @@ MapformerImpl::MapformerImpl(MapformerOptions options) : options_(std::move(opti
                            .drop_path(rate)
                            .reference_kernels(options_.reference_kernels()))));
   }
-  head_ = register_module(
-      "head", FactorisedHead(FactorisedHeadOptions(columns, options_.dim(), options_.num_classes())));
+  head_ = register_module("head", FactorisedHead(FactorisedHeadOptions(columns, options_.dim(),
+                                                                       options_.num_classes())));
   wiring_lengths_ = attention_wiring_lengths(grid_height_, grid_width_);
   infonce_neighbours_ =
       infonce_neighbour_weights(grid_height_, grid_width_, options_.infonce().sigma());

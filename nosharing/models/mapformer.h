@@ -170,8 +170,8 @@ class MapformerImpl : public ModelImpl {
   torch::nn::Linear shared_embed_{nullptr};
   std::vector<MapformerBlock> blocks_;
   FactorisedHead head_{nullptr};
-  torch::Tensor wiring_lengths_;     // [L, L] float64
-  torch::Tensor infonce_neighbours_;  // [L, L] float64, W of the local InfoNCE
+  torch::Tensor wiring_lengths_;              // [L, L] float64
+  torch::Tensor infonce_neighbours_;          // [L, L] float64, W of the local InfoNCE
   std::vector<torch::Tensor> block_outputs_;  // of the last training forward
 };
 

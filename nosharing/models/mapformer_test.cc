@@ -190,7 +190,8 @@ TEST(MapformerTest, LayerwiseKeepsLaterLossesOutOfEarlierBlocks) {
     }
     // Every block still learns from the sum the trainer minimises.
     torch::Tensor total = task;
-    for (const AuxiliaryLoss& aux : model->auxiliary_losses()) total = total + aux.weight * aux.value;
+    for (const AuxiliaryLoss& aux : model->auxiliary_losses())
+      total = total + aux.weight * aux.value;
     EXPECT_EQ(reached_by(model, total), (Set{"embed", "block1", "block2", "block3", "head"}));
   }
 }
@@ -216,10 +217,10 @@ TEST(MapformerTest, GradientMatchesFiniteDifferences) {
 }
 
 TEST(MapformerTest, ConfigKeysAndTheirErrors) {
-  const Config config = config_with({"model.patch=4", "model.dim=16", "model.depth=2",
-                                     "model.embedding=shared", "model.bias_init=gaussian",
-                                     "model.layerwise=true", "model.aux_infonce=0.5",
-                                     "topography.anchors=64"});
+  const Config config =
+      config_with({"model.patch=4", "model.dim=16", "model.depth=2", "model.embedding=shared",
+                   "model.bias_init=gaussian", "model.layerwise=true", "model.aux_infonce=0.5",
+                   "topography.anchors=64"});
   const MapformerOptions o = MapformerOptions::from_config(config, InputShape{3, 32, 32}, 10);
   EXPECT_EQ(o.dim(), 16);
   EXPECT_EQ(o.depth(), 2);

@@ -32,9 +32,8 @@ std::string number_text(double value, const char* format = "{:.3g}") {
 }
 
 std::string figure(const std::string& file, const std::string& caption) {
-  return fmt::format(
-      "<figure><img src=\"{0}\" alt=\"{1}\"><figcaption>{1}</figcaption></figure>\n",
-      xml_escape(file), xml_escape(caption));
+  return fmt::format("<figure><img src=\"{0}\" alt=\"{1}\"><figcaption>{1}</figcaption></figure>\n",
+                     xml_escape(file), xml_escape(caption));
 }
 
 Rgb position_color(double y, double x, int64_t h, int64_t w) {
@@ -257,8 +256,7 @@ std::string write_mapformer_html(const std::string& dir, const std::string& titl
   if (!a.blocks.empty()) {
     put("attention_depth.svg", depth_svg(a));
     body += "<h2>Attention across depth</h2>\n<div class=\"row\">\n" +
-            figure("attention_depth.svg", "wiring length, spread and shift per block") +
-            "</div>\n";
+            figure("attention_depth.svg", "wiring length, spread and shift per block") + "</div>\n";
   }
   // Five columns: the corners and the middle.
   std::vector<int64_t> columns = {0, w - 1, (h / 2) * w + w / 2, (h - 1) * w, h * w - 1};
@@ -292,8 +290,8 @@ std::string write_mapformer_html(const std::string& dir, const std::string& titl
         limit);
     for (int64_t c = 0; c < a.head_maps.size(0); ++c) {
       const std::string name = c < static_cast<int64_t>(a.class_names.size())
-                                    ? a.class_names[static_cast<size_t>(c)]
-                                    : std::to_string(c);
+                                   ? a.class_names[static_cast<size_t>(c)]
+                                   : std::to_string(c);
       const std::string file = fmt::format("head_map_{}.png", c);
       write_png(dir + "/" + file, head_map_image(a.head_maps[c], limit));
       body += figure(file, name);
@@ -306,7 +304,8 @@ std::string write_mapformer_html(const std::string& dir, const std::string& titl
   return index;
 }
 
-MapformerReportFiles write_mapformer_report(const std::string& run_dir, const std::string& out_dir) {
+MapformerReportFiles write_mapformer_report(const std::string& run_dir,
+                                            const std::string& out_dir) {
   namespace fs = std::filesystem;
   const RunRecord run = read_run(run_dir);
   const AnalysisOptions options = AnalysisOptions::from_config(run.config);

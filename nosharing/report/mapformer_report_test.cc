@@ -25,9 +25,9 @@ TEST(MapformerReportTest, AnalyzeWritesTheJsonAndEveryFigure) {
   const Config config = Config::resolve(
       std::nullopt,
       {"data.path=" + root + "/data", "model.preset=mapformer-fmnist", "model.dim=8",
-       "model.depth=2", "topography.anchors=32", "topography.negatives=32",
-       "train.optimizer=adamw", "train.lr=0.005", "train.batch_size=16", "train.epochs=1",
-       "train.threads=1", "data.threads=1", "analysis.rf_units=8", "analysis.max_images=10"},
+       "model.depth=2", "topography.anchors=32", "topography.negatives=32", "train.optimizer=adamw",
+       "train.lr=0.005", "train.batch_size=16", "train.epochs=1", "train.threads=1",
+       "data.threads=1", "analysis.rf_units=8", "analysis.max_images=10"},
       preset_toml);
   const std::string run = root + "/run";
   create_run_directory(run, false);
