@@ -85,5 +85,26 @@ TEST(ExperimentsTest, WlscTopoDiffersFromTheBaselineOnlyInBetaAndForms) {
   }
 }
 
+// The Mapformer presets (issue 7): CIFAR on an 8×8 grid with a 28-minute time-annealed
+// AdamW budget; both resolve to buildable models.
+TEST(ExperimentsTest, MapformerPresetsResolveToTheirModels) {
+  const fs::path dir = fs::path(NOSHARING_SOURCE_DIR) / "experiments";
+  const Config cifar = Config::resolve((dir / "mapformer-cifar.toml").string(), {}, preset_toml);
+  EXPECT_EQ(cifar.get_string("model.type"), "mapformer");
+  EXPECT_EQ(cifar.get_int("model.patch"), 4);
+  EXPECT_EQ(cifar.get_int("model.dim"), 128);
+  EXPECT_EQ(cifar.get_int("model.depth"), 6);
+  EXPECT_EQ(cifar.get_double("train.max_minutes"), 28.0);
+  EXPECT_EQ(cifar.get_string("train.schedule_clock"), "time");
+  EXPECT_EQ(cifar.get_string("train.optimizer"), "adamw");
+  EXPECT_GT(cifar.get_double("model.aux_wiring"), 0.0);
+  EXPECT_GT(cifar.get_double("model.aux_infonce"), 0.0);
+  EXPECT_NO_THROW(build_model(cifar, InputShape{3, 32, 32}, 10));
+  const Config fmnist =
+      Config::resolve((dir / "mapformer-fmnist.toml").string(), {}, preset_toml);
+  EXPECT_EQ(fmnist.get_string("model.type"), "mapformer");
+  EXPECT_NO_THROW(build_model(fmnist, InputShape{1, 28, 28}, 10));
+}
+
 }  // namespace
 }  // namespace nosharing

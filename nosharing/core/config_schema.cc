@@ -16,8 +16,9 @@ std::vector<ConfigKeySpec> make_schema() {
       {"model.preset", std::string("fmnist-lc-topo"),
        "named starting point whose keys sit between the defaults and your config", {}},
       {"model.type", std::string("lcnet"),
-       "model family: lcnet (classifier) or wlsc (sparse coding on a sheet, unlabelled patches)",
-       {"lcnet", "wlsc"}},
+       "model family: lcnet (locally connected classifier), mapformer (column transformer "
+       "without weight sharing, seed 000) or wlsc (sparse coding on a sheet, unlabelled patches)",
+       {"lcnet", "mapformer", "wlsc"}},
       {"model.sharing", std::string("none"),
        "none: every position owns its weights; conv: the weight-shared twin", {"none", "conv"}},
       {"model.channels", Ints{32, 64}, "output channels of each locally connected layer", {}},
@@ -32,8 +33,9 @@ std::vector<ConfigKeySpec> make_schema() {
       {"model.hidden", Ints{},
        "widths of the fully connected hidden layers before the classifier (empty: none)", {}},
       {"model.lc_path", std::string("fast"),
-       "implementation of the locally connected layers: fast (CPU kernel) or reference (plain "
-       "LibTorch unfold + bmm, the oracle; same results, slower)",
+       "implementation of the unshared layers (locally connected, and the mapformer's column "
+       "linear layers): fast (CPU kernel) or reference (plain LibTorch unfold/transpose + bmm, "
+       "the oracle; same results, slower)",
        {"fast", "reference"}},
       {"model.dropout", 0.0, "dropout before each fully connected layer", {}},
       {"model.layout", std::string("column"),
@@ -47,6 +49,39 @@ std::vector<ConfigKeySpec> make_schema() {
       {"model.sheet_extent", Doubles{},
        "retinotopic layout: physical side of each layer's sheet, e.g. mm (one value: all "
        "layers; empty: grid units)", {}},
+      // --- mapformer (DESIGN §2, seed 000; nosharing/models/mapformer.h, docs/mapformer.md) ---
+      {"model.patch", int64_t{4},
+       "mapformer: patch side p in pixels; the grid of columns is (H/p)×(W/p)", {}},
+      {"model.dim", int64_t{64}, "mapformer: channels D of every column", {}},
+      {"model.depth", int64_t{4}, "mapformer: blocks (column attention + column MLP)", {}},
+      {"model.mlp_ratio", 0.125,
+       "mapformer: column MLP hidden width max(1, round(D · mlp_ratio)) per column", {}},
+      {"model.embedding", std::string("unshared"),
+       "mapformer: patch embedding, unshared (a linear map per column) or shared (one for all "
+       "patches, a p×p stride-p convolution)",
+       {"unshared", "shared"}},
+      {"model.content_attn", true,
+       "mapformer: content term q_i·x_j/√D of the column attention logits", {}},
+      {"model.spatial_bias", true, "mapformer: learned spatial bias B_ij of the attention logits",
+       {}},
+      {"model.bias_init", std::string("zeros"),
+       "mapformer: spatial bias initialisation, zeros (the seed) or gaussian "
+       "(max(−d²/2σ², −8), σ = model.bias_sigma)",
+       {"zeros", "gaussian"}},
+      {"model.bias_sigma", 2.0, "mapformer: σ of the gaussian bias initialisation, grid units", {}},
+      {"model.attn_dropout", 0.0, "mapformer: dropout on the attention maps in training", {}},
+      {"model.drop_path", 0.0,
+       "mapformer: stochastic depth rate of the last block (rising linearly from 0 at the "
+       "first)", {}},
+      {"model.layerwise", false,
+       "mapformer: stop gradients between blocks (LoCo-style): each block learns from its own "
+       "auxiliary losses, the last also from the classifier", {}},
+      {"model.aux_wiring", 0.0,
+       "mapformer: weight of the wiring cost of the attention maps, mean over blocks of "
+       "mean_b (1/L) Σ_ij A_ij √(1 + d_ij²) (0: off)", {}},
+      {"model.aux_infonce", 0.0,
+       "mapformer: weight of the local InfoNCE on every block's output columns, mean over "
+       "blocks (topography.anchors/negatives/sigma/tau; 0: off)", {}},
       // --- wlsc (DESIGN §2; sparse coding on a sheet; docs/wlsc.md) ---
       {"wlsc.atoms", int64_t{256}, "dictionary size N, a perfect square (√N×√N sheet)", {}},
       {"wlsc.steps", int64_t{30}, "unrolled encoder steps T", {}},
@@ -200,11 +235,12 @@ std::vector<ConfigKeySpec> make_schema() {
        "per-layer weights overriding topography.weight, one per unshared layer in order (0: "
        "no loss on that layer; empty: topography.weight everywhere)", {}},
       {"topography.anchors", int64_t{1024},
-       "infonce: anchor columns sampled per step and layer", {}},
+       "infonce: anchor columns sampled per step and layer (mapformer: per block)", {}},
       {"topography.negatives", int64_t{1024},
-       "infonce: negative columns (of other images) sampled per step and layer", {}},
-      {"topography.sigma", 2.0, "infonce: neighbour kernel width σ, in grid units", {}},
-      {"topography.tau", 0.1, "infonce: temperature τ", {}},
+       "infonce: negative columns (of other images) sampled per step and layer (mapformer: "
+       "per block)", {}},
+      {"topography.sigma", 2.0, "infonce (also the mapformer's): neighbour kernel width σ, in grid units", {}},
+      {"topography.tau", 0.1, "infonce (also the mapformer's): temperature τ", {}},
       {"topography.radius", 3.0,
        "spatial_correlation: neighbourhood radius in sheet units (grid units for column, "
        "cells for hypercolumn, physical units for retinotopic)", {}},

@@ -31,6 +31,16 @@ struct ModelObjective {
   std::vector<std::pair<std::string, torch::Tensor>> terms;
 };
 
+// One extra term of a classifier's training loss that the model computes from its last
+// training forward pass (the Mapformer's per-block wiring cost and local InfoNCE):
+//   loss = cross-entropy + Σ weight · value,
+// each unweighted value logged as "aux/<name>" on "train" lines.
+struct AuxiliaryLoss {
+  std::string name;     // "wiring", "infonce", …
+  torch::Tensor value;  // scalar, unweighted, in the autograd graph of the last forward
+  double weight = 0;
+};
+
 class ModelImpl : public torch::nn::Module {
  public:
   // images: float [B, C, H, W] → logits [B, num_classes] (a classifier), or the model's
@@ -42,6 +52,11 @@ class ModelImpl : public torch::nn::Module {
   virtual bool has_own_objective() const { return false; }
   // images [B, C, H, W] → the objective; only called when has_own_objective().
   virtual ModelObjective own_objective(const torch::Tensor& images);
+
+  // The extension point for auxiliary losses of a classifier: called by the training
+  // objective right after forward() on the training batch (in training mode); terms with a
+  // zero weight are left out. Default: none.
+  virtual std::vector<AuxiliaryLoss> auxiliary_losses() { return {}; }
 };
 using Model = std::shared_ptr<ModelImpl>;
 

@@ -6,6 +6,7 @@
 #include "nosharing/core/error.h"
 #include "nosharing/core/parameter_count.h"
 #include "nosharing/models/lcnet.h"
+#include "nosharing/models/mapformer.h"
 #include "nosharing/models/model.h"
 
 namespace nosharing {
@@ -46,7 +47,8 @@ TEST(RegistryTest, SharingConvBuildsTheTwin) {
 TEST(PresetTest, DefaultPresetExistsAndEveryPresetResolves) {
   const auto names = preset_names();
   EXPECT_EQ(names, (std::vector<std::string>{"fmnist-lc", "fmnist-lc-topo", "alltnn-small",
-                                              "ott-cifar", "wlsc"}));
+                                              "ott-cifar", "mapformer-fmnist", "mapformer-cifar",
+                                              "wlsc"}));
   EXPECT_THAT(names, ::testing::Contains(Config().get_string("model.preset")));
   for (const auto& name : names) {
     ASSERT_TRUE(preset_toml(name).has_value()) << name;
@@ -61,7 +63,8 @@ TEST(PresetTest, UnknownPresetListsTheKnownOnes) {
   } catch (const UsageError& error) {
     EXPECT_STREQ(error.what(),
                  "model.preset = \"x\": no such preset; expected one of fmnist-lc, "
-                 "fmnist-lc-topo, alltnn-small, ott-cifar, wlsc");
+                 "fmnist-lc-topo, alltnn-small, ott-cifar, mapformer-fmnist, mapformer-cifar, "
+                 "wlsc");
   }
   EXPECT_THROW(resolve_preset("x"), UsageError);
 }
@@ -111,6 +114,28 @@ TEST(PresetTest, OttCifarHasThePublishedSizes) {
   std::vector<int64_t> sheets;
   for (const auto& spec : net->layer_specs()) sheets.push_back(spec.output_height);
   EXPECT_EQ(sheets, (std::vector<int64_t>{16, 8, 8}));
+}
+
+// mapformer-cifar (issue 7): 4×4 patches on 32×32 → an 8×8 grid, D = 128, 6 blocks.
+// Parameters: embedding 64·(48·128 + 128), per block query 64·128 + bias 64², MLP
+// 64·(16·128 + 16) + 64·(128·16 + 128), head 10·(64 + 128 + 1).
+TEST(PresetTest, MapformerCifarIsAnEightByEightGridOfColumns) {
+  Model model = build_model(resolve_preset("mapformer-cifar"), InputShape{3, 32, 32}, 10);
+  auto net = std::dynamic_pointer_cast<MapformerImpl>(model);
+  ASSERT_NE(net, nullptr);
+  EXPECT_EQ(net->grid_height(), 8);
+  EXPECT_EQ(net->grid_width(), 8);
+  EXPECT_EQ(net->blocks().size(), 6u);
+  EXPECT_EQ(net->options().dim(), 128);
+  EXPECT_EQ(net->blocks()[0]->mlp->hidden(), 16);
+  EXPECT_EQ(parameter_count(*model), 401'408 + 6 * (12'288 + 271'360) + 1'930);
+  EXPECT_EQ(model->forward(torch::randn({2, 3, 32, 32})).sizes(),
+            (std::vector<int64_t>{2, 10}));
+  Model fmnist = build_model(resolve_preset("mapformer-fmnist"), InputShape{1, 28, 28}, 10);
+  auto small = std::dynamic_pointer_cast<MapformerImpl>(fmnist);
+  ASSERT_NE(small, nullptr);
+  EXPECT_EQ(small->grid_height(), 7);
+  EXPECT_EQ(parameter_count(*fmnist), 291'416);
 }
 
 }  // namespace

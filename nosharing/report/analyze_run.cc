@@ -7,6 +7,7 @@
 #include "nosharing/core/threads.h"
 #include "nosharing/models/lcnet.h"
 #include "nosharing/report/html_report.h"
+#include "nosharing/report/mapformer_report.h"
 #include "nosharing/report/wlsc_report.h"
 #include "nosharing/train/checkpoint.h"
 #include "nosharing/train/metrics_log.h"
@@ -25,13 +26,19 @@ AnalyzeRunResult analyze_run(const std::string& run_dir, const std::string& out_
     const WlscReportFiles wlsc = write_wlsc_report(run_dir, out_dir);
     return {wlsc.analysis_json, wlsc.dictionary_png};
   }
+  if (run.config.get_string("model.type") == "mapformer") {
+    // Columns with attention, not conv-shaped layers: attention fields, head maps, wiring.
+    const MapformerReportFiles mapformer = write_mapformer_report(run_dir, out_dir);
+    return {mapformer.analysis_json, mapformer.report};
+  }
   const AnalysisOptions options = AnalysisOptions::from_config(run.config);
   set_compute_threads(static_cast<int>(run.config.get_int("train.threads")));
   TrainerState state;
   Model model = load_trained_model(run, &state);
   const auto net = std::dynamic_pointer_cast<LcNetImpl>(model);
   if (!net) {
-    throw_usage("{}/config.toml: model.type = {}: analysis covers lcnet and wlsc models", run_dir,
+    throw_usage("{}/config.toml: model.type = {}: analysis covers lcnet, mapformer and wlsc models",
+                run_dir,
                 run.config.get_string("model.type"));
   }
   net->eval();

@@ -161,7 +161,9 @@ std::string smoothness_svg(const LayerAnalysis& layer) {
   return plot_svg(series, o);
 }
 
-std::string training_svg(const std::vector<nlohmann::json>& metrics, bool accuracy) {
+}  // namespace
+
+std::string training_curve_svg(const std::vector<nlohmann::json>& metrics, bool accuracy) {
   PlotSeries train, val;
   train.label = "train loss";
   val.label = "validation";
@@ -192,12 +194,58 @@ std::string training_svg(const std::vector<nlohmann::json>& metrics, bool accura
   return plot_svg({train, val}, o);
 }
 
+namespace {
+
 std::string figure(const std::string& file, const std::string& caption) {
   return fmt::format("<figure><img src=\"{0}\" alt=\"{1}\"><figcaption>{1}</figcaption></figure>\n",
                      xml_escape(file), xml_escape(caption));
 }
 
 }  // namespace
+
+std::string report_page_html(const std::string& title, const std::string& body) {
+  return fmt::format(
+      R"html(<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<title>{0}</title>
+<script>
+// Counts failed loads (figures included: their error events reach window while capturing)
+// and script errors, for the status line at the end.
+window.reportErrors = 0;
+window.addEventListener("error", function () {{ window.reportErrors += 1; }}, true);
+</script>
+<style>
+body {{ font-family: sans-serif; margin: 1.5em; color: #222; }}
+table {{ border-collapse: collapse; font-size: 0.9em; }}
+td, th {{ border: 1px solid #ccc; padding: 0.25em 0.5em; text-align: right; }}
+th {{ background: #f3f3f3; }}
+.row {{ display: flex; flex-wrap: wrap; gap: 1em; align-items: flex-start; }}
+figure {{ margin: 0; }}
+figcaption {{ font-size: 0.8em; max-width: 320px; }}
+img.legend {{ vertical-align: middle; }}
+.note, .config {{ font-size: 0.85em; color: #555; }}
+</style>
+</head>
+<body>
+{1}<p id="status" class="note">figures loading…</p>
+<script>
+window.addEventListener("load", function () {{
+  var images = Array.prototype.slice.call(document.images);
+  var loaded = images.filter(function (i) {{ return i.complete && i.naturalWidth > 0; }});
+  var status = document.getElementById("status");
+  status.textContent = loaded.length + " of " + images.length + " figures loaded";
+  status.setAttribute("data-loaded", String(loaded.length));
+  status.setAttribute("data-total", String(images.length));
+  status.setAttribute("data-errors", String(window.reportErrors));
+}});
+</script>
+</body>
+</html>
+)html",
+      xml_escape(title), body);
+}
 
 std::string write_html_report(const std::string& dir, const ReportInputs& inputs) {
   namespace fs = std::filesystem;
@@ -247,8 +295,8 @@ std::string write_html_report(const std::string& dir, const ReportInputs& inputs
       "when the map spans enough column spacings Λ (animals: ≈ π).</p>\n";
 
   if (!inputs.metrics.empty()) {
-    put("training_loss.svg", training_svg(inputs.metrics, false));
-    put("training_accuracy.svg", training_svg(inputs.metrics, true));
+    put("training_loss.svg", training_curve_svg(inputs.metrics, false));
+    put("training_accuracy.svg", training_curve_svg(inputs.metrics, true));
     body += "<h2>Training</h2>\n<div class=\"row\">\n" +
             figure("training_loss.svg", "loss per optimiser step") +
             figure("training_accuracy.svg", "validation accuracy") + "</div>\n";
@@ -296,47 +344,7 @@ std::string write_html_report(const std::string& dir, const ReportInputs& inputs
     }
   }
 
-  const std::string html = fmt::format(
-      R"html(<!DOCTYPE html>
-<html lang="en">
-<head>
-<meta charset="utf-8">
-<title>{0}</title>
-<script>
-// Counts failed loads (figures included: their error events reach window while capturing)
-// and script errors, for the status line at the end.
-window.reportErrors = 0;
-window.addEventListener("error", function () {{ window.reportErrors += 1; }}, true);
-</script>
-<style>
-body {{ font-family: sans-serif; margin: 1.5em; color: #222; }}
-table {{ border-collapse: collapse; font-size: 0.9em; }}
-td, th {{ border: 1px solid #ccc; padding: 0.25em 0.5em; text-align: right; }}
-th {{ background: #f3f3f3; }}
-.row {{ display: flex; flex-wrap: wrap; gap: 1em; align-items: flex-start; }}
-figure {{ margin: 0; }}
-figcaption {{ font-size: 0.8em; max-width: 320px; }}
-img.legend {{ vertical-align: middle; }}
-.note, .config {{ font-size: 0.85em; color: #555; }}
-</style>
-</head>
-<body>
-{1}<p id="status" class="note">figures loading…</p>
-<script>
-window.addEventListener("load", function () {{
-  var images = Array.prototype.slice.call(document.images);
-  var loaded = images.filter(function (i) {{ return i.complete && i.naturalWidth > 0; }});
-  var status = document.getElementById("status");
-  status.textContent = loaded.length + " of " + images.length + " figures loaded";
-  status.setAttribute("data-loaded", String(loaded.length));
-  status.setAttribute("data-total", String(images.length));
-  status.setAttribute("data-errors", String(window.reportErrors));
-}});
-</script>
-</body>
-</html>
-)html",
-      xml_escape(inputs.title), body);
+  const std::string html = report_page_html(inputs.title, body);
   const std::string index = dir + "/index.html";
   write_file_atomic(index, html);
   return index;

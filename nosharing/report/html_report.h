@@ -24,6 +24,14 @@ struct ReportInputs {
   nlohmann::json config_summary;        // a few key = value pairs shown at the top
 };
 
+// The report page around `body` (HTML): title, styles, and a status line that counts the
+// figures that loaded (the report tests read it in headless Chromium). `title` is escaped.
+std::string report_page_html(const std::string& title, const std::string& body);
+
+// Training curves from metrics.jsonl lines as an SVG document: the train loss and validation
+// loss per optimiser step, or (accuracy) the validation accuracy.
+std::string training_curve_svg(const std::vector<nlohmann::json>& metrics, bool accuracy);
+
 // Writes `dir`/index.html and its figures (creating `dir`); returns the path of
 // index.html. Files are written atomically.
 std::string write_html_report(const std::string& dir, const ReportInputs& inputs);

@@ -1,6 +1,7 @@
 #include "nosharing/sharing/weight_snr.h"
 
 #include <ATen/ATen.h>
+#include <fmt/format.h>
 
 #include <algorithm>
 #include <cmath>
@@ -8,6 +9,7 @@
 
 #include "nosharing/core/error.h"
 #include "nosharing/models/lcnet.h"
+#include "nosharing/models/mapformer.h"
 
 namespace nosharing {
 namespace {
@@ -37,6 +39,19 @@ WeightSnr weight_snr(const torch::Tensor& weight) {
 
 std::vector<std::pair<std::string, WeightSnr>> layer_weight_snrs(const ModelImpl& model) {
   std::vector<std::pair<std::string, WeightSnr>> out;
+  if (const auto* mapformer = dynamic_cast<const MapformerImpl*>(&model)) {
+    // The Mapformer's column linear layers, over their columns: the embedding (shared: one
+    // Linear, kMaxWeightSnr) and every block's MLP.
+    out.emplace_back("embed", mapformer->options().shared_embedding()
+                                  ? WeightSnr{kMaxWeightSnr, kMaxWeightSnr}
+                                  : weight_snr(mapformer->column_embedding()->weight));
+    for (size_t k = 0; k < mapformer->blocks().size(); ++k) {
+      const ColumnMlp& mlp = mapformer->blocks()[k]->mlp;
+      out.emplace_back(fmt::format("block{}.mlp.fc1", k + 1), weight_snr(mlp->fc1->weight));
+      out.emplace_back(fmt::format("block{}.mlp.fc2", k + 1), weight_snr(mlp->fc2->weight));
+    }
+    return out;
+  }
   const auto* net = dynamic_cast<const LcNetImpl*>(&model);
   if (net == nullptr) return out;
   for (const auto& [name, layer] : net->unshared_layers()) {

@@ -33,7 +33,8 @@ WeightSnr weight_snr(const torch::Tensor& weight);
 
 // The weight SNR of every conv-shaped layer of a model, by layer name in order: the
 // unshared layers measured, the twin's Conv2d layers kMaxWeightSnr (one kernel shared by
-// construction). Empty for a model without such layers.
+// construction); for a mapformer its column linear layers ("embed", "block<k>.mlp.fc1",
+// "block<k>.mlp.fc2"; a shared embedding kMaxWeightSnr). Empty for other models.
 std::vector<std::pair<std::string, WeightSnr>> layer_weight_snrs(const ModelImpl& model);
 
 }  // namespace nosharing

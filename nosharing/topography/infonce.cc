@@ -36,11 +36,19 @@ torch::Tensor infonce_loss(const torch::Tensor& columns, const torch::Tensor& we
   const auto unit = [](const torch::Tensor& x) {
     return x / x.norm(2, /*dim=*/-1, /*keepdim=*/true).clamp_min(1e-12);
   };
-  const torch::Tensor z = unit(columns);                                          // [B, P, C]
-  const torch::Tensor targets = unit(torch::matmul(weights.to(z.scalar_type()), z));  // [B, P, C]
-  const torch::Tensor z_flat = z.reshape({-1, z.size(2)});
-  const torch::Tensor anchor_z = z_flat.index_select(0, anchors);                 // [A, C]
-  const torch::Tensor anchor_t = targets.reshape({-1, z.size(2)}).index_select(0, anchors);
+  const int64_t batch = columns.size(0);
+  const int64_t channels = columns.size(2);
+  const torch::Tensor z = unit(columns);  // [B, P, C]
+  // Σ_j W_ij ẑ_bj for every (b, i) as one GEMM, W [P, P] × ẑ as [P, B·C] (row i·B + b of the
+  // result viewed [P·B, C]); only the anchors' rows are normalised into targets.
+  const torch::Tensor mixed = weights.to(z.scalar_type())
+                                  .mm(z.transpose(0, 1).reshape({positions, batch * channels}))
+                                  .view({positions * batch, channels});
+  const torch::Tensor anchor_rows =
+      anchors.remainder(positions) * batch + anchors.div(positions, "floor");
+  const torch::Tensor anchor_t = unit(mixed.index_select(0, anchor_rows));  // [A, C]
+  const torch::Tensor z_flat = z.reshape({-1, channels});
+  const torch::Tensor anchor_z = z_flat.index_select(0, anchors);  // [A, C]
   const torch::Tensor positive = (anchor_z * anchor_t).sum(1, /*keepdim=*/true) / tau;  // [A, 1]
   torch::Tensor negative = anchor_z.mm(z_flat.index_select(0, negatives).t()) / tau;   // [A, N]
   const torch::Tensor same_image =
@@ -48,6 +56,15 @@ torch::Tensor infonce_loss(const torch::Tensor& columns, const torch::Tensor& we
   negative = negative.masked_fill(same_image, -std::numeric_limits<double>::infinity());
   const torch::Tensor logits = torch::cat({positive, negative}, 1);
   return (torch::logsumexp(logits, 1) - positive.squeeze(1)).mean();
+}
+
+torch::Tensor sampled_infonce_loss(const torch::Tensor& columns, const torch::Tensor& weights,
+                                   const InfoNceLossOptions& options) {
+  TORCH_CHECK(columns.dim() == 3, "infonce: expected columns [B, P, C], got ", columns.sizes());
+  if (columns.size(1) < 2) return torch::zeros({}, columns.options());
+  const int64_t total = columns.size(0) * columns.size(1);
+  return infonce_loss(columns, weights, sample_indices(total, options.anchors()),
+                      sample_indices(total, options.negatives()), options.tau());
 }
 
 InfoNceLossImpl::InfoNceLossImpl(InfoNceLossOptions options) : options_(options) {
@@ -61,15 +78,12 @@ torch::Tensor InfoNceLossImpl::forward(const TopographicLayer& layer) {
   const torch::Tensor& responses = layer.responses;
   TORCH_CHECK(responses.defined() && responses.dim() == 4,
               "infonce: layer ", layer.name, " has no recorded responses [B, C, H, W]");
-  const int64_t batch = responses.size(0);
   const int64_t height = responses.size(2);
   const int64_t width = responses.size(3);
   if (height * width < 2) return torch::zeros({}, responses.options());
   const torch::Tensor columns = responses.flatten(2).transpose(1, 2);  // [B, P, C]
-  const torch::Tensor weights = infonce_neighbour_weights(height, width, options_.sigma());
-  const int64_t total = batch * height * width;
-  return infonce_loss(columns, weights, sample_indices(total, options_.anchors()),
-                      sample_indices(total, options_.negatives()), options_.tau());
+  return sampled_infonce_loss(columns, infonce_neighbour_weights(height, width, options_.sigma()),
+                              options_);
 }
 
 }  // namespace nosharing

@@ -36,6 +36,13 @@ torch::Tensor infonce_loss(const torch::Tensor& columns, const torch::Tensor& we
                            const torch::Tensor& anchors, const torch::Tensor& negatives,
                            double tau);
 
+// L above with the cost control: up to options.anchors() anchors and options.negatives()
+// negatives drawn from the B·P columns [B, P, C] (without replacement, LibTorch's global
+// generator); weights [P, P] from infonce_neighbour_weights. 0 when P < 2 (no neighbours).
+// The Mapformer's auxiliary loss calls this on every block's output.
+torch::Tensor sampled_infonce_loss(const torch::Tensor& columns, const torch::Tensor& weights,
+                                   const InfoNceLossOptions& options);
+
 class InfoNceLossImpl : public TopographicLossImpl {
  public:
   explicit InfoNceLossImpl(InfoNceLossOptions options = {});

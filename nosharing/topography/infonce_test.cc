@@ -84,5 +84,65 @@ TEST(InfoNceTest, GradientMatchesFiniteDifferences) {
       {torch::randn({2, 3, 3})}));
 }
 
+// L by loops over anchors and negatives, straight from the formula (DESIGN §4), on a 2×2
+// grid of 3 images with fixed anchors and negatives (some negatives of the anchor's own
+// image, which must be masked).
+TEST(InfoNceTest, MatchesASlowDirectComputationWithFixedNegatives) {
+  torch::manual_seed(12);
+  const int64_t B = 3, H = 2, W = 2, P = 4, C = 3;
+  const double sigma = 1.5, tau = 0.5;
+  const torch::Tensor columns = torch::randn({B, P, C}, torch::kFloat64);
+  const std::vector<int64_t> anchors = {0, 3, 5, 10};
+  const std::vector<int64_t> negatives = {1, 4, 6, 9, 11};
+  auto unit = [&](int64_t flat) {
+    const torch::Tensor z = columns[flat / P][flat % P];
+    return z / z.norm();
+  };
+  double total = 0;
+  for (int64_t a : anchors) {
+    const int64_t b = a / P, i = a % P;
+    // W_ij ∝ exp(−d²/2σ²) over j ≠ i.
+    torch::Tensor target = torch::zeros({C}, torch::kFloat64);
+    double z_sum = 0;
+    for (int64_t j = 0; j < P; ++j) {
+      if (j == i) continue;
+      const double dy = static_cast<double>(i / W - j / W), dx = static_cast<double>(i % W - j % W);
+      const double weight = std::exp(-(dy * dy + dx * dx) / (2 * sigma * sigma));
+      z_sum += weight;
+      target += weight * unit(b * P + j);
+    }
+    target = target / z_sum;
+    target = target / target.norm();
+    const torch::Tensor anchor = unit(a);
+    const double positive = std::exp((anchor * target).sum().item<double>() / tau);
+    double denominator = positive;
+    for (int64_t n : negatives) {
+      if (n / P == b) continue;
+      denominator += std::exp((anchor * unit(n)).sum().item<double>() / tau);
+    }
+    total += -std::log(positive / denominator);
+  }
+  const double expected = total / static_cast<double>(anchors.size());
+  EXPECT_NEAR(infonce_loss(columns, infonce_neighbour_weights(H, W, sigma),
+                           torch::tensor(anchors), torch::tensor(negatives), tau)
+                  .item<double>(),
+              expected, 1e-12);
+}
+
+// The sampled form (used on the Mapformer's block outputs) is the full loss when the sample
+// sizes cover every column, and 0 for a single position.
+TEST(InfoNceTest, SampledLossCoversEveryColumnWhenAllowed) {
+  torch::manual_seed(13);
+  const torch::Tensor columns = torch::randn({3, 6, 4}, torch::kFloat64);
+  const torch::Tensor w = infonce_neighbour_weights(2, 3, 2.0);
+  EXPECT_NEAR(sampled_infonce_loss(columns, w, InfoNceLossOptions().anchors(18).negatives(50))
+                  .item<double>(),
+              infonce_loss(columns, w, all(18), all(18), 0.1).item<double>(), 1e-12);
+  EXPECT_EQ(sampled_infonce_loss(torch::randn({3, 1, 4}), infonce_neighbour_weights(1, 1, 2.0),
+                                 InfoNceLossOptions())
+                .item<float>(),
+            0.0f);
+}
+
 }  // namespace
 }  // namespace nosharing

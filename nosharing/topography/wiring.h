@@ -20,6 +20,17 @@ namespace nosharing {
 // √(1 + d_j²) for j over (c_in, ky, kx): float64 [in_channels·k·k].
 torch::Tensor wiring_length_factors(int64_t in_channels, int64_t kernel, int64_t stride);
 
+// The same cost on attention maps (DESIGN §3, the seed's form; the Mapformer's auxiliary
+// loss, its weight λ applied by the caller):
+//   C = mean_b (1/L) Σ_i Σ_j |A_bij| · √(1 + d_ij²),
+// attention A [B, L, L] (row i: how much column i reads column j), d_ij the grid distance
+// between columns i and j. The length factor lengths [L, L] = √(1 + d²) comes from
+// attention_wiring_lengths. For row-stochastic maps (softmax rows) C ≥ 1, with equality
+// exactly for self-attention (A = I); reading a column at distance d instead of itself costs
+// √(1 + d²) − 1 more, so C grows with distance.
+torch::Tensor attention_wiring_lengths(int64_t height, int64_t width);  // float64 [L, L]
+torch::Tensor attention_wiring_cost(const torch::Tensor& attention, const torch::Tensor& lengths);
+
 class WiringLossImpl : public TopographicLossImpl {
  public:
   bool needs_responses() const override { return false; }

@@ -63,5 +63,53 @@ TEST(WiringTest, GradientMatchesFiniteDifferences) {
       {weight}));
 }
 
+// Attention maps (the Mapformer): C = mean_b (1/L) Σ_ij |A_bij| √(1 + d_ij²).
+TEST(WiringTest, AttentionCostIsMinimalForSelfAttentionAndGrowsWithDistance) {
+  const int64_t h = 3, w = 4, L = 12;
+  const torch::Tensor lengths = attention_wiring_lengths(h, w);
+  EXPECT_NEAR(lengths[0][0].item<double>(), 1.0, 1e-15);
+  EXPECT_NEAR(lengths[0][5].item<double>(), std::sqrt(3.0), 1e-12);  // (0,0)–(1,1): d² = 2
+  // Self-attention: every row pays 1, the minimum for row-stochastic maps.
+  const torch::Tensor self = torch::eye(L, torch::kFloat64).expand({2, L, L});
+  EXPECT_NEAR(attention_wiring_cost(self, lengths).item<double>(), 1.0, 1e-12);
+  // Any other row-stochastic maps cost more.
+  torch::manual_seed(1);
+  for (int trial = 0; trial < 5; ++trial) {
+    const torch::Tensor random = torch::softmax(torch::randn({2, L, L}, torch::kFloat64), -1);
+    EXPECT_GT(attention_wiring_cost(random, lengths).item<double>(), 1.0);
+  }
+  // Column 0 of a 1×8 row reading the column at distance d (every other column reading
+  // itself): C = (√(1 + d²) + 7) / 8, strictly increasing in d.
+  const torch::Tensor row = attention_wiring_lengths(1, 8);
+  double previous = 0;
+  for (int64_t d = 0; d < 8; ++d) {
+    torch::Tensor maps = torch::eye(8, torch::kFloat64).unsqueeze(0).clone();
+    maps[0][0][0] = 0.0;
+    maps[0][0][d] = 1.0;
+    const double cost = attention_wiring_cost(maps, row).item<double>();
+    EXPECT_NEAR(cost, (std::sqrt(1.0 + d * d) + 7) / 8, 1e-12);
+    EXPECT_GT(cost, previous);
+    previous = cost;
+  }
+  // The batch is averaged: a self-attending image and a far-reading one cost their mean.
+  torch::Tensor far = torch::zeros({1, 8, 8}, torch::kFloat64);
+  for (int64_t i = 0; i < 8; ++i) far[0][i][7 - i] = 1.0;
+  const double far_cost = attention_wiring_cost(far, row).item<double>();
+  const torch::Tensor both = torch::cat({torch::eye(8, torch::kFloat64).unsqueeze(0), far});
+  EXPECT_NEAR(attention_wiring_cost(both, row).item<double>(), (1.0 + far_cost) / 2, 1e-12);
+}
+
+TEST(WiringTest, AttentionCostGradientMatchesFiniteDifferences) {
+  torch::manual_seed(2);
+  const torch::Tensor lengths = attention_wiring_lengths(2, 2);
+  EXPECT_TRUE(test_util::gradients_match_finite_differences(
+      [&](const std::vector<torch::Tensor>& in) {
+        return attention_wiring_cost(torch::softmax(in[0], -1), lengths);
+      },
+      {torch::randn({2, 4, 4})}));
+  EXPECT_THROW(attention_wiring_cost(torch::rand({1, 4, 4}), attention_wiring_lengths(1, 3)),
+               c10::Error);
+}
+
 }  // namespace
 }  // namespace nosharing

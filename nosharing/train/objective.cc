@@ -12,6 +12,10 @@ ModelObjective batch_objective(ModelImpl& model, const Batch& batch, double labe
       logits, batch.labels,
       torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(label_smoothing));
   objective.total = objective.task;
+  for (AuxiliaryLoss& aux : model.auxiliary_losses()) {
+    objective.total = objective.total + aux.weight * aux.value;
+    objective.terms.emplace_back("aux/" + aux.name, std::move(aux.value));
+  }
   return objective;
 }
 

@@ -8,7 +8,8 @@
 
 namespace nosharing {
 
-// Classifier: total = task = cross-entropy (with `label_smoothing`), no terms.
+// Classifier: task = cross-entropy (with `label_smoothing`); total = task + Σ weight · value
+// over the model's auxiliary_losses(), each value a term "aux/<name>".
 ModelObjective batch_objective(ModelImpl& model, const Batch& batch, double label_smoothing);
 
 }  // namespace nosharing

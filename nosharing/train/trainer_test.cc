@@ -161,6 +161,59 @@ TEST(TrainerTest, TopographicLossesAreLoggedPerLayerAndResumeBitIdentically) {
   EXPECT_GT(train_lines, 0);
 }
 
+// The Mapformer through the trainer on a tiny task (12×12 images, 4×4 patches → a 3×3
+// grid): every "train" line carries aux/wiring and aux/infonce with loss = task_loss +
+// Σ weight·aux, an interrupted run (drop path and InfoNCE sampling draw random numbers)
+// resumes bit-identically, and it learns; layerwise training runs too.
+TEST(TrainerTest, MapformerLogsAuxiliaryLossesResumesAndLearns) {
+  const std::string root = testing::make_temp_dir("mapformer");
+  testing::write_idx_dataset(root + "/data", 240, 24, 12, 12, 4, 7);
+  Config config = Config::resolve(
+      std::nullopt,
+      {"data.path=" + root + "/data", "model.preset=mapformer-fmnist", "model.dim=16",
+       "model.depth=2", "model.drop_path=0.1", "model.attn_dropout=0.1",
+       "model.aux_wiring=0.05", "model.aux_infonce=0.1", "topography.anchors=64",
+       "topography.negatives=64", "train.optimizer=adamw", "train.lr=0.005",
+       "train.weight_decay=0.01", "train.warmup_steps=5", "train.batch_size=16",
+       "train.epochs=4", "train.threads=1", "data.threads=2", "train.log_every=4"},
+      preset_toml);
+  TrainOptions whole = new_run(root + "/whole");
+  const TrainResult result = train_model(config, whole);
+  // 216 training images / 16 = 13 steps per epoch.
+  ASSERT_EQ(result.state.step, 52);
+  EXPECT_GE(result.last_eval.accuracy, 0.75);
+
+  TrainOptions parts = new_run(root + "/parts");
+  parts.interrupt_after_step = 9;
+  EXPECT_EQ(train_model(config, parts).status, TrainStatus::kInterrupted);
+  parts.resume = true;
+  parts.interrupt_after_step = 0;
+  EXPECT_EQ(train_model(config, parts).state.step, 52);
+  expect_identical_final_weights(whole.run_dir, parts.run_dir);
+
+  int64_t train_lines = 0;
+  for (const auto& line : read_metrics(whole.run_dir + "/metrics.jsonl")) {
+    if (line["kind"] != "train") continue;
+    ++train_lines;
+    ASSERT_TRUE(line.contains("aux/wiring") && line.contains("aux/infonce")) << line.dump();
+    const double wiring = line["aux/wiring"].get<double>();
+    const double infonce = line["aux/infonce"].get<double>();
+    EXPECT_GE(wiring, 1.0);  // self-attention, the minimum, costs 1
+    EXPECT_GT(infonce, 0.0);
+    EXPECT_NEAR(line["loss"].get<double>(),
+                line["task_loss"].get<double>() + 0.05 * wiring + 0.1 * infonce, 1e-4)
+        << line.dump();
+  }
+  EXPECT_EQ(train_lines, 13);
+
+  config.apply_set("model.layerwise=true");
+  config.apply_set("train.epochs=1");
+  TrainOptions layerwise = new_run(root + "/layerwise");
+  const TrainResult layerwise_result = train_model(config, layerwise);
+  EXPECT_EQ(layerwise_result.state.step, 13);
+  EXPECT_GT(layerwise_result.last_eval.n, 0);
+}
+
 TEST(TrainerTest, SharingATwinIsAUsageError) {
   const std::string root = testing::make_temp_dir("sleep_twin");
   testing::write_idx_dataset(root + "/data", 60, 10, 12, 12, 4, 3);

@@ -1,0 +1,204 @@
+#include "nosharing/analysis/mapformer_analysis.h"
+
+#include <ATen/ATen.h>
+#include <ATen/CPUGeneratorImpl.h>
+#include <fmt/format.h>
+
+#include <cmath>
+#include <limits>
+
+#include "nosharing/analysis/retinotopy.h"
+#include "nosharing/core/sheet.h"
+#include "nosharing/data/loader.h"
+
+namespace nosharing {
+namespace {
+
+constexpr int64_t kNoiseImages = 256;
+constexpr int64_t kNoiseBatch = 64;
+
+nlohmann::json number(double value) {
+  return std::isfinite(value) ? nlohmann::json(value) : nlohmann::json(nullptr);
+}
+
+nlohmann::json snr_json(const WeightSnr& snr) {
+  return {{"squared", number(snr.squared)}, {"abs", number(snr.abs)}};
+}
+
+// Rows of a float64 [N, K] tensor as nested arrays.
+nlohmann::json rows_json(const torch::Tensor& t) {
+  const torch::Tensor c = t.to(torch::kFloat64).contiguous();
+  nlohmann::json out = nlohmann::json::array();
+  for (int64_t i = 0; i < c.size(0); ++i) {
+    nlohmann::json row = nlohmann::json::array();
+    for (int64_t j = 0; j < c.size(1); ++j) row.push_back(number(c[i][j].item<double>()));
+    out.push_back(row);
+  }
+  return out;
+}
+
+nlohmann::json vector_json(const torch::Tensor& t) {
+  const torch::Tensor c = t.to(torch::kFloat64).contiguous();
+  nlohmann::json out = nlohmann::json::array();
+  for (int64_t i = 0; i < c.size(0); ++i) out.push_back(number(c[i].item<double>()));
+  return out;
+}
+
+// Running sums over images of one block's maps.
+struct BlockSums {
+  torch::Tensor attention;  // [L, L]
+  double length = 0;        // Σ_b mean_i Σ_j A_bij d_ij
+  double cost = 0;          // Σ_b (1/L) Σ_ij A_bij √(1 + d²)
+};
+
+}  // namespace
+
+MapformerAnalysis analyze_mapformer(MapformerImpl& model, BatchLoader* validation,
+                                    const std::vector<std::string>& class_names,
+                                    const AnalysisOptions& options) {
+  const MapformerOptions& mo = model.options();
+  const int64_t h = model.grid_height(), w = model.grid_width(), L = h * w, D = mo.dim();
+  MapformerAnalysis out;
+  out.grid_height = h;
+  out.grid_width = w;
+  out.patch = mo.patch();
+  out.dim = D;
+  out.input_height = mo.input().height;
+  out.input_width = mo.input().width;
+  out.class_names = class_names;
+  out.positions = position_coordinates(h, w);
+  const torch::Tensor distances = pairwise_distances(out.positions, out.positions);  // [L, L]
+  const torch::Tensor lengths = model.wiring_lengths();
+  const size_t depth = model.blocks().size();
+
+  std::vector<BlockSums> sums(depth);
+  for (auto& s : sums) s.attention = torch::zeros({L, L}, torch::kFloat64);
+  int64_t images = 0;
+  auto accumulate = [&](const torch::Tensor& batch) {
+    model.forward(batch);
+    for (size_t k = 0; k < depth; ++k) {
+      const torch::Tensor a = model.blocks()[k]->attn->last_attention().to(torch::kFloat64);
+      sums[k].attention += a.sum(0);
+      sums[k].length += (a * distances).sum(-1).mean(-1).sum().item<double>();
+      sums[k].cost += ((a * lengths).sum({1, 2}) / static_cast<double>(L)).sum().item<double>();
+    }
+    images += batch.size(0);
+  };
+  {
+    torch::NoGradGuard no_grad;
+    if (validation != nullptr) {
+      out.inputs = "validation";
+      validation->start_epoch(0);
+      while (auto batch = validation->next()) {
+        torch::Tensor x = batch->images;
+        if (options.max_images > 0 && images + x.size(0) > options.max_images) {
+          x = x.narrow(0, 0, options.max_images - images);
+        }
+        if (x.size(0) > 0) accumulate(x);
+        if (options.max_images > 0 && images >= options.max_images) break;
+      }
+    }
+    if (images == 0) {
+      out.inputs = "noise";
+      auto generator = at::detail::createCPUGenerator(options.seed);
+      for (int64_t begin = 0; begin < kNoiseImages; begin += kNoiseBatch) {
+        accumulate(
+            at::randn({kNoiseBatch, mo.input().channels, mo.input().height, mo.input().width},
+                      generator, at::TensorOptions()));
+      }
+    }
+  }
+  out.images = images;
+
+  const torch::Tensor own = out.positions;
+  for (size_t k = 0; k < depth; ++k) {
+    MapformerBlockAnalysis b;
+    b.name = fmt::format("block{}", k + 1);
+    b.mean_attention = sums[k].attention / static_cast<double>(images);
+    b.centres = b.mean_attention.matmul(own);                            // [L, 2]
+    const torch::Tensor d2 = pairwise_distances(b.centres, own).pow(2);  // [L (centre), L (p_j)]
+    b.spread = (b.mean_attention * d2).sum(1).clamp_min(0).sqrt();
+    b.attention_correlation = rf_position_correlation(b.centres, own);
+    b.mean_spread = b.spread.mean().item<double>();
+    b.mean_shift = (b.centres - own).pow(2).sum(1).sqrt().mean().item<double>();
+    b.self_attention = b.mean_attention.diagonal().mean().item<double>();
+    b.wiring_length = sums[k].length / static_cast<double>(images);
+    b.wiring_cost = sums[k].cost / static_cast<double>(images);
+
+    // RF centres of a seeded sample of the block's output units (unit = column·D + channel).
+    const int64_t units = L * D;
+    auto generator = at::detail::createCPUGenerator(options.seed + 31 * (k + 1));
+    b.rf_units = std::get<0>(at::randperm(units, generator, at::TensorOptions().dtype(at::kLong))
+                                 .slice(0, 0, std::min(units, options.rf_units))
+                                 .sort());
+    const int64_t blocks = static_cast<int64_t>(k) + 1;
+    const UnitFunction f = [&model, blocks](const torch::Tensor& x) {
+      return model.features(x, blocks).flatten(1);
+    };
+    RfOptions rf;
+    rf.seed = options.seed;
+    b.rf_centres =
+        rf_centres(f, mo.input().channels, mo.input().height, mo.input().width, b.rf_units, rf);
+    b.rf_correlation =
+        rf_position_correlation(b.rf_centres, own.index_select(0, b.rf_units.div(D, "floor")));
+
+    const ColumnMlp& mlp = model.blocks()[k]->mlp;
+    b.fc1_snr = weight_snr(mlp->fc1->weight.detach());
+    b.fc2_snr = weight_snr(mlp->fc2->weight.detach());
+    out.blocks.push_back(std::move(b));
+  }
+  out.head_maps = model.head()->u.detach().to(torch::kFloat64).reshape({-1, h, w}).clone();
+  out.embedding_snr = mo.shared_embedding() ? WeightSnr{kMaxWeightSnr, kMaxWeightSnr}
+                                            : weight_snr(model.column_embedding()->weight.detach());
+  return out;
+}
+
+nlohmann::json mapformer_analysis_to_json(const MapformerAnalysis& analysis) {
+  nlohmann::json layers = nlohmann::json::array();
+  double length = 0, cost = 0;
+  for (const MapformerBlockAnalysis& b : analysis.blocks) {
+    length += b.wiring_length;
+    cost += b.wiring_cost;
+    nlohmann::json j;
+    j["name"] = b.name;
+    j["sheet"] = {{"layout", "column"},
+                  {"channels", analysis.dim},
+                  {"height", analysis.grid_height},
+                  {"width", analysis.grid_width}};
+    j["orientation"] = {
+        {"smoothness", nullptr}, {"pinwheel_density", nullptr}, {"mean_selectivity", nullptr}};
+    j["category"] = {{"smoothness", nullptr}, {"patches", nullptr}};
+    j["retinotopy"] = {{"correlation", number(b.rf_correlation)},
+                       {"units", b.rf_units.defined() ? b.rf_units.size(0) : 0},
+                       {"attention_correlation", number(b.attention_correlation)}};
+    j["weight_snr"] = number(b.fc1_snr.squared);
+    j["mlp_weight_snr"] = {{"fc1", snr_json(b.fc1_snr)}, {"fc2", snr_json(b.fc2_snr)}};
+    j["attention"] = {{"centres", rows_json(b.centres)},
+                      {"spread", vector_json(b.spread)},
+                      {"mean_spread", number(b.mean_spread)},
+                      {"mean_shift", number(b.mean_shift)},
+                      {"self_attention", number(b.self_attention)},
+                      {"wiring_length", number(b.wiring_length)},
+                      {"wiring_cost", number(b.wiring_cost)}};
+    layers.push_back(j);
+  }
+  const double blocks = static_cast<double>(std::max<size_t>(1, analysis.blocks.size()));
+  const torch::Tensor maps = analysis.head_maps;
+  return {{"model", "mapformer"},
+          {"grid",
+           {{"height", analysis.grid_height},
+            {"width", analysis.grid_width},
+            {"patch", analysis.patch},
+            {"dim", analysis.dim}}},
+          {"images", analysis.images},
+          {"inputs", analysis.inputs},
+          {"classes", analysis.class_names},
+          {"layers", layers},
+          {"head",
+           {{"shape", {maps.size(0), maps.size(1), maps.size(2)}},
+            {"maps", rows_json(maps.reshape({maps.size(0), -1}))}}},
+          {"wiring", {{"length", number(length / blocks)}, {"cost", number(cost / blocks)}}},
+          {"embedding_weight_snr", snr_json(analysis.embedding_snr)}};
+}
+
+}  // namespace nosharing

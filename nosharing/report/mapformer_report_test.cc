@@ -1,0 +1,73 @@
+#include "nosharing/report/mapformer_report.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <regex>
+
+#include "nosharing/core/config.h"
+#include "nosharing/models/model.h"
+#include "nosharing/report/analyze_run.h"
+#include "nosharing/train/run_directory.h"
+#include "nosharing/train/trainer.h"
+#include "tests/test_util.h"
+
+namespace nosharing {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A tiny trained mapformer run (12×12 images, 3×3 grid) through `analyze`: analysis.json with
+// one layer per block and the head maps, and a report whose every figure exists beside it.
+TEST(MapformerReportTest, AnalyzeWritesTheJsonAndEveryFigure) {
+  const std::string root = testing::make_temp_dir("mapformer_report");
+  testing::write_idx_dataset(root + "/data", 120, 12, 12, 12, 3, 5);
+  const Config config = Config::resolve(
+      std::nullopt,
+      {"data.path=" + root + "/data", "model.preset=mapformer-fmnist", "model.dim=8",
+       "model.depth=2", "topography.anchors=32", "topography.negatives=32", "train.optimizer=adamw",
+       "train.lr=0.005", "train.batch_size=16", "train.epochs=1", "train.threads=1",
+       "data.threads=1", "analysis.rf_units=8", "analysis.max_images=10"},
+      preset_toml);
+  const std::string run = root + "/run";
+  create_run_directory(run, false);
+  TrainOptions options;
+  options.run_dir = run;
+  options.quiet = true;
+  train_model(config, options);
+
+  const AnalyzeRunResult result = analyze_run(run);
+  EXPECT_EQ(result.analysis_json, run + "/analysis.json");
+  EXPECT_EQ(result.report, run + "/report/index.html");
+  const nlohmann::json j = nlohmann::json::parse(testing::read_file(result.analysis_json));
+  EXPECT_EQ(j["model"], "mapformer");
+  EXPECT_EQ(j["images"], 10);
+  EXPECT_EQ(j["inputs"], "validation");
+  ASSERT_EQ(j["layers"].size(), 2u);
+  EXPECT_EQ(j["layers"][1]["name"], "block2");
+  EXPECT_EQ(j["layers"][0]["attention"]["centres"].size(), 9u);
+  EXPECT_TRUE(j["layers"][0]["attention"]["wiring_cost"].get<double>() >= 1.0);
+  // IDX data sets have the 10 classes of (Fashion-)MNIST.
+  const size_t classes = j["classes"].size();
+  EXPECT_EQ(classes, 10u);
+  EXPECT_EQ(j["head"]["shape"], (nlohmann::json{10, 3, 3}));
+  EXPECT_TRUE(j["wiring"]["length"].is_number());
+
+  const std::string html = testing::read_file(result.report);
+  const std::regex src("<img src=\"([^\"]+)\"");
+  int figures = 0;
+  for (auto it = std::sregex_iterator(html.begin(), html.end(), src); it != std::sregex_iterator();
+       ++it) {
+    const std::string file = (*it)[1];
+    EXPECT_EQ(file.find('/'), std::string::npos) << file;
+    EXPECT_TRUE(fs::is_regular_file(run + "/report/" + file)) << file;
+    ++figures;
+  }
+  // Loss, accuracy, auxiliary losses, depth; per block field + maps; a head map per class.
+  EXPECT_EQ(figures, 4 + 2 * 2 + static_cast<int>(classes));
+  EXPECT_NE(html.find("attention retinotopy"), std::string::npos);
+  EXPECT_EQ(html.find("http:"), std::string::npos);  // self-contained (the SVG namespace aside)
+}
+
+}  // namespace
+}  // namespace nosharing
