@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -92,6 +93,9 @@ TEST_F(CliTest, TrainWritesTheRunDirectoryOfTheContract) {
     EXPECT_TRUE(provenance.contains(key)) << key;
   }
   EXPECT_EQ(provenance["threads"], 1);
+  // OpenMP threads wait passively (cli/main.cc) unless the caller chose a policy.
+  const char* caller_policy = std::getenv("OMP_WAIT_POLICY");
+  EXPECT_EQ(provenance["omp_wait_policy"], caller_policy ? caller_policy : "PASSIVE");
   // The commit is recorded at build time (cmake/build_info.cmake); built from a git checkout
   // (as here and in CI), it is a full hash.
   if (fs::is_directory(std::string(NOSHARING_SOURCE_DIR) + "/.git") ||

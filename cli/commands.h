@@ -5,7 +5,9 @@
 
 #include <CLI/CLI.hpp>
 
+#include <exception>
 #include <functional>
+#include <string>
 
 namespace nosharing::cli {
 
@@ -20,6 +22,10 @@ void add_analyze_command(CLI::App& app, CommandRun& run);
 // Analyses a run into out_dir (empty: the run directory), prints the analysis.json path
 // unless quiet, and returns the report's index.html path.
 std::string analyze_and_report(const std::string& run_dir, const std::string& out_dir, bool quiet);
+
+// An error as the one line the CLI prints: the first line of what(), without LibTorch's
+// backtrace for a c10::Error.
+std::string one_line_message(const std::exception& error);
 
 // Joins argv into one line for provenance.json.
 std::string command_line_of(int argc, char** argv);

@@ -20,15 +20,17 @@ std::string command_line_of(int argc, char** argv) {
   return line;
 }
 
-}  // namespace nosharing::cli
-
-namespace {
-
-std::string first_line(std::string text) {
+std::string one_line_message(const std::exception& error) {
+  const auto* torch_error = dynamic_cast<const c10::Error*>(&error);
+  std::string text = torch_error != nullptr ? torch_error->what_without_backtrace() : error.what();
   const auto end = text.find('\n');
   if (end != std::string::npos) text.resize(end);
   return text;
 }
+
+}  // namespace nosharing::cli
+
+namespace {
 
 }  // namespace
 
@@ -40,7 +42,7 @@ namespace {
 // Mapformer trains at 316 images/s with 2 threads against 734 with passive waiting, the
 // ott-cifar twin at ≈ 500 against ≈ 600. libgomp reads OMP_WAIT_POLICY once, when it is
 // loaded, so a process that finds it unset sets it to PASSIVE and re-executes itself; a value
-// the user set is kept.
+// the user set is kept (an empty one gives libgomp's default spinning, for comparison).
 void ensure_passive_openmp_waiting(char** argv) {
   if (std::getenv("OMP_WAIT_POLICY") != nullptr) return;
   if (setenv("OMP_WAIT_POLICY", "PASSIVE", /*overwrite=*/1) != 0) return;
@@ -77,22 +79,22 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForAllHelp& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "nosharing: %s (see nosharing --help)\n", first_line(e.what()).c_str());
+    std::fprintf(stderr, "nosharing: %s (see nosharing --help)\n", cli::one_line_message(e).c_str());
     return 2;
   }
   try {
     return run();
   } catch (const UsageError& e) {
-    std::fprintf(stderr, "nosharing: %s\n", first_line(e.what()).c_str());
+    std::fprintf(stderr, "nosharing: %s\n", cli::one_line_message(e).c_str());
     return 2;
   } catch (const RuntimeError& e) {
-    std::fprintf(stderr, "nosharing: %s\n", first_line(e.what()).c_str());
+    std::fprintf(stderr, "nosharing: %s\n", cli::one_line_message(e).c_str());
     return 1;
   } catch (const c10::Error& e) {
-    std::fprintf(stderr, "nosharing: %s\n", first_line(e.what_without_backtrace()).c_str());
+    std::fprintf(stderr, "nosharing: %s\n", cli::one_line_message(e).c_str());
     return 1;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "nosharing: %s\n", first_line(e.what()).c_str());
+    std::fprintf(stderr, "nosharing: %s\n", cli::one_line_message(e).c_str());
     return 1;
   }
 }

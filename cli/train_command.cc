@@ -229,7 +229,8 @@ int run_train(const TrainArgs& args) {
       std::fprintf(stderr,
                    "nosharing: analysis of %s failed: %s; the trained run is complete; retry "
                    "with: nosharing analyze --run %s\n",
-                   options.run_dir.c_str(), error.what(), options.run_dir.c_str());
+                   options.run_dir.c_str(), one_line_message(error).c_str(),
+                   options.run_dir.c_str());
       std::printf("%s\n", options.run_dir.c_str());
       return 1;
     }

@@ -207,7 +207,7 @@ torch::Tensor MapformerImpl::forward(torch::Tensor images) {
   block_outputs_.clear();
   const bool record = is_training();
   for (size_t k = 0; k < blocks_.size(); ++k) {
-    if (options_.layerwise() && k > 0) x = x.detach();
+    if (options_.layerwise() && k > 0 && is_training()) x = x.detach();
     x = blocks_[k]->forward(x);
     if (record) block_outputs_.push_back(x);
   }
@@ -219,7 +219,7 @@ torch::Tensor MapformerImpl::features(const torch::Tensor& images, int64_t block
               "mapformer features: blocks must be in [0, ", blocks_.size(), "], got ", blocks);
   torch::Tensor x = embed(images);
   for (int64_t k = 0; k < blocks; ++k) {
-    if (options_.layerwise() && k > 0) x = x.detach();
+    if (options_.layerwise() && k > 0 && is_training()) x = x.detach();
     x = blocks_[static_cast<size_t>(k)]->forward(x);
   }
   return x;

@@ -26,7 +26,9 @@
 // model.layerwise (LoCo-style, Xiong et al. 2020): the input of every block after the first
 // is detached, so no gradient crosses a block boundary. Block k (and the embedding, for the
 // first block) is trained only by its own auxiliary losses; the last block also by the
-// cross-entropy through the head. It needs at least one auxiliary weight > 0.
+// cross-entropy through the head. It needs at least one auxiliary weight > 0. The detaching
+// happens in training mode only: in eval mode the blocks compose as one function, so the
+// analysis can trace gradients from a late block back to the image (receptive fields).
 #pragma once
 
 #include <torch/arg.h>
@@ -145,7 +147,8 @@ class MapformerImpl : public ModelImpl {
   torch::Tensor block_infonce(size_t block) const;
 
   // The columns after `blocks` blocks (0: the embedding; depth: the last block, before the
-  // final norm), [B, L, D], following the layerwise detaching of forward(); keeps no block
+  // final norm), [B, L, D], following the layerwise detaching of forward() (in training
+  // mode only); keeps no block
   // outputs (the attention modules still keep their last maps).
   torch::Tensor features(const torch::Tensor& images, int64_t blocks);
 

@@ -196,6 +196,28 @@ TEST(MapformerTest, LayerwiseKeepsLaterLossesOutOfEarlierBlocks) {
   }
 }
 
+// Layerwise detaching is a training device: in eval mode the blocks compose as one function,
+// so the analysis can take gradients of a late block's units back to the image (receptive
+// fields). In training mode the same gradient stops at the block boundary.
+TEST(MapformerTest, LayerwiseDetachesInTrainingModeOnly) {
+  torch::manual_seed(5);
+  Mapformer model(tiny_options().layerwise(true));
+  for (bool training : {false, true}) {
+    model->train(training);
+    const torch::Tensor images = torch::randn({2, 3, 8, 8}).requires_grad_();
+    const torch::Tensor late = model->features(images, 3).sum();
+    const auto grads = torch::autograd::grad({late}, {images}, {}, /*retain_graph=*/false,
+                                             /*create_graph=*/false, /*allow_unused=*/true);
+    if (training) {
+      // Only the last block's own residual path from its (detached) input: no image gradient.
+      EXPECT_FALSE(grads[0].defined());
+    } else {
+      ASSERT_TRUE(grads[0].defined());
+      EXPECT_GT(grads[0].abs().sum().item<double>(), 0.0);
+    }
+  }
+}
+
 // The whole model in float64 against finite differences (w.r.t. the images; every layer in
 // between has its own gradient check).
 TEST(MapformerTest, GradientMatchesFiniteDifferences) {
