@@ -31,7 +31,7 @@ export OMP_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=$threads
 run_pass() {  # $1 = config label; the rest = env arguments
   local label="$1"; shift
   echo "== $label: OPENBLAS_CORETYPE=$(env "$@" sh -c 'echo ${OPENBLAS_CORETYPE-unset}')" >&2
-  record() { sed "s/^{/{\"config\": \"$label\", /" >> "$results"; }
+  record() { sed "s|^{|{\"config\": \"$label\", |" >> "$results"; }  # labels hold "/"
   env "$@" "$bench" --one=sgemm: --threads=$threads --seconds="$seconds" | record
   for shape in $shapes; do
     for method in fast reference conv2d; do

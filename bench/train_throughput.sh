@@ -69,7 +69,7 @@ export OMP_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=$threads
 run_pass() {  # $1 = config label; the rest = env arguments
   local label="$1"; shift
   echo "== $label: OPENBLAS_CORETYPE=$(env "$@" sh -c 'echo ${OPENBLAS_CORETYPE-unset}')" >&2
-  record() { sed "s/^{/{\"config\": \"$label\", /" >> "$results"; }
+  record() { sed "s|^{|{\"config\": \"$label\", |" >> "$results"; }  # labels hold "/"
   for model in unshared twin; do
     local sharing=none
     [ "$model" = twin ] && sharing=conv
