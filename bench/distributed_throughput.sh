@@ -58,21 +58,9 @@ python=/usr/bin/python3
 [ $((batch % 2)) -eq 0 ] || { echo "distributed_throughput.sh: --batch must be even" >&2; exit 2; }
 work="$(mktemp -d /tmp/distributed_throughput.XXXXXX)"
 
-if [ "$synthetic" = 1 ] || ! ls "$data"/data_batch_*.bin > /dev/null 2>&1; then
-  data="$work/synthetic-cifar"
-  mkdir -p "$data"
-  "$python" - "$data/data_batch_1.bin" <<'EOF'
-import sys
-import numpy as np
-rng = np.random.default_rng(0)
-records = rng.integers(0, 256, size=(10000, 3073), dtype=np.uint8)
-records[:, 0] = rng.integers(0, 10, size=10000)  # labels
-records.tofile(sys.argv[1])
-EOF
-  echo "# data: synthetic CIFAR-format batch, 10000 random images ($data)"
-else
-  echo "# data: $data"
-fi
+. "$here/cifar_data.sh"
+data="$(cifar_data_dir "$data" "$synthetic" "$work" "$python")"
+echo "# data: $data"
 echo "# $(date -u +%FT%TZ) $(uname -n), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)," \
      "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE-unset}"
 echo "# ott-cifar, global batch $batch, $steps timed steps after $warmup warm-up steps"

@@ -47,21 +47,9 @@ batch=128
 work="$(mktemp -d /tmp/train_throughput.XXXXXX)"
 results="$work/results.jsonl"
 
-if [ "$synthetic" = 1 ] || ! ls "$data"/data_batch_*.bin > /dev/null 2>&1; then
-  data="$work/synthetic-cifar"
-  mkdir -p "$data"
-  "$python" - "$data/data_batch_1.bin" <<'EOF'
-import sys
-import numpy as np
-rng = np.random.default_rng(0)
-records = rng.integers(0, 256, size=(10000, 3073), dtype=np.uint8)
-records[:, 0] = rng.integers(0, 10, size=10000)  # labels
-records.tofile(sys.argv[1])
-EOF
-  echo "# data: synthetic CIFAR-format batch, 10000 random images ($data)"
-else
-  echo "# data: $data"
-fi
+. "$here/cifar_data.sh"
+data="$(cifar_data_dir "$data" "$synthetic" "$work" "$python")"
+echo "# data: $data"
 
 # Both thread pools at 2 on both sides: LibTorch's/PyTorch's OpenMP and OpenBLAS's.
 export OMP_NUM_THREADS=$threads OPENBLAS_NUM_THREADS=$threads
