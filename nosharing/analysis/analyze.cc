@@ -49,6 +49,26 @@ double mean_finite(const std::vector<double>& values) {
   return n ? sum / static_cast<double>(n) : kNan;
 }
 
+void measure_retinotopy(LayerAnalysis& layer, const LcNetImpl& net, int64_t index,
+                        const AnalysisOptions& options) {
+  const int64_t units = layer.channels * layer.height * layer.width;
+  auto generator = at::detail::createCPUGenerator(options.seed + 17 * (index + 1));
+  layer.rf_units = std::get<0>(at::randperm(units, generator, at::TensorOptions().dtype(at::kLong))
+                                   .slice(0, 0, std::min(units, options.rf_units))
+                                   .sort());
+  const InputShape& input = net.options().input();
+  const UnitFunction f = [&net, index](const torch::Tensor& images) {
+    return lcnet_activations(net, images, index + 1).back().pre.flatten(1);
+  };
+  RfOptions rf;
+  rf.seed = options.seed;
+  layer.rf_centres = rf_centres(f, input.channels, input.height, input.width, layer.rf_units, rf);
+  layer.rf_correlation =
+      rf_position_correlation(layer.rf_centres, layer.coordinates.index_select(0, layer.rf_units));
+}
+
+}  // namespace
+
 void measure_orientation(LayerAnalysis& layer, const Sheet& sheet, const torch::Tensor& responses,
                          const Gratings& gratings, const AnalysisOptions& options) {
   const torch::Tensor tuning =
@@ -84,26 +104,6 @@ void measure_category(LayerAnalysis& layer, const Sheet& sheet,
   }
   layer.category_smoothness = mean_finite(smoothness);
 }
-
-void measure_retinotopy(LayerAnalysis& layer, const LcNetImpl& net, int64_t index,
-                        const AnalysisOptions& options) {
-  const int64_t units = layer.channels * layer.height * layer.width;
-  auto generator = at::detail::createCPUGenerator(options.seed + 17 * (index + 1));
-  layer.rf_units = std::get<0>(at::randperm(units, generator, at::TensorOptions().dtype(at::kLong))
-                                   .slice(0, 0, std::min(units, options.rf_units))
-                                   .sort());
-  const InputShape& input = net.options().input();
-  const UnitFunction f = [&net, index](const torch::Tensor& images) {
-    return lcnet_activations(net, images, index + 1).back().pre.flatten(1);
-  };
-  RfOptions rf;
-  rf.seed = options.seed;
-  layer.rf_centres = rf_centres(f, input.channels, input.height, input.width, layer.rf_units, rf);
-  layer.rf_correlation =
-      rf_position_correlation(layer.rf_centres, layer.coordinates.index_select(0, layer.rf_units));
-}
-
-}  // namespace
 
 AnalysisOptions AnalysisOptions::from_config(const Config& config) {
   AnalysisOptions o;
@@ -234,9 +234,48 @@ ModelAnalysis analyze_lcnet(const LcNetImpl& net, BatchLoader* validation,
   return analysis;
 }
 
+nlohmann::json orientation_json(const LayerAnalysis& layer) {
+  constexpr double kDegrees = 180.0 / M_PI;
+  const double mean_selectivity = layer.orientation.selectivity.defined()
+                                      ? layer.orientation.selectivity.mean().item<double>()
+                                      : kNan;
+  return {{"smoothness", number(layer.orientation_curve.smoothness)},
+                      {"selectivity_smoothness", number(layer.selectivity_curve.smoothness)},
+                      {"mean_selectivity", number(mean_selectivity)},
+                      {"pinwheel_density", number(layer.pinwheels.density)},
+                      {"pinwheel_count", layer.pinwheels.count()},
+                      {"column_spacing", number(layer.pinwheels.period)},
+                      {"curve_degrees", curve_json(layer.orientation_curve, kDegrees)},
+                      {"selectivity_curve", curve_json(layer.selectivity_curve, 1.0)}};
+}
+
+nlohmann::json category_json(const LayerAnalysis& layer,
+                             const std::vector<std::string>& class_names, int64_t images) {
+  if (layer.dprime.defined()) {
+    int64_t total = 0;
+    nlohmann::json per_class = nlohmann::json::object();
+    nlohmann::json class_smoothness = nlohmann::json::object();
+    for (size_t k = 0; k < layer.patches.size(); ++k) {
+      const std::string& name =
+          k < class_names.size() ? class_names[k] : std::to_string(k);
+      per_class[name] = layer.patches[k].components.size();
+      class_smoothness[name] = number(layer.dprime_curves[k].smoothness);
+      total += static_cast<int64_t>(layer.patches[k].components.size());
+    }
+    return {
+        {"smoothness", number(layer.category_smoothness)},
+        {"patches", total},
+        {"patches_per_class", per_class},
+        {"smoothness_per_class", class_smoothness},
+        {"max_dprime", number(at::nan_to_num(layer.dprime, -1e300).max().item<double>())},
+        {"images", images}};
+  } else {
+    return {{"smoothness", nullptr}, {"patches", nullptr}};
+  }
+}
+
 nlohmann::json analysis_to_json(const ModelAnalysis& analysis) {
   nlohmann::json layers = nlohmann::json::array();
-  constexpr double kDegrees = 180.0 / M_PI;
   for (const LayerAnalysis& layer : analysis.layers) {
     nlohmann::json j;
     j["name"] = layer.name;
@@ -245,38 +284,8 @@ nlohmann::json analysis_to_json(const ModelAnalysis& analysis) {
                   {"channels", layer.channels},
                   {"height", layer.height},
                   {"width", layer.width}};
-    const double mean_selectivity = layer.orientation.selectivity.defined()
-                                        ? layer.orientation.selectivity.mean().item<double>()
-                                        : kNan;
-    j["orientation"] = {{"smoothness", number(layer.orientation_curve.smoothness)},
-                        {"selectivity_smoothness", number(layer.selectivity_curve.smoothness)},
-                        {"mean_selectivity", number(mean_selectivity)},
-                        {"pinwheel_density", number(layer.pinwheels.density)},
-                        {"pinwheel_count", layer.pinwheels.count()},
-                        {"column_spacing", number(layer.pinwheels.period)},
-                        {"curve_degrees", curve_json(layer.orientation_curve, kDegrees)},
-                        {"selectivity_curve", curve_json(layer.selectivity_curve, 1.0)}};
-    if (layer.dprime.defined()) {
-      int64_t total = 0;
-      nlohmann::json per_class = nlohmann::json::object();
-      nlohmann::json class_smoothness = nlohmann::json::object();
-      for (size_t k = 0; k < layer.patches.size(); ++k) {
-        const std::string& name =
-            k < analysis.class_names.size() ? analysis.class_names[k] : std::to_string(k);
-        per_class[name] = layer.patches[k].components.size();
-        class_smoothness[name] = number(layer.dprime_curves[k].smoothness);
-        total += static_cast<int64_t>(layer.patches[k].components.size());
-      }
-      j["category"] = {
-          {"smoothness", number(layer.category_smoothness)},
-          {"patches", total},
-          {"patches_per_class", per_class},
-          {"smoothness_per_class", class_smoothness},
-          {"max_dprime", number(at::nan_to_num(layer.dprime, -1e300).max().item<double>())},
-          {"images", analysis.images}};
-    } else {
-      j["category"] = {{"smoothness", nullptr}, {"patches", nullptr}};
-    }
+    j["orientation"] = orientation_json(layer);
+    j["category"] = category_json(layer, analysis.class_names, analysis.images);
     j["retinotopy"] = {{"correlation", number(layer.rf_correlation)},
                        {"units", layer.rf_units.defined() ? layer.rf_units.size(0) : 0}};
     j["weight_snr"] = number(layer.weight_snr.squared);

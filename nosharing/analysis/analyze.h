@@ -75,6 +75,24 @@ struct ModelAnalysis {
   int64_t input_height = 0, input_width = 0;  // the model's input, pixels
 };
 
+// The two map measures of one layer from its responses, shared by every model's analysis
+// (lcnet layers, the mapformer's columns). `layer.coordinates` must hold the sheet positions
+// of its units (`sheet.coordinates()`), in the order of `responses`' columns.
+//
+// Orientation from responses [S, U] to `gratings` (rectified: tuning uses max(r, 0)):
+// preference, selectivity, the c(d) curves (silent units left out) and pinwheels.
+void measure_orientation(LayerAnalysis& layer, const Sheet& sheet, const torch::Tensor& responses,
+                         const Gratings& gratings, const AnalysisOptions& options);
+// Category selectivity from accumulated class statistics: d′ per class and unit, its maps,
+// patches and smoothness (the mean over classes).
+void measure_category(LayerAnalysis& layer, const Sheet& sheet,
+                      const CategoryStatistics& statistics, const AnalysisOptions& options);
+
+// The "orientation" and "category" objects of a layer in analysis.json (DESIGN §8).
+nlohmann::json orientation_json(const LayerAnalysis& layer);
+nlohmann::json category_json(const LayerAnalysis& layer,
+                             const std::vector<std::string>& class_names, int64_t images);
+
 // Analyses every conv-shaped layer of `net` (put in eval mode by the caller). `validation`
 // serves normalised labelled images (may be null: no category measures); at most
 // options.max_images are used. `sheets` places each layer's units (core/sheet.h), one per

@@ -71,16 +71,30 @@ MapformerAnalysis analyze_mapformer(MapformerImpl& model, BatchLoader* validatio
   const torch::Tensor lengths = model.wiring_lengths();
   const size_t depth = model.blocks().size();
 
+  // Each block's output columns as a sheet of D channels at the h×w grid positions; the
+  // responses [B, L, D] are reordered to units u = (c·h + y)·w + x.
+  const Sheet sheet(SheetOptions(D, h, w));
+  const auto units_of = [](const torch::Tensor& columns) {
+    return columns.transpose(1, 2).flatten(1);  // [B, D·L]
+  };
+  const bool labelled = validation != nullptr && !class_names.empty();
+  std::vector<CategoryStatistics> statistics;
+  if (labelled) {
+    for (size_t k = 0; k < depth; ++k) {
+      statistics.emplace_back(static_cast<int64_t>(class_names.size()), D * L);
+    }
+  }
   std::vector<BlockSums> sums(depth);
   for (auto& s : sums) s.attention = torch::zeros({L, L}, torch::kFloat64);
   int64_t images = 0;
-  auto accumulate = [&](const torch::Tensor& batch) {
-    model.forward(batch);
+  auto accumulate = [&](const torch::Tensor& batch, const torch::Tensor& labels) {
+    const std::vector<torch::Tensor> columns = model.block_features(batch);
     for (size_t k = 0; k < depth; ++k) {
       const torch::Tensor a = model.blocks()[k]->attn->last_attention().to(torch::kFloat64);
       sums[k].attention += a.sum(0);
       sums[k].length += (a * distances).sum(-1).mean(-1).sum().item<double>();
       sums[k].cost += ((a * lengths).sum({1, 2}) / static_cast<double>(L)).sum().item<double>();
+      if (labels.defined()) statistics[k].add(units_of(columns[k]), labels);
     }
     images += batch.size(0);
   };
@@ -90,11 +104,12 @@ MapformerAnalysis analyze_mapformer(MapformerImpl& model, BatchLoader* validatio
       out.inputs = "validation";
       validation->start_epoch(0);
       while (auto batch = validation->next()) {
-        torch::Tensor x = batch->images;
-        if (options.max_images > 0 && images + x.size(0) > options.max_images) {
-          x = x.narrow(0, 0, options.max_images - images);
+        int64_t take = batch->images.size(0);
+        if (options.max_images > 0) take = std::min(take, options.max_images - images);
+        if (take > 0) {
+          accumulate(batch->images.narrow(0, 0, take),
+                     labelled ? batch->labels.narrow(0, 0, take) : torch::Tensor());
         }
-        if (x.size(0) > 0) accumulate(x);
         if (options.max_images > 0 && images >= options.max_images) break;
       }
     }
@@ -104,7 +119,8 @@ MapformerAnalysis analyze_mapformer(MapformerImpl& model, BatchLoader* validatio
       for (int64_t begin = 0; begin < kNoiseImages; begin += kNoiseBatch) {
         accumulate(
             at::randn({kNoiseBatch, mo.input().channels, mo.input().height, mo.input().width},
-                      generator, at::TensorOptions()));
+                      generator, at::TensorOptions()),
+            torch::Tensor());
       }
     }
   }
@@ -142,10 +158,29 @@ MapformerAnalysis analyze_mapformer(MapformerImpl& model, BatchLoader* validatio
     b.rf_correlation =
         rf_position_correlation(b.rf_centres, own.index_select(0, b.rf_units.div(D, "floor")));
 
+    b.maps.name = b.name;
+    b.maps.layout = sheet_layout_name(sheet.options().layout());
+    b.maps.channels = D;
+    b.maps.height = h;
+    b.maps.width = w;
+    b.maps.coordinates = sheet.coordinates();
+    if (labelled && out.inputs == "validation") {
+      measure_category(b.maps, sheet, statistics[k], options);
+    }
+
     const ColumnMlp& mlp = model.blocks()[k]->mlp;
     b.fc1_snr = weight_snr(mlp->fc1->weight.detach());
     b.fc2_snr = weight_snr(mlp->fc2->weight.detach());
     out.blocks.push_back(std::move(b));
+  }
+  {  // Orientation: every block from one pass of the gratings.
+    torch::NoGradGuard no_grad;
+    const Gratings gratings = make_gratings(mo.input().channels, mo.input().height,
+                                            mo.input().width, options.gratings);
+    const std::vector<torch::Tensor> columns = model.block_features(gratings.images);
+    for (size_t k = 0; k < depth; ++k) {
+      measure_orientation(out.blocks[k].maps, sheet, units_of(columns[k]), gratings, options);
+    }
   }
   out.head_maps = model.head()->u.detach().to(torch::kFloat64).reshape({-1, h, w}).clone();
   out.embedding_snr = mo.shared_embedding() ? WeightSnr{kMaxWeightSnr, kMaxWeightSnr}
@@ -165,9 +200,8 @@ nlohmann::json mapformer_analysis_to_json(const MapformerAnalysis& analysis) {
                   {"channels", analysis.dim},
                   {"height", analysis.grid_height},
                   {"width", analysis.grid_width}};
-    j["orientation"] = {
-        {"smoothness", nullptr}, {"pinwheel_density", nullptr}, {"mean_selectivity", nullptr}};
-    j["category"] = {{"smoothness", nullptr}, {"patches", nullptr}};
+    j["orientation"] = orientation_json(b.maps);
+    j["category"] = category_json(b.maps, analysis.class_names, analysis.images);
     j["retinotopy"] = {{"correlation", number(b.rf_correlation)},
                        {"units", b.rf_units.defined() ? b.rf_units.size(0) : 0},
                        {"attention_correlation", number(b.attention_correlation)}};

@@ -20,6 +20,13 @@
 //                    stream keeps every column's own patch, so this stays high; the
 //                    attention centres show where the attention itself moved.
 //   weight SNR       of the block's column MLP layers over the columns (sharing/weight_snr.h)
+//   maps             the block's output columns as a sheet in the column layout (DESIGN §1:
+//                    D channels at each of the h×w grid positions, unit u = (c·h + y)·w + x)
+//                    measured as an lcnet layer is (analyze.h): orientation preference and
+//                    smoothness from the rectified responses to the gratings, d′ per class
+//                    and its smoothness and patches from the validation images (not
+//                    measured on noise inputs). This is where "do maps emerge?" is answered
+//                    for the mapformer: the residual stream is what each column passes on.
 // Head: the per-class pooling maps u_c of the factorised head, [C, h, w].
 #pragma once
 
@@ -53,6 +60,7 @@ struct MapformerBlockAnalysis {
   torch::Tensor rf_centres;  // float64 [N, 2], input pixels (y, x)
   double rf_correlation = 0;
   WeightSnr fc1_snr, fc2_snr;
+  LayerAnalysis maps;  // orientation and category maps of the block's output columns
 };
 
 struct MapformerAnalysis {
@@ -75,7 +83,7 @@ MapformerAnalysis analyze_mapformer(MapformerImpl& model, BatchLoader* validatio
 
 // analysis.json (DESIGN §8) of a mapformer run: {"model": "mapformer", "grid", "images",
 // "inputs", "classes", "layers": [one per block: {"name", "sheet", "orientation" and
-// "category" (null: not measured for the mapformer), "retinotopy": {"correlation" (RF),
+// "category" (as analysis_to_json writes them for an lcnet layer), "retinotopy": {"correlation" (RF),
 // "attention_correlation", "units"}, "weight_snr" (fc1), "mlp_weight_snr", "attention":
 // {"centres", "spread", "mean_spread", "mean_shift", "self_attention", "wiring_length",
 // "wiring_cost"}}], "head": {"shape", "maps"}, "wiring": {"length", "cost"} (means over

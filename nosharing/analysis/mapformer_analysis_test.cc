@@ -122,13 +122,70 @@ TEST(MapformerAnalysisTest, UniformAttentionAndTheJson) {
   EXPECT_EQ(layer["name"], "block1");
   EXPECT_TRUE(layer["retinotopy"]["attention_correlation"].is_null());
   EXPECT_TRUE(layer["retinotopy"]["correlation"].is_number());
-  EXPECT_TRUE(layer["orientation"]["smoothness"].is_null());
+  // The block's columns as a sheet: D·L = 36 units, d′ per class.
+  EXPECT_EQ(b.maps.coordinates.size(0), 36);
+  EXPECT_EQ(b.maps.dprime.sizes(), (std::vector<int64_t>{3, 36}));
+  EXPECT_EQ(b.maps.orientation.preferred.size(0), 36);
+  EXPECT_TRUE(layer["orientation"].contains("smoothness"));
+  EXPECT_TRUE(layer["orientation"]["mean_selectivity"].is_number());
+  EXPECT_TRUE(layer["category"]["patches"].is_number());
+  EXPECT_EQ(layer["category"]["images"], 20);
   EXPECT_EQ(layer["attention"]["centres"].size(), 9u);
   EXPECT_EQ(j["head"]["maps"].size(), 3u);
   EXPECT_EQ(j["head"]["maps"][0].size(), 9u);
   EXPECT_NEAR(j["head"]["maps"][1][4].get<double>(), model->head()->u[1][4].item<double>(), 1e-6);
   EXPECT_NEAR(j["wiring"]["length"].get<double>(), b.wiring_length, 1e-12);
   EXPECT_EQ(j["classes"].size(), 3u);
+}
+
+// Planted orientation columns: a one-block mapformer whose attention and MLP add nothing
+// (all their parameters zero), so the block passes the embedding on; column (y, x), channel c
+// of the unshared embedding is a cosine grating of period 5 pixels at θ = ((c + y + 2x) mod
+// 4)·45° over its 4×4 patch. The maps must find each unit's θ: this checks the unit order
+// u = (c·h + y)·w + x and the rectified-response tuning of the block's sheet.
+TEST(MapformerAnalysisTest, PlantedOrientationColumnsAreRecovered) {
+  const int64_t patch = 4, grid = 3, dim = 4;
+  Mapformer model(
+      MapformerOptions(InputShape{1, grid * patch, grid * patch}, 2).patch(patch).dim(dim).depth(1));
+  std::vector<double> planted(static_cast<size_t>(dim * grid * grid));
+  {
+    torch::NoGradGuard no_grad;
+    for (auto& p : model->blocks()[0]->attn->parameters()) p.zero_();
+    for (auto& p : model->blocks()[0]->mlp->parameters()) p.zero_();
+    torch::Tensor weight = model->column_embedding()->weight;  // [L, D, 1·4·4]
+    model->column_embedding()->bias.zero_();
+    for (int64_t y = 0; y < grid; ++y) {
+      for (int64_t x = 0; x < grid; ++x) {
+        for (int64_t c = 0; c < dim; ++c) {
+          const double theta = static_cast<double>((c + y + 2 * x) % 4) * M_PI / 4;
+          planted[static_cast<size_t>((c * grid + y) * grid + x)] = theta;
+          for (int64_t v = 0; v < patch; ++v) {
+            for (int64_t u = 0; u < patch; ++u) {
+              weight[y * grid + x][c][v * patch + u] =
+                  std::cos(2 * M_PI * (u * std::cos(theta) + v * std::sin(theta)) / 5.0);
+            }
+          }
+        }
+      }
+    }
+  }
+  model->eval();
+  const MapformerAnalysis a = analyze_mapformer(*model, nullptr, {}, small_options());
+  const LayerAnalysis& maps = a.blocks[0].maps;
+  ASSERT_EQ(maps.orientation.preferred.size(0), dim * grid * grid);
+  EXPECT_FALSE(maps.dprime.defined());  // noise inputs: no category maps
+  for (int64_t u = 0; u < dim * grid * grid; ++u) {
+    const double found = maps.orientation.preferred[u].item<double>();
+    const double want = planted[static_cast<size_t>(u)];
+    const double error = std::min(std::fmod(std::abs(found - want), M_PI),
+                                  M_PI - std::fmod(std::abs(found - want), M_PI));
+    EXPECT_LT(error * 180 / M_PI, 10.0) << "unit " << u << ": found " << found * 180 / M_PI
+                                        << "°, planted " << want * 180 / M_PI << "°";
+    // Its sheet position is its column's.
+    const int64_t column = u % (grid * grid);
+    EXPECT_EQ(maps.coordinates[u][0].item<double>(), static_cast<double>(column / grid));
+    EXPECT_EQ(maps.coordinates[u][1].item<double>(), static_cast<double>(column % grid));
+  }
 }
 
 }  // namespace

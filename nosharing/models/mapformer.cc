@@ -225,6 +225,17 @@ torch::Tensor MapformerImpl::features(const torch::Tensor& images, int64_t block
   return x;
 }
 
+std::vector<torch::Tensor> MapformerImpl::block_features(const torch::Tensor& images) {
+  std::vector<torch::Tensor> out;
+  torch::Tensor x = embed(images);
+  for (size_t k = 0; k < blocks_.size(); ++k) {
+    if (options_.layerwise() && k > 0 && is_training()) x = x.detach();
+    x = blocks_[k]->forward(x);
+    out.push_back(x);
+  }
+  return out;
+}
+
 torch::Tensor MapformerImpl::block_wiring_cost(size_t block) const {
   TORCH_CHECK(block < blocks_.size(), "mapformer: no block ", block);
   const torch::Tensor& attention = blocks_[block]->attn->last_attention();

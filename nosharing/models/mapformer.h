@@ -151,6 +151,9 @@ class MapformerImpl : public ModelImpl {
   // mode only); keeps no block
   // outputs (the attention modules still keep their last maps).
   torch::Tensor features(const torch::Tensor& images, int64_t blocks);
+  // The columns after each block, depth tensors [B, L, D] from one pass (as features(x, k)
+  // for k = 1 … depth); what the analysis measures as each block's sheet.
+  std::vector<torch::Tensor> block_features(const torch::Tensor& images);
 
   const MapformerOptions& options() const { return options_; }
   int64_t grid_height() const { return grid_height_; }

@@ -194,14 +194,10 @@ std::string training_curve_svg(const std::vector<nlohmann::json>& metrics, bool 
   return plot_svg({train, val}, o);
 }
 
-namespace {
-
 std::string figure(const std::string& file, const std::string& caption) {
   return fmt::format("<figure><img src=\"{0}\" alt=\"{1}\"><figcaption>{1}</figcaption></figure>\n",
                      xml_escape(file), xml_escape(caption));
 }
-
-}  // namespace
 
 std::string report_page_html(const std::string& title, const std::string& body) {
   return fmt::format(
@@ -245,6 +241,54 @@ window.addEventListener("load", function () {{
 </html>
 )html",
       xml_escape(title), body);
+}
+
+std::string layer_maps_html(const std::string& dir, const LayerAnalysis& layer,
+                            const std::vector<std::string>& class_names, int64_t input_height,
+                            int64_t input_width) {
+  auto put = [&](const std::string& name, const std::string& contents) {
+    write_file_atomic(dir + "/" + name, contents);
+  };
+  std::string body = "<div class=\"row\">\n";
+  write_png(dir + "/orientation_legend.png", orientation_legend());
+  const std::string ori = layer.name + "_orientation.png";
+  write_png(dir + "/" + ori, orientation_image(layer));
+  body += fmt::format(
+      "<figure><img src=\"{0}\" alt=\"{1} orientation map\"><figcaption>orientation "
+      "(hue; brightness = selectivity; pinwheels: white +½, black −½)<br><img "
+      "src=\"orientation_legend.png\" alt=\"orientation colour legend\" class=\"legend\"> "
+      "0° … 180°</figcaption></figure>\n",
+      xml_escape(ori), xml_escape(layer.name));
+  const std::string smooth = layer.name + "_smoothness.svg";
+  put(smooth, smoothness_svg(layer));
+  body += figure(smooth, "smoothness curves c(d)");
+  if (layer.rf_centres.defined()) {
+    const std::string rf = layer.name + "_rf.svg";
+    put(rf, rf_svg(layer, input_height, input_width));
+    body += figure(rf, "receptive-field centres, coloured by sheet position");
+  }
+  body += "</div>\n";
+  if (layer.dprime.defined()) {
+    const at::Tensor finite = at::nan_to_num(layer.dprime.abs(), 0.0, 0.0, 0.0);
+    const double limit = std::max(1.0, finite.max().item<double>());
+    body += fmt::format(
+        "<h3>{}: category selectivity d′ (blue −{:.2g} … white 0 … red +{:.2g}; "
+        "patches d′ &gt; threshold outlined)</h3>\n<div class=\"row\">\n",
+        xml_escape(layer.name), limit, limit);
+    const size_t classes = std::min(kMaxClassMaps, layer.patches.size());
+    for (size_t k = 0; k < classes; ++k) {
+      const std::string cls = k < class_names.size() ? class_names[k] : std::to_string(k);
+      const std::string file = fmt::format("{}_dprime_{}.png", layer.name, k);
+      write_png(dir + "/" + file, dprime_image(layer, k, limit));
+      body += figure(file, fmt::format("{}: {} patches", cls, layer.patches[k].components.size()));
+    }
+    body += "</div>\n";
+    if (layer.patches.size() > classes) {
+      body += fmt::format("<p class=\"note\">{} more classes not drawn.</p>\n",
+                          layer.patches.size() - classes);
+    }
+  }
+  return body;
 }
 
 std::string write_html_report(const std::string& dir, const ReportInputs& inputs) {
@@ -302,46 +346,10 @@ std::string write_html_report(const std::string& dir, const ReportInputs& inputs
             figure("training_accuracy.svg", "validation accuracy") + "</div>\n";
   }
 
-  write_png(dir + "/orientation_legend.png", orientation_legend());
   for (const LayerAnalysis& layer : analysis.layers) {
-    body += fmt::format("<h2>{}</h2>\n<div class=\"row\">\n", xml_escape(layer.name));
-    const std::string ori = layer.name + "_orientation.png";
-    write_png(dir + "/" + ori, orientation_image(layer));
-    body += fmt::format(
-        "<figure><img src=\"{0}\" alt=\"{1} orientation map\"><figcaption>orientation "
-        "(hue; brightness = selectivity; pinwheels: white +½, black −½)<br><img "
-        "src=\"orientation_legend.png\" alt=\"orientation colour legend\" class=\"legend\"> "
-        "0° … 180°</figcaption></figure>\n",
-        xml_escape(ori), xml_escape(layer.name));
-    const std::string smooth = layer.name + "_smoothness.svg";
-    put(smooth, smoothness_svg(layer));
-    body += figure(smooth, "smoothness curves c(d)");
-    const std::string rf = layer.name + "_rf.svg";
-    put(rf, rf_svg(layer, analysis.input_height, analysis.input_width));
-    body += figure(rf, "receptive-field centres, coloured by sheet position");
-    body += "</div>\n";
-    if (layer.dprime.defined()) {
-      const at::Tensor finite = at::nan_to_num(layer.dprime.abs(), 0.0, 0.0, 0.0);
-      const double limit = std::max(1.0, finite.max().item<double>());
-      body += fmt::format(
-          "<h3>{}: category selectivity d′ (blue −{:.2g} … white 0 … red +{:.2g}; "
-          "patches d′ &gt; threshold outlined)</h3>\n<div class=\"row\">\n",
-          xml_escape(layer.name), limit, limit);
-      const size_t classes = std::min(kMaxClassMaps, layer.patches.size());
-      for (size_t k = 0; k < classes; ++k) {
-        const std::string cls =
-            k < analysis.class_names.size() ? analysis.class_names[k] : std::to_string(k);
-        const std::string file = fmt::format("{}_dprime_{}.png", layer.name, k);
-        write_png(dir + "/" + file, dprime_image(layer, k, limit));
-        body +=
-            figure(file, fmt::format("{}: {} patches", cls, layer.patches[k].components.size()));
-      }
-      body += "</div>\n";
-      if (layer.patches.size() > classes) {
-        body += fmt::format("<p class=\"note\">{} more classes not drawn.</p>\n",
-                            layer.patches.size() - classes);
-      }
-    }
+    body += fmt::format("<h2>{}</h2>\n", xml_escape(layer.name));
+    body += layer_maps_html(dir, layer, analysis.class_names, analysis.input_height,
+                            analysis.input_width);
   }
 
   const std::string html = report_page_html(inputs.title, body);

@@ -32,6 +32,17 @@ std::string report_page_html(const std::string& title, const std::string& body);
 // loss per optimiser step, or (accuracy) the validation accuracy.
 std::string training_curve_svg(const std::vector<nlohmann::json>& metrics, bool accuracy);
 
+// One figure of a report: <figure> with the image at relative path `file` and its caption
+// (both escaped).
+std::string figure(const std::string& file, const std::string& caption);
+
+// The map figures of one layer (orientation map, c(d) curves, RF centres when measured, d′
+// maps per class), written into `dir`, and the HTML that shows them. Used for lcnet layers
+// and for the mapformer's blocks.
+std::string layer_maps_html(const std::string& dir, const LayerAnalysis& layer,
+                            const std::vector<std::string>& class_names, int64_t input_height,
+                            int64_t input_width);
+
 // Writes `dir`/index.html and its figures (creating `dir`); returns the path of
 // index.html. Files are written atomically.
 std::string write_html_report(const std::string& dir, const ReportInputs& inputs);

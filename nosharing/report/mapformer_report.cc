@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
+#include <limits>
 
 #include "nosharing/core/error.h"
 #include "nosharing/core/files.h"
@@ -31,9 +32,10 @@ std::string number_text(double value, const char* format = "{:.3g}") {
   return std::isfinite(value) ? fmt::format(fmt::runtime(format), value) : "–";
 }
 
-std::string figure(const std::string& file, const std::string& caption) {
-  return fmt::format("<figure><img src=\"{0}\" alt=\"{1}\"><figcaption>{1}</figcaption></figure>\n",
-                     xml_escape(file), xml_escape(caption));
+int64_t patch_count(const LayerAnalysis& layer) {
+  int64_t total = 0;
+  for (const Components& p : layer.patches) total += static_cast<int64_t>(p.components.size());
+  return total;
 }
 
 Rgb position_color(double y, double x, int64_t h, int64_t w) {
@@ -219,15 +221,19 @@ std::string write_mapformer_html(const std::string& dir, const std::string& titl
   body +=
       "<h2>Summary</h2>\n<table>\n<tr><th>block</th><th>attention retinotopy r</th><th>RF "
       "retinotopy r</th><th>mean spread</th><th>mean shift</th><th>self-attention</th>"
-      "<th>wiring length</th><th>wiring cost</th><th>MLP weight SNR (fc1 / fc2)</th></tr>\n";
+      "<th>wiring length</th><th>wiring cost</th><th>MLP weight SNR (fc1 / fc2)</th>"
+      "<th>orientation smoothness</th><th>category smoothness</th><th>patches</th></tr>\n";
   for (const MapformerBlockAnalysis& b : a.blocks) {
     body += fmt::format(
         "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
-        "<td>{}</td><td>{} / {}</td></tr>\n",
+        "<td>{}</td><td>{} / {}</td><td>{}</td><td>{}</td><td>{}</td></tr>\n",
         xml_escape(b.name), number_text(b.attention_correlation), number_text(b.rf_correlation),
         number_text(b.mean_spread), number_text(b.mean_shift), number_text(b.self_attention),
         number_text(b.wiring_length), number_text(b.wiring_cost), number_text(b.fc1_snr.squared),
-        number_text(b.fc2_snr.squared));
+        number_text(b.fc2_snr.squared), number_text(b.maps.orientation_curve.smoothness),
+        number_text(b.maps.dprime.defined() ? b.maps.category_smoothness
+                                             : std::numeric_limits<double>::quiet_NaN()),
+        b.maps.dprime.defined() ? std::to_string(patch_count(b.maps)) : "–");
   }
   body +=
       "</table>\n<p class=\"note\">Attention field of column i: Ā_i, its attention map averaged "
@@ -237,7 +243,9 @@ std::string write_mapformer_html(const std::string& dir, const std::string& titl
       "(or of gradient RF centres, DESIGN §5) with the columns' positions, mean over y and x "
       "(– when the centres do not vary). Wiring length: mean_i Σ_j A_ij d_ij (0: "
       "self-attention); wiring cost: the training loss (1/L) Σ_ij A_ij √(1 + d_ij²) (1: "
-      "self-attention).</p>\n";
+      "self-attention). Orientation and category smoothness, patches: the block's output "
+      "columns as a sheet (D channels at each grid position), measured as an lcnet layer's "
+      "(DESIGN §5).</p>\n";
 
   if (!metrics.empty()) {
     put("training_loss.svg", training_curve_svg(metrics, false));
@@ -279,6 +287,7 @@ std::string write_mapformer_html(const std::string& dir, const std::string& titl
                                      "at the map's maximum; the reading column outlined)",
                                      column_names));
     body += "</div>\n";
+    body += layer_maps_html(dir, b.maps, a.class_names, a.input_height, a.input_width);
   }
 
   if (a.head_maps.defined() && a.head_maps.numel() > 0) {

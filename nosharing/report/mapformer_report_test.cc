@@ -63,8 +63,12 @@ TEST(MapformerReportTest, AnalyzeWritesTheJsonAndEveryFigure) {
     EXPECT_TRUE(fs::is_regular_file(run + "/report/" + file)) << file;
     ++figures;
   }
-  // Loss, accuracy, auxiliary losses, depth; per block field + maps; a head map per class.
-  EXPECT_EQ(figures, 4 + 2 * 2 + static_cast<int>(classes));
+  // Loss, accuracy, auxiliary losses, depth; per block: attention field and maps, the
+  // orientation map, its legend, the c(d) curves and a d′ map per class; a head map per class.
+  EXPECT_EQ(figures, 4 + 2 * (5 + static_cast<int>(classes)) + static_cast<int>(classes));
+  EXPECT_TRUE(j["layers"][0]["orientation"]["mean_selectivity"].is_number());
+  EXPECT_TRUE(j["layers"][1]["category"]["patches"].is_number());
+  EXPECT_NE(html.find("block2_dprime_9.png"), std::string::npos);
   EXPECT_NE(html.find("attention retinotopy"), std::string::npos);
   EXPECT_EQ(html.find("http:"), std::string::npos);  // self-contained (the SVG namespace aside)
 }
