@@ -17,6 +17,7 @@
 
 #include "nosharing/core/config.h"
 #include "nosharing/core/seed.h"
+#include "nosharing/core/threads.h"
 #include "nosharing/models/model.h"
 #include "nosharing/train/topographic_objective.h"
 
@@ -46,6 +47,7 @@ void train_step(benchmark::State& state, const std::string& preset, InputShape i
     total.backward();
     sgd.step();
   }
+  state.SetLabel(blas_core_name());
   state.counters["images_per_second"] =
       benchmark::Counter(static_cast<double>(kBatch), benchmark::Counter::kIsIterationInvariantRate);
 }
