@@ -9,6 +9,7 @@
 
 #include "cli/commands.h"
 #include "nosharing/core/error.h"
+#include "nosharing/core/threads.h"
 
 namespace nosharing::cli {
 
@@ -29,27 +30,6 @@ std::string one_line_message(const std::exception& error) {
 }
 
 }  // namespace nosharing::cli
-
-namespace {
-
-}  // namespace
-
-namespace {
-
-// LibTorch's OpenMP threads spin after every parallel region (libgomp's default wait policy),
-// and on a machine with as many cores as compute threads they spin against OpenBLAS's own
-// threads and the data loader's: measured on 2 cores (docs/RESULTS.md, "Threads"), the
-// Mapformer trains at 316 images/s with 2 threads against 734 with passive waiting, the
-// ott-cifar twin at ≈ 500 against ≈ 600. libgomp reads OMP_WAIT_POLICY once, when it is
-// loaded, so a process that finds it unset sets it to PASSIVE and re-executes itself; a value
-// the user set is kept (an empty one gives libgomp's default spinning, for comparison).
-void ensure_passive_openmp_waiting(char** argv) {
-  if (std::getenv("OMP_WAIT_POLICY") != nullptr) return;
-  if (setenv("OMP_WAIT_POLICY", "PASSIVE", /*overwrite=*/1) != 0) return;
-  execv("/proc/self/exe", argv);  // returns only on failure: then run as we are
-}
-
-}  // namespace
 
 int main(int argc, char** argv) {
   using namespace nosharing;

@@ -234,9 +234,9 @@ std::vector<ConfigKeySpec> make_schema() {
       {"topography.layer_weights", Doubles{},
        "per-layer weights overriding topography.weight, one per unshared layer in order (0: "
        "no loss on that layer; empty: topography.weight everywhere)", {}},
-      {"topography.anchors", int64_t{1024},
+      {"topography.anchors", int64_t{256},
        "infonce: anchor columns sampled per step and layer (mapformer: per block)", {}},
-      {"topography.negatives", int64_t{1024},
+      {"topography.negatives", int64_t{256},
        "infonce: negative columns (of other images) sampled per step and layer (mapformer: "
        "per block)", {}},
       {"topography.sigma", 2.0, "infonce (also the mapformer's): neighbour kernel width σ, in grid units", {}},

@@ -8,6 +8,16 @@ namespace nosharing {
 // Returns the number used.
 int set_compute_threads(int threads);
 
+// LibTorch's OpenMP threads spin after every parallel region (libgomp's default wait policy),
+// and on a machine with as many cores as compute threads they spin against OpenBLAS's own
+// threads and the data loader's: measured on 2 cores (docs/RESULTS.md, "Threads"), the
+// Mapformer trains at 316 images/s with 2 threads against 734 with passive waiting, the
+// ott-cifar twin at ≈ 500 against ≈ 600. libgomp reads OMP_WAIT_POLICY once, when it is
+// loaded, so a process that finds it unset sets it to PASSIVE and re-executes itself
+// (/proc/self/exe with `argv`); a value the user set is kept (an empty one gives libgomp's
+// default spinning, for comparison). Call first thing in main(): the CLI and the benchmarks.
+void ensure_passive_openmp_waiting(char** argv);
+
 // Name of the BLAS core kernel OpenBLAS chose ("Haswell", "Cooperlake" …), or "unknown".
 const char* blas_core_name();
 

@@ -6,9 +6,14 @@
 //   L = −mean_anchors log( e^{s⁺} / (e^{s⁺} + Σ_n e^{ẑ_bi · ẑ_n / τ}) ),
 // negatives n: columns at any position of *other* images (same-image negatives are
 // masked). d = grid distance between positions (whatever the sheet layout), σ = 2, τ = 0.1.
-// Cost control: per step at most `anchors` anchor columns and `negatives` negative columns,
-// drawn uniformly without replacement from the B·P columns (all of them when there are
-// fewer) with LibTorch's global generator. A layer with one position has no neighbours: L = 0.
+// Cost control: per step at most `anchors` anchor columns and `negatives` negative columns
+// (default 256 each), with LibTorch's global generator; all B·P columns when there are fewer.
+// Negatives are drawn uniformly without replacement from the B·P columns; anchors
+// image-major: m = min(P, ⌈√anchors⌉) positions in each of ⌈anchors/m⌉ images (both without
+// replacement), so that their neighbour mixtures come from few images (one small batched
+// GEMM). The defaults keep the loss within a quarter of a training step of the networks it
+// regularises (bench/topography_bench.cc); at 1,024 and 1,024 the [A, N] logits alone cost
+// more than that. A layer with one position has no neighbours: L = 0.
 //
 // Floor: with s⁺ ≤ 1/τ and s_n ≥ −1/τ, L ≥ log(1 + N e^{−2/τ}) for N unmasked negatives,
 // reached when the columns of an image are identical and those of the other image opposite.
@@ -16,13 +21,16 @@
 
 #include <torch/nn/pimpl.h>
 
+#include <map>
+#include <utility>
+
 #include "nosharing/topography/topographic_loss.h"
 
 namespace nosharing {
 
 struct InfoNceLossOptions {
-  TORCH_ARG(int64_t, anchors) = 1024;
-  TORCH_ARG(int64_t, negatives) = 1024;
+  TORCH_ARG(int64_t, anchors) = 256;
+  TORCH_ARG(int64_t, negatives) = 256;
   TORCH_ARG(double, sigma) = 2.0;
   TORCH_ARG(double, tau) = 0.1;
 };
@@ -31,10 +39,16 @@ struct InfoNceLossOptions {
 torch::Tensor infonce_neighbour_weights(int64_t height, int64_t width, double sigma);
 
 // L above for given anchors and negatives: columns [B, P, C] (unnormalised), weights [P, P],
-// anchors and negatives int64 indices into the B·P columns (b·P + p).
+// anchors and negatives int64 indices into the B·P columns (b·P + p), anchors distinct.
+// Mixes neighbours for the anchors only (one batched GEMM over the images' anchors).
 torch::Tensor infonce_loss(const torch::Tensor& columns, const torch::Tensor& weights,
                            const torch::Tensor& anchors, const torch::Tensor& negatives,
                            double tau);
+// The same L, plainly: every column's neighbour mixture by one [P, P] GEMM, then the anchors'
+// rows. The check of infonce_loss (infonce_test.cc).
+torch::Tensor infonce_loss_reference(const torch::Tensor& columns, const torch::Tensor& weights,
+                                     const torch::Tensor& anchors, const torch::Tensor& negatives,
+                                     double tau);
 
 // L above with the cost control: up to options.anchors() anchors and options.negatives()
 // negatives drawn from the B·P columns [B, P, C] (without replacement, LibTorch's global
@@ -51,6 +65,8 @@ class InfoNceLossImpl : public TopographicLossImpl {
 
  private:
   InfoNceLossOptions options_;
+  // W per grid (height, width), made once: every step of a layer uses the same one.
+  std::map<std::pair<int64_t, int64_t>, torch::Tensor> neighbour_weights_;
 };
 TORCH_MODULE(InfoNceLoss);
 

@@ -74,6 +74,27 @@ TEST(InfoNceTest, ModuleSubsamplesAnchorsAndNegatives) {
   EXPECT_GE(value, 0.0);
 }
 
+// The gradient reaches a [B, C, H, W] layer in its own (contiguous) layout: a channels-last
+// gradient would make the network's ReLU and BatchNorm backward many times slower.
+TEST(InfoNceTest, GradientKeepsTheLayersLayout) {
+  torch::manual_seed(15);
+  const Sheet sheet(SheetOptions(4, 3, 3));
+  TopographicLayer layer{"lc1", sheet};
+  layer.responses = torch::randn({8, 4, 3, 3}).requires_grad_(true);
+  InfoNceLoss loss(InfoNceLossOptions().anchors(9).negatives(20));
+  // The network's own gradient arrives too; the sum must stay in its layout.
+  (loss->forward(layer) + layer.responses.sum()).backward();
+  ASSERT_TRUE(layer.responses.grad().defined());
+  EXPECT_TRUE(layer.responses.grad().is_contiguous());
+  EXPECT_GT(layer.responses.grad().abs().sum().item<double>(), 0.0);
+  // And the Mapformer's contiguous [B, L, D] columns get a contiguous gradient.
+  const torch::Tensor columns = torch::randn({8, 9, 4}).requires_grad_(true);
+  sampled_infonce_loss(columns, infonce_neighbour_weights(3, 3, 2.0),
+                       InfoNceLossOptions().anchors(9).negatives(20))
+      .backward();
+  EXPECT_TRUE(columns.grad().is_contiguous());
+}
+
 TEST(InfoNceTest, GradientMatchesFiniteDifferences) {
   torch::manual_seed(11);
   const torch::Tensor w = infonce_neighbour_weights(1, 3, 2.0);
@@ -127,6 +148,33 @@ TEST(InfoNceTest, MatchesASlowDirectComputationWithFixedNegatives) {
                            torch::tensor(anchors), torch::tensor(negatives), tau)
                   .item<double>(),
               expected, 1e-12);
+  EXPECT_NEAR(infonce_loss_reference(columns, infonce_neighbour_weights(H, W, sigma),
+                                     torch::tensor(anchors), torch::tensor(negatives), tau)
+                  .item<double>(),
+              expected, 1e-12);
+}
+
+// The anchors-only mixing (one batched GEMM over per-image slots) against the reference's
+// full [P, P] mixing: value and gradient, with anchors in no order and unevenly spread over
+// the images (one image has none, one has most), on a 3×4 grid.
+TEST(InfoNceTest, AnchorMixingMatchesTheFullMixingReference) {
+  torch::manual_seed(14);
+  const int64_t B = 4, P = 12, C = 5;
+  const torch::Tensor w = infonce_neighbour_weights(3, 4, 1.5);
+  const torch::Tensor anchors = torch::tensor({37, 2, 40, 11, 36, 47, 5, 44, 39, 0});  // none in image 1
+  const torch::Tensor negatives = torch::randperm(B * P).narrow(0, 0, 30);
+  const torch::Tensor x = torch::randn({B, P, C}, torch::kFloat64);
+  const torch::Tensor fast_in = x.clone().requires_grad_(true);
+  const torch::Tensor slow_in = x.clone().requires_grad_(true);
+  const torch::Tensor fast = infonce_loss(fast_in, w, anchors, negatives, 0.2);
+  const torch::Tensor slow = infonce_loss_reference(slow_in, w, anchors, negatives, 0.2);
+  EXPECT_NEAR(fast.item<double>(), slow.item<double>(), 1e-12);
+  fast.backward();
+  slow.backward();
+  EXPECT_TRUE(torch::allclose(fast_in.grad(), slow_in.grad(), 1e-10, 1e-12));
+  // Float32 columns (training's dtype) agree to float32 precision.
+  EXPECT_NEAR(infonce_loss(x.to(torch::kFloat32), w, anchors, negatives, 0.2).item<double>(),
+              slow.item<double>(), 1e-5);
 }
 
 // The sampled form (used on the Mapformer's block outputs) is the full loss when the sample
