@@ -2,9 +2,17 @@
 
 #include <torch/torch.h>
 
+#include "nosharing/topography/neighbour_cosine.h"
+
 namespace nosharing {
 
 torch::Tensor mean_neighbour_cosine(const TopographicLayer& layer, bool include_bias) {
+  const NeighbourPairs pairs =
+      neighbour_pairs(layer.sheet, layer.weight.size(0), layer.weight.size(1));
+  return neighbour_cosine(layer.weight, include_bias ? layer.bias : torch::Tensor(), pairs);
+}
+
+torch::Tensor mean_neighbour_cosine_reference(const TopographicLayer& layer, bool include_bias) {
   const torch::Tensor vectors =
       normalize_rows(unit_weight_vectors(layer.weight, include_bias ? layer.bias : torch::Tensor()));
   const torch::Tensor grids = layer.sheet.grids();  // [G, Hg, Wg]
@@ -25,7 +33,18 @@ torch::Tensor mean_neighbour_cosine(const TopographicLayer& layer, bool include_
 }
 
 torch::Tensor KernelSmoothnessLossImpl::forward(const TopographicLayer& layer) {
-  return (1 - mean_neighbour_cosine(layer, options_.include_bias())) / 2;
+  // The pairs depend only on the sheet and the weight's shape: built once per layer.
+  const auto key = std::make_tuple(layer.name, layer.weight.size(0), layer.weight.size(1));
+  auto cached = pairs_.find(key);
+  if (cached == pairs_.end()) {
+    cached = pairs_
+                 .emplace(key, neighbour_pairs(layer.sheet, layer.weight.size(0),
+                                               layer.weight.size(1)))
+                 .first;
+  }
+  const torch::Tensor s = neighbour_cosine(
+      layer.weight, options_.include_bias() ? layer.bias : torch::Tensor(), cached->second);
+  return (1 - s) / 2;
 }
 
 }  // namespace nosharing

@@ -11,6 +11,11 @@
 
 #include <torch/nn/pimpl.h>
 
+#include <map>
+#include <string>
+#include <tuple>
+
+#include "nosharing/topography/neighbour_cosine.h"
 #include "nosharing/topography/topographic_loss.h"
 
 namespace nosharing {
@@ -21,8 +26,12 @@ struct KernelSmoothnessLossOptions {
 };
 
 // S above, the mean neighbour-kernel cosine similarity of a layer: scalar tensor in the
-// dtype of layer.weight.
+// dtype of layer.weight. The fused function of neighbour_cosine.h.
 torch::Tensor mean_neighbour_cosine(const TopographicLayer& layer, bool include_bias = true);
+// The same S in plain LibTorch ops (normalise, lay out on the grids, products per direction):
+// the check of the fused one (kernel_smoothness_test.cc).
+torch::Tensor mean_neighbour_cosine_reference(const TopographicLayer& layer,
+                                              bool include_bias = true);
 
 class KernelSmoothnessLossImpl : public TopographicLossImpl {
  public:
@@ -33,6 +42,8 @@ class KernelSmoothnessLossImpl : public TopographicLossImpl {
 
  private:
   KernelSmoothnessLossOptions options_;
+  // Neighbour pairs per layer (name, positions, channels).
+  std::map<std::tuple<std::string, int64_t, int64_t>, NeighbourPairs> pairs_;
 };
 TORCH_MODULE(KernelSmoothnessLoss);
 

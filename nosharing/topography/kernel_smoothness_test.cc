@@ -75,5 +75,61 @@ TEST(KernelSmoothnessTest, GradientMatchesFiniteDifferences) {
       {torch::randn({4, 4, 3}), torch::randn({4, 4})}));
 }
 
+// The fused function against the plain LibTorch form on every layout (with and without bias,
+// uneven sheets, float32 and float64): values and gradients.
+TEST(KernelSmoothnessTest, FusedMatchesTheReference) {
+  torch::manual_seed(3);
+  const std::vector<Sheet> sheets = {
+      Sheet(SheetOptions(4, 3, 5)),
+      Sheet(SheetOptions(9, 2, 3).layout(SheetLayout::kHypercolumn)),
+      Sheet(SheetOptions(3, 4, 2).layout(SheetLayout::kRetinotopic)),
+      Sheet(SheetOptions(2, 1, 4))};
+  for (const Sheet& sheet : sheets) {
+    const int64_t c = sheet.options().channels();
+    const int64_t p = sheet.num_units() / c;
+    for (const bool with_bias : {true, false}) {
+      for (const auto dtype : {torch::kFloat64, torch::kFloat32}) {
+        const torch::Tensor w0 = torch::randn({p, c, 7}, dtype);
+        const torch::Tensor b0 = torch::randn({p, c}, dtype);
+        std::vector<torch::Tensor> grads;
+        std::vector<double> values;
+        for (const bool fused : {true, false}) {
+          const torch::Tensor w = w0.clone().requires_grad_(true);
+          const torch::Tensor b = b0.clone().requires_grad_(true);
+          const auto layer = make_layer(sheet, w, b);
+          const torch::Tensor s = fused ? mean_neighbour_cosine(layer, with_bias)
+                                        : mean_neighbour_cosine_reference(layer, with_bias);
+          (s * 3).backward();
+          values.push_back(s.item<double>());
+          grads.push_back(w.grad());
+          grads.push_back(with_bias ? b.grad() : torch::zeros_like(b));
+        }
+        const double tolerance = dtype == torch::kFloat64 ? 1e-12 : 1e-5;
+        EXPECT_NEAR(values[0], values[1], tolerance) << sheet.num_units() << " units";
+        EXPECT_TRUE(torch::allclose(grads[0], grads[2], tolerance, tolerance));
+        EXPECT_TRUE(torch::allclose(grads[1], grads[3], tolerance, tolerance));
+      }
+    }
+  }
+}
+
+// A zero kernel (norm below the floor ε = 1e-12) has cosine 0 with everything, as
+// normalize_rows makes it, and its gradient is the neighbours' direction scaled by 1/ε.
+TEST(KernelSmoothnessTest, FusedGradientMatchesFiniteDifferencesAndZeroKernels) {
+  torch::manual_seed(4);
+  const Sheet sheet(SheetOptions(4, 2, 3).layout(SheetLayout::kHypercolumn));
+  EXPECT_TRUE(test_util::gradients_match_finite_differences(
+      [&](const std::vector<torch::Tensor>& in) {
+        return mean_neighbour_cosine(make_layer(sheet, in[0], in[1]));
+      },
+      {torch::randn({6, 4, 3}), torch::randn({6, 4})}));
+  torch::Tensor w = torch::randn({6, 4, 3}, torch::kFloat64);
+  torch::Tensor b = torch::randn({6, 4}, torch::kFloat64);
+  w[2][1].zero_();
+  b[2][1] = 0;
+  EXPECT_NEAR(mean_neighbour_cosine(make_layer(sheet, w, b)).item<double>(),
+              mean_neighbour_cosine_reference(make_layer(sheet, w, b)).item<double>(), 1e-12);
+}
+
 }  // namespace
 }  // namespace nosharing

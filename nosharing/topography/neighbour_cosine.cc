@@ -1,0 +1,219 @@
+#include "nosharing/topography/neighbour_cosine.h"
+
+#include <ATen/Dispatch.h>
+#include <ATen/Parallel.h>
+#include <torch/csrc/autograd/custom_function.h>
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+namespace nosharing {
+namespace {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+constexpr double kEpsilon = 1e-12;  // normalize_rows' floor on the norm
+constexpr int64_t kGrain = 64;      // rows per parallel task
+
+// Four independent sums: the compiler can keep them in registers and vectorise.
+template <typename T>
+T dot(const T* a, const T* b, int64_t n) {
+  T s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    s0 += a[i] * b[i];
+    s1 += a[i + 1] * b[i + 1];
+    s2 += a[i + 2] * b[i + 2];
+    s3 += a[i + 3] * b[i + 3];
+  }
+  for (; i < n; ++i) s0 += a[i] * b[i];
+  return (s0 + s1) + (s2 + s3);
+}
+
+// The geometry shared by forward and backward.
+struct Rows {
+  int64_t count, width;  // R rows of D weights
+  const int64_t* offsets;
+  const int64_t* neighbours;
+  const double* weights;
+};
+
+// ‖v_r‖ for every row.
+template <typename T>
+void row_norms(const T* w, const T* b, const Rows& rows, T* norms) {
+  at::parallel_for(0, rows.count, kGrain, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      const T* wr = w + r * rows.width;
+      T squared = dot(wr, wr, rows.width);
+      if (b != nullptr) squared += b[r] * b[r];
+      norms[r] = std::sqrt(squared);
+    }
+  });
+}
+
+template <typename T>
+double forward_sum(const T* w, const T* b, const T* norms, const Rows& rows) {
+  return at::parallel_reduce(
+      0, rows.count, kGrain, 0.0,
+      [&](int64_t begin, int64_t end, double sum) {
+        for (int64_t r = begin; r < end; ++r) {
+          const T inv_r = T(1) / std::max<T>(norms[r], T(kEpsilon));
+          for (int64_t j = rows.offsets[r]; j < rows.offsets[r + 1]; ++j) {
+            const int64_t q = rows.neighbours[j];
+            if (q <= r) continue;  // each pair once
+            T d = dot(w + r * rows.width, w + q * rows.width, rows.width);
+            if (b != nullptr) d += b[r] * b[q];
+            sum += rows.weights[j] * static_cast<double>(d * inv_r /
+                                                         std::max<T>(norms[q], T(kEpsilon)));
+          }
+        }
+        return sum;
+      },
+      std::plus<double>());
+}
+
+// ∂S/∂v_r = Σ_q a_rq (v̂_q − cos_rq · v̂_r) / ‖v_r‖, where the norm is above ε; below it the
+// normalisation is the constant scale 1/ε and the second term vanishes.
+template <typename T>
+void backward_rows(const T* w, const T* b, const T* norms, const Rows& rows, T grad, T* grad_w,
+                   T* grad_b) {
+  at::parallel_for(0, rows.count, kGrain, [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      const T* wr = w + r * rows.width;
+      T* gr = grad_w + r * rows.width;
+      std::fill(gr, gr + rows.width, T(0));
+      const T inv_r = T(1) / std::max<T>(norms[r], T(kEpsilon));
+      T cos_sum = 0, bias_sum = 0;
+      for (int64_t j = rows.offsets[r]; j < rows.offsets[r + 1]; ++j) {
+        const int64_t q = rows.neighbours[j];
+        const T* wq = w + q * rows.width;
+        const T inv_q = T(1) / std::max<T>(norms[q], T(kEpsilon));
+        T d = dot(wr, wq, rows.width);
+        if (b != nullptr) d += b[r] * b[q];
+        const T a = static_cast<T>(rows.weights[j]);
+        cos_sum += a * d * inv_r * inv_q;
+        const T scale = a * inv_r * inv_q;
+        for (int64_t k = 0; k < rows.width; ++k) gr[k] += scale * wq[k];
+        if (b != nullptr) bias_sum += scale * b[q];
+      }
+      const T self = norms[r] > T(kEpsilon) ? cos_sum * inv_r * inv_r : T(0);
+      for (int64_t k = 0; k < rows.width; ++k) gr[k] = grad * (gr[k] - self * wr[k]);
+      if (grad_b != nullptr) grad_b[r] = grad * (bias_sum - self * b[r]);
+    }
+  });
+}
+
+Rows rows_of(const torch::Tensor& weight, const torch::Tensor& offsets,
+             const torch::Tensor& neighbours, const torch::Tensor& weights) {
+  return {weight.size(0) * weight.size(1), weight.size(2), offsets.data_ptr<int64_t>(),
+          neighbours.data_ptr<int64_t>(), weights.data_ptr<double>()};
+}
+
+struct NeighbourCosineFunction : public torch::autograd::Function<NeighbourCosineFunction> {
+  // An absent bias arrives as an empty 1-D tensor (custom functions take no undefined inputs).
+  static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& weight,
+                               const torch::Tensor& bias, const torch::Tensor& offsets,
+                               const torch::Tensor& neighbours, const torch::Tensor& weights) {
+    const bool has_bias = bias.dim() == 2;
+    const Rows rows = rows_of(weight, offsets, neighbours, weights);
+    torch::Tensor norms = torch::empty({rows.count}, weight.options());
+    double sum = 0;
+    AT_DISPATCH_FLOATING_TYPES(weight.scalar_type(), "neighbour_cosine_forward", [&] {
+      const scalar_t* b = has_bias ? bias.data_ptr<scalar_t>() : nullptr;
+      row_norms(weight.data_ptr<scalar_t>(), b, rows, norms.data_ptr<scalar_t>());
+      sum = forward_sum(weight.data_ptr<scalar_t>(), b, norms.data_ptr<scalar_t>(), rows);
+    });
+    ctx->save_for_backward({weight, bias, norms, offsets, neighbours, weights});
+    ctx->saved_data["has_bias"] = has_bias;
+    return torch::full({}, sum, weight.options());
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
+    TORCH_CHECK(!torch::GradMode::is_enabled(),
+                "neighbour_cosine: double backward (create_graph=true) is not supported; use "
+                "mean_neighbour_cosine_reference for higher-order gradients");
+    const auto saved = ctx->get_saved_variables();
+    const torch::Tensor &weight = saved[0], &bias = saved[1], &norms = saved[2];
+    const bool has_bias = ctx->saved_data["has_bias"].toBool();
+    const torch::Tensor& grad = grad_outputs[0];
+    if (!grad.defined()) return {{}, {}, {}, {}, {}};
+    const Rows rows = rows_of(weight, saved[3], saved[4], saved[5]);
+    torch::Tensor grad_w = torch::empty_like(weight);
+    torch::Tensor grad_b = has_bias ? torch::empty_like(bias) : torch::Tensor();
+    AT_DISPATCH_FLOATING_TYPES(weight.scalar_type(), "neighbour_cosine_backward", [&] {
+      backward_rows(weight.data_ptr<scalar_t>(), has_bias ? bias.data_ptr<scalar_t>() : nullptr,
+                    norms.data_ptr<scalar_t>(), rows, grad.item<scalar_t>(),
+                    grad_w.data_ptr<scalar_t>(),
+                    has_bias ? grad_b.data_ptr<scalar_t>() : nullptr);
+    });
+    return {grad_w, grad_b, {}, {}, {}};
+  }
+};
+
+}  // namespace
+
+NeighbourPairs neighbour_pairs(const Sheet& sheet, int64_t positions, int64_t channels) {
+  TORCH_CHECK(sheet.num_units() == positions * channels, "neighbour_pairs: the sheet has ",
+              sheet.num_units(), " units, the layer ", channels, " channels × ", positions,
+              " positions");
+  const torch::Tensor grids = sheet.grids().contiguous();  // [G, Hg, Wg] of sheet units
+  const int64_t count = grids.size(0), height = grids.size(1), width = grids.size(2);
+  const int64_t* unit = grids.data_ptr<int64_t>();
+  const auto row = [&](int64_t u) { return (u % positions) * channels + u / positions; };
+  const int64_t down = count * (height - 1) * width, right = count * height * (width - 1);
+  const int64_t directions = (height > 1 ? 1 : 0) + (width > 1 ? 1 : 0);
+  NeighbourPairs out;
+  out.pairs = down + right;
+  std::vector<std::vector<std::pair<int64_t, double>>> adjacency(
+      static_cast<size_t>(positions * channels));
+  const auto add = [&](int64_t u, int64_t v, double a) {
+    adjacency[static_cast<size_t>(row(u))].emplace_back(row(v), a);
+    adjacency[static_cast<size_t>(row(v))].emplace_back(row(u), a);
+  };
+  for (int64_t g = 0; g < count; ++g) {
+    for (int64_t y = 0; y < height; ++y) {
+      for (int64_t x = 0; x < width; ++x) {
+        const int64_t at = (g * height + y) * width + x;
+        if (y + 1 < height) add(unit[at], unit[at + width], 1.0 / double(directions * down));
+        if (x + 1 < width) add(unit[at], unit[at + 1], 1.0 / double(directions * right));
+      }
+    }
+  }
+  std::vector<int64_t> offsets = {0}, neighbours;
+  std::vector<double> weights;
+  for (const auto& list : adjacency) {
+    for (const auto& [q, a] : list) {
+      neighbours.push_back(q);
+      weights.push_back(a);
+    }
+    offsets.push_back(static_cast<int64_t>(neighbours.size()));
+  }
+  out.offsets = torch::tensor(offsets, torch::kInt64);
+  out.neighbours = torch::tensor(neighbours, torch::kInt64);
+  out.weights = torch::tensor(weights, torch::kFloat64);
+  return out;
+}
+
+torch::Tensor neighbour_cosine(const torch::Tensor& weight, const torch::Tensor& bias,
+                               const NeighbourPairs& pairs) {
+  TORCH_CHECK(weight.dim() == 3 && weight.device().is_cpu(),
+              "neighbour_cosine: expected a CPU weight [P, C, D], got ", weight.sizes());
+  TORCH_CHECK(pairs.offsets.numel() == weight.size(0) * weight.size(1) + 1,
+              "neighbour_cosine: pairs for ", pairs.offsets.numel() - 1, " rows, weight ",
+              weight.sizes());
+  if (pairs.pairs == 0) return torch::ones({}, weight.options());
+  torch::Tensor b = torch::empty({0}, weight.options());
+  if (bias.defined()) {
+    TORCH_CHECK(bias.sizes() == weight.sizes().slice(0, 2) &&
+                    bias.scalar_type() == weight.scalar_type(),
+                "neighbour_cosine: expected bias [", weight.size(0), ", ", weight.size(1), "] of ",
+                weight.scalar_type(), ", got ", bias.sizes(), " of ", bias.scalar_type());
+    b = bias.contiguous();
+  }
+  return NeighbourCosineFunction::apply(weight.contiguous(), b, pairs.offsets, pairs.neighbours,
+                                        pairs.weights);
+}
+
+}  // namespace nosharing
