@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "nosharing/topography/blurred_cosine.h"
+
 namespace nosharing {
 
 torch::Tensor topoloss_blur(const torch::Tensor& grids, double factor) {
@@ -32,12 +34,25 @@ TopoLossImpl::TopoLossImpl(TopoLossOptions options) : options_(options) {
 }
 
 torch::Tensor TopoLossImpl::forward(const TopographicLayer& layer) {
+  // The geometry depends only on the sheet and the weight's shape: built once per layer.
+  const auto key = std::make_tuple(layer.name, layer.weight.size(0), layer.weight.size(1));
+  auto cached = geometries_.find(key);
+  if (cached == geometries_.end()) {
+    cached = geometries_
+                 .emplace(key, blurred_cosine_geometry(layer.sheet, layer.weight.size(0),
+                                                       layer.weight.size(1), options_.factor()))
+                 .first;
+  }
+  return 1 - blurred_cosine(layer.weight, cached->second);
+}
+
+torch::Tensor topoloss_reference(const TopographicLayer& layer, double factor) {
   const torch::Tensor vectors = unit_weight_vectors(layer.weight, torch::Tensor());  // [U, D]
   const torch::Tensor grids = layer.sheet.grids();                                  // [G, H, W]
   const torch::Tensor g = vectors.index_select(0, grids.reshape({-1}))
                               .view({grids.size(0), grids.size(1), grids.size(2), -1})
                               .permute({0, 3, 1, 2});  // [G, D, H, W]
-  const torch::Tensor blurred = topoloss_blur(g, options_.factor());
+  const torch::Tensor blurred = topoloss_blur(g, factor);
   // Cosine over D per unit, with F.normalize's ε so that zero kernels give 0, not NaN.
   const auto unit_norm = [](const torch::Tensor& x) {
     return x / x.norm(2, /*dim=*/1, /*keepdim=*/true).clamp_min(1e-12);

@@ -12,6 +12,11 @@
 
 #include <torch/nn/pimpl.h>
 
+#include <map>
+#include <string>
+#include <tuple>
+
+#include "nosharing/topography/blurred_cosine.h"
 #include "nosharing/topography/topographic_loss.h"
 
 namespace nosharing {
@@ -23,6 +28,10 @@ struct TopoLossOptions {
 // Ĝ above: grids [G, D, H, W] → blurred [G, D, H, W].
 torch::Tensor topoloss_blur(const torch::Tensor& grids, double factor);
 
+// L above in plain LibTorch ops (gather to the grids, topoloss_blur, normalise): the check of
+// the fused blurred_cosine that TopoLoss uses (topoloss_test.cc).
+torch::Tensor topoloss_reference(const TopographicLayer& layer, double factor);
+
 class TopoLossImpl : public TopographicLossImpl {
  public:
   explicit TopoLossImpl(TopoLossOptions options = {});
@@ -31,6 +40,8 @@ class TopoLossImpl : public TopographicLossImpl {
 
  private:
   TopoLossOptions options_;
+  // Geometry per layer (name, positions, channels).
+  std::map<std::tuple<std::string, int64_t, int64_t>, BlurredCosineGeometry> geometries_;
 };
 TORCH_MODULE(TopoLoss);
 

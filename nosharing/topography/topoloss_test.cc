@@ -65,5 +65,48 @@ TEST(TopoLossTest, GradientMatchesFiniteDifferences) {
       {torch::randn({6, 4, 3})}));
 }
 
+// The fused blurred cosine against the plain LibTorch form: every layout, sheets smaller than
+// the factor, float32 and float64, values and gradients; then float64 finite differences.
+TEST(TopoLossTest, FusedMatchesTheReference) {
+  torch::manual_seed(21);
+  const std::vector<Sheet> sheets = {
+      Sheet(SheetOptions(3, 7, 8)),
+      Sheet(SheetOptions(16, 3, 4).layout(SheetLayout::kHypercolumn)),
+      Sheet(SheetOptions(2, 5, 3).layout(SheetLayout::kRetinotopic)),
+      Sheet(SheetOptions(2, 1, 6)), Sheet(SheetOptions(1, 2, 2))};
+  for (const Sheet& sheet : sheets) {
+    const int64_t c = sheet.options().channels();
+    const int64_t p = sheet.num_units() / c;
+    for (const double factor : {3.0, 2.0}) {
+      for (const auto dtype : {torch::kFloat64, torch::kFloat32}) {
+        const torch::Tensor w0 = torch::randn({p, c, 5}, dtype);
+        std::vector<torch::Tensor> grads;
+        std::vector<double> values;
+        for (const bool fused : {true, false}) {
+          TopographicLayer layer{"lc1", sheet};
+          layer.weight = w0.clone().requires_grad_(true);
+          const torch::Tensor loss = fused ? TopoLoss(TopoLossOptions().factor(factor))->forward(layer)
+                                           : topoloss_reference(layer, factor);
+          (loss * 2).backward();
+          values.push_back(loss.item<double>());
+          grads.push_back(layer.weight.grad());
+        }
+        const double tolerance = dtype == torch::kFloat64 ? 1e-12 : 1e-5;
+        EXPECT_NEAR(values[0], values[1], tolerance) << sheet.num_units() << " units, f " << factor;
+        EXPECT_TRUE(torch::allclose(grads[0], grads[1], tolerance, tolerance))
+            << sheet.num_units() << " units, f " << factor;
+      }
+    }
+  }
+  const Sheet sheet(SheetOptions(4, 3, 3).layout(SheetLayout::kHypercolumn));
+  EXPECT_TRUE(test_util::gradients_match_finite_differences(
+      [&](const std::vector<torch::Tensor>& in) {
+        TopographicLayer layer{"lc1", sheet};
+        layer.weight = in[0];
+        return TopoLoss(TopoLossOptions().factor(2.0))->forward(layer);
+      },
+      {torch::randn({9, 4, 3})}));
+}
+
 }  // namespace
 }  // namespace nosharing
