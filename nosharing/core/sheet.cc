@@ -51,7 +51,11 @@ torch::Tensor pairwise_distances(const torch::Tensor& a, const torch::Tensor& b)
               "pairwise_distances: expected points [N, 2] and [M, 2], got ", a.sizes(), " and ",
               b.sizes());
   // Differences rather than the ‖a‖² + ‖b‖² − 2ab expansion: exact zeros on the diagonal.
-  return (a.unsqueeze(1) - b.unsqueeze(0)).pow(2).sum(-1).sqrt();
+  // Per axis, not .sum(-1) over a [N, M, 2] tensor: a reduction over an innermost size-2
+  // dimension takes ATen's slow path (2 ms for 500 × 500 points, against 0.2 ms this way).
+  const torch::Tensor dy = a.select(1, 0).unsqueeze(1) - b.select(1, 0).unsqueeze(0);
+  const torch::Tensor dx = a.select(1, 1).unsqueeze(1) - b.select(1, 1).unsqueeze(0);
+  return (dy * dy + dx * dx).sqrt();
 }
 
 Sheet::Sheet(SheetOptions options) : options_(std::move(options)) {

@@ -30,6 +30,10 @@ struct SpatialCorrelationLossOptions {
 // The core of the loss, exposed for tests.
 torch::Tensor spatial_correlation_loss(const torch::Tensor& responses,
                                        const torch::Tensor& distances);
+// The same L by gathering the N(N−1)/2 lower-triangle pairs, as written above: the check of
+// spatial_correlation_loss, which masks the diagonal instead (spatial_correlation_test.cc).
+torch::Tensor spatial_correlation_loss_reference(const torch::Tensor& responses,
+                                                 const torch::Tensor& distances);
 
 class SpatialCorrelationLossImpl : public TopographicLossImpl {
  public:

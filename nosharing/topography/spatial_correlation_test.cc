@@ -75,5 +75,25 @@ TEST(SpatialCorrelationTest, GradientMatchesFiniteDifferences) {
       {torch::randn({5, 4})}));
 }
 
+// The masked form against the pair-gathering reference, values and gradients, including a
+// constant unit and a neighbourhood of one position (all distances equal).
+TEST(SpatialCorrelationTest, MaskedFormMatchesThePairReference) {
+  torch::manual_seed(31);
+  const Sheet sheet(SheetOptions(4, 5, 5).layout(SheetLayout::kHypercolumn));
+  const torch::Tensor units = torch::arange(0, 60, 2);
+  torch::Tensor x0 = torch::randn({16, 30}, torch::kFloat64);
+  x0.select(1, 3).fill_(2.0);  // a constant unit
+  for (const torch::Tensor& d : {sheet.distances(units), torch::zeros({30, 30}, torch::kFloat64)}) {
+    const torch::Tensor a = x0.clone().requires_grad_(true);
+    const torch::Tensor b = x0.clone().requires_grad_(true);
+    const torch::Tensor fast = spatial_correlation_loss(a, d);
+    const torch::Tensor slow = spatial_correlation_loss_reference(b, d);
+    EXPECT_NEAR(fast.item<double>(), slow.item<double>(), 1e-12);
+    fast.backward();
+    slow.backward();
+    EXPECT_TRUE(torch::allclose(a.grad(), b.grad(), 1e-9, 1e-12));
+  }
+}
+
 }  // namespace
 }  // namespace nosharing
