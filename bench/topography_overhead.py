@@ -7,9 +7,10 @@ overhead in percent (issue 5: at most 25 %), and the OpenBLAS kernel that ran.
 
 It runs two passes: with the environment as the machine sets it, and with OPENBLAS_CORETYPE
 and OPENBLAS_L2_SIZE unset (OpenBLAS's own kernel choice); if neither is set, the second pass
-forces OPENBLAS_CORETYPE=Haswell instead, so both kernels show. Google Benchmark runs each
-case to completion, one after the other, so run it on a quiet machine;
---benchmark_repetitions=3 reports medians.
+forces OPENBLAS_CORETYPE=Haswell instead, so both kernels show. Each pass runs every case 7
+times in random interleaved order and reports medians: step times on a shared 2-core VM
+drift by ±20 % over minutes, and interleaving spreads the drift over all cases instead of
+charging it to whichever ran last. Run it on a quiet machine.
 """
 import json
 import os
@@ -22,7 +23,9 @@ extra = sys.argv[2:]
 
 def run_pass(title, env):
     out = subprocess.run(
-        [binary, "--benchmark_filter=TopographicTrainStep", "--benchmark_format=json"] + extra,
+        [binary, "--benchmark_filter=TopographicTrainStep", "--benchmark_format=json",
+         "--benchmark_repetitions=7", "--benchmark_enable_random_interleaving=true",
+         "--benchmark_min_time=0.5"] + extra,
         check=True, capture_output=True, text=True, env=env).stdout
     rows, kernels = {}, set()
     for b in json.loads(out)["benchmarks"]:

@@ -9,9 +9,9 @@
 // Cost control: per step at most `anchors` anchor columns and `negatives` negative columns
 // (default 256 each), with LibTorch's global generator; all B·P columns when there are fewer.
 // Negatives are drawn uniformly without replacement from the B·P columns; anchors
-// image-major: m = min(P, ⌈√anchors⌉) positions in each of ⌈anchors/m⌉ images (both without
-// replacement), so that their neighbour mixtures come from few images (one small batched
-// GEMM). The defaults keep the loss within a quarter of a training step of the networks it
+// image-major: m = min(P, ⌈√anchors⌉) distinct positions (a random m-subset, cyclically
+// shifted by a random offset per image) in each of ⌈anchors/m⌉ images drawn without
+// replacement, so that their neighbour mixtures read few images. The defaults keep the loss within a quarter of a training step of the networks it
 // regularises (bench/topography_bench.cc); at 1,024 and 1,024 the [A, N] logits alone cost
 // more than that. A layer with one position has no neighbours: L = 0.
 //

@@ -1,0 +1,329 @@
+#include "nosharing/topography/infonce_function.h"
+
+#include <ATen/Dispatch.h>
+#include <ATen/Parallel.h>
+#include <torch/csrc/autograd/custom_function.h>
+#include <torch/torch.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+namespace nosharing {
+namespace {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+constexpr double kEpsilon = 1e-12;  // F.normalize's floor on a norm
+
+template <typename T>
+T dot(const T* a, const T* b, int64_t n) {
+  T s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    s0 += a[i] * b[i];
+    s1 += a[i + 1] * b[i + 1];
+    s2 += a[i + 2] * b[i + 2];
+    s3 += a[i + 3] * b[i + 3];
+  }
+  for (; i < n; ++i) s0 += a[i] * b[i];
+  return (s0 + s1) + (s2 + s3);
+}
+
+// v → v / max(‖v‖, ε) in place; returns ‖v‖.
+template <typename T>
+T normalise(T* v, int64_t n) {
+  const T norm = std::sqrt(dot(v, v, n));
+  const T scale = T(1) / std::max<T>(norm, T(kEpsilon));
+  for (int64_t i = 0; i < n; ++i) v[i] *= scale;
+  return norm;
+}
+
+// Gradient through v̂ = v / max(‖v‖, ε), in place on dv̂: (dv̂ − (dv̂·v̂) v̂) / ‖v‖ above the
+// floor, dv̂ / ε below it (there the normalisation is a constant scale).
+template <typename T>
+void normalise_backward(T* grad, const T* unit, T norm, int64_t n) {
+  if (norm > T(kEpsilon)) {
+    const T along = dot(grad, unit, n);
+    for (int64_t i = 0; i < n; ++i) grad[i] = (grad[i] - along * unit[i]) / norm;
+  } else {
+    for (int64_t i = 0; i < n; ++i) grad[i] /= T(kEpsilon);
+  }
+}
+
+// Which columns the loss reads: the I images holding anchors, each anchor's image and
+// position, and the negatives' (b, p).
+struct Sample {
+  int64_t batch, positions, channels, images;
+  std::vector<int64_t> image;         // i → b
+  std::vector<int64_t> anchor_image;  // a → i
+  std::vector<int64_t> anchor_position, negative_image, negative_position;
+};
+
+Sample make_sample(const torch::Tensor& columns, const torch::Tensor& anchors,
+                   const torch::Tensor& negatives) {
+  Sample s;
+  s.batch = columns.size(0);
+  s.positions = columns.size(1);
+  s.channels = columns.size(2);
+  const int64_t total = s.batch * s.positions;
+  std::vector<int64_t> index(static_cast<size_t>(s.batch), -1);
+  const int64_t* a = anchors.data_ptr<int64_t>();
+  for (int64_t n = 0; n < anchors.numel(); ++n) {
+    TORCH_CHECK(a[n] >= 0 && a[n] < total, "infonce_loss: anchor ", a[n], " outside the ",
+                total, " columns");
+    const auto b = static_cast<size_t>(a[n] / s.positions);
+    if (index[b] < 0) {
+      index[b] = static_cast<int64_t>(s.image.size());
+      s.image.push_back(static_cast<int64_t>(b));
+    }
+    s.anchor_image.push_back(index[b]);
+    s.anchor_position.push_back(a[n] % s.positions);
+  }
+  s.images = static_cast<int64_t>(s.image.size());
+  const int64_t* g = negatives.data_ptr<int64_t>();
+  for (int64_t n = 0; n < negatives.numel(); ++n) {
+    TORCH_CHECK(g[n] >= 0 && g[n] < total, "infonce_loss: negative ", g[n], " outside the ",
+                total, " columns");
+    s.negative_image.push_back(g[n] / s.positions);
+    s.negative_position.push_back(g[n] % s.positions);
+  }
+  return s;
+}
+
+struct InfoNceFunction : public torch::autograd::Function<InfoNceFunction> {
+  static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& columns,
+                               const torch::Tensor& weights, const torch::Tensor& anchors,
+                               const torch::Tensor& negatives, double tau) {
+    const Sample s = make_sample(columns, anchors, negatives);
+    const int64_t I = s.images, P = s.positions, C = s.channels;
+    const auto A = static_cast<int64_t>(s.anchor_image.size());
+    const auto N = static_cast<int64_t>(s.negative_image.size());
+    const auto options = columns.options();
+    torch::Tensor images = torch::empty({I, P, C}, options);  // ẑ of the anchor images
+    torch::Tensor image_norms = torch::empty({I, P}, options);
+    torch::Tensor negative_z = torch::empty({N, C}, options);
+    torch::Tensor negative_norms = torch::empty({N}, options);
+    torch::Tensor anchor_z = torch::empty({A, C}, options);
+    torch::Tensor positive = torch::empty({A}, options), lse = torch::empty({A}, options);
+    torch::Tensor target, target_norms = torch::empty({A}, options), logits;
+    double total = 0;
+    AT_DISPATCH_FLOATING_TYPES(columns.scalar_type(), "infonce_forward", [&] {
+      using T = scalar_t;
+      const T* x = columns.data_ptr<T>();
+      const int64_t sb = columns.stride(0), sp = columns.stride(1), sc = columns.stride(2);
+      const auto gather = [&](int64_t b, int64_t p, T* out) {
+        const T* row = x + b * sb + p * sp;
+        for (int64_t c = 0; c < C; ++c) out[c] = row[c * sc];
+      };
+      T* zi = images.data_ptr<T>();
+      T* ni = image_norms.data_ptr<T>();
+      for (int64_t i = 0; i < I; ++i) {
+        for (int64_t p = 0; p < P; ++p) {
+          T* v = zi + (i * P + p) * C;
+          gather(s.image[static_cast<size_t>(i)], p, v);
+          ni[i * P + p] = normalise(v, C);
+        }
+      }
+      T* zn = negative_z.data_ptr<T>();
+      for (int64_t n = 0; n < N; ++n) {
+        gather(s.negative_image[static_cast<size_t>(n)], s.negative_position[static_cast<size_t>(n)],
+               zn + n * C);
+        negative_norms.data_ptr<T>()[n] = normalise(zn + n * C, C);
+      }
+      T* za = anchor_z.data_ptr<T>();
+      for (int64_t a = 0; a < A; ++a) {
+        const int64_t i = s.anchor_image[static_cast<size_t>(a)];
+        const int64_t p = s.anchor_position[static_cast<size_t>(a)];
+        std::copy(zi + (i * P + p) * C, zi + (i * P + p + 1) * C, za + a * C);
+      }
+    });
+    // t_a = normalize(Σ_j W_pj ẑ_bj): per anchor, P axpys over its image's C-vectors (the
+    // layout [I, P, C] keeps them contiguous). 2·A·P·C FLOP, too small a product for BLAS's
+    // per-call cost to pay (a batched GEMM over the images measured slower).
+    target = torch::empty({A, C}, options);
+    AT_DISPATCH_FLOATING_TYPES(columns.scalar_type(), "infonce_targets", [&] {
+      using T = scalar_t;
+      const T* w = weights.data_ptr<T>();
+      const T* zi = images.data_ptr<T>();
+      T* t = target.data_ptr<T>();
+      at::parallel_for(0, A, 8, [&](int64_t begin, int64_t end) {
+        for (int64_t a = begin; a < end; ++a) {
+          const int64_t i = s.anchor_image[static_cast<size_t>(a)];
+          const T* row = w + s.anchor_position[static_cast<size_t>(a)] * P;
+          T* out = t + a * C;
+          std::fill(out, out + C, T(0));
+          for (int64_t j = 0; j < P; ++j) {
+            const T wj = row[j];
+            const T* z = zi + (i * P + j) * C;
+            for (int64_t c = 0; c < C; ++c) out[c] += wj * z[c];
+          }
+          target_norms.data_ptr<T>()[a] = normalise(out, C);
+          positive.data_ptr<T>()[a] = dot(anchor_z.data_ptr<T>() + a * C, out, C) / T(tau);
+        }
+      });
+    });
+    logits = anchor_z.mm(negative_z.t()).div_(tau);  // [A, N]
+    AT_DISPATCH_FLOATING_TYPES(columns.scalar_type(), "infonce_lse", [&] {
+      using T = scalar_t;
+      T* l = logits.data_ptr<T>();
+      const T* sp = positive.data_ptr<T>();
+      for (int64_t a = 0; a < A; ++a) {
+        const int64_t b = s.image[static_cast<size_t>(s.anchor_image[static_cast<size_t>(a)])];
+        T top = sp[a];
+        for (int64_t n = 0; n < N; ++n) {
+          if (s.negative_image[static_cast<size_t>(n)] == b) {
+            l[a * N + n] = -std::numeric_limits<T>::infinity();  // same image: masked
+          } else {
+            top = std::max(top, l[a * N + n]);
+          }
+        }
+        T sum = std::exp(sp[a] - top);
+        for (int64_t n = 0; n < N; ++n) sum += std::exp(l[a * N + n] - top);
+        lse.data_ptr<T>()[a] = top + std::log(sum);
+        total += static_cast<double>(lse.data_ptr<T>()[a] - sp[a]);
+      }
+    });
+    ctx->save_for_backward({images, image_norms, negative_z, negative_norms, weights, anchor_z,
+                            target, target_norms, positive, lse, logits});
+    ctx->saved_data["anchors"] = anchors;
+    ctx->saved_data["negatives"] = negatives;
+    ctx->saved_data["tau"] = tau;
+    ctx->saved_data["sizes"] = columns.sizes();
+    ctx->saved_data["strides"] = columns.strides();
+    return torch::full({}, total / static_cast<double>(A), options);
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
+    TORCH_CHECK(!torch::GradMode::is_enabled(),
+                "infonce_loss: double backward (create_graph=true) is not supported; use "
+                "infonce_loss_reference for higher-order gradients");
+    const torch::Tensor& grad = grad_outputs[0];
+    if (!grad.defined()) return {{}, {}, {}, {}, {}};
+    const auto v = ctx->get_saved_variables();
+    const torch::Tensor &images = v[0], &image_norms = v[1], &negative_z = v[2],
+                        &negative_norms = v[3], &weights = v[4], &anchor_z = v[5], &target = v[6],
+                        &target_norms = v[7], &positive = v[8], &lse = v[9], &logits = v[10];
+    const double tau = ctx->saved_data["tau"].toDouble();
+    const auto sizes = ctx->saved_data["sizes"].toIntVector();
+    const auto strides = ctx->saved_data["strides"].toIntVector();
+    const torch::Tensor columns_shape = torch::empty(sizes, images.options());
+    const Sample s = make_sample(columns_shape, ctx->saved_data["anchors"].toTensor(),
+                                 ctx->saved_data["negatives"].toTensor());
+    const int64_t I = s.images, P = s.positions, C = s.channels;
+    const int64_t A = anchor_z.size(0), N = negative_z.size(0);
+    // ∂L/∂s⁺_a = (p⁺_a − 1)/A, ∂L/∂s_an = p_an/A, p the softmax over [s⁺_a, s_a·].
+    torch::Tensor d_logits = torch::empty({A, N}, images.options());
+    torch::Tensor d_positive = torch::empty({A}, images.options());
+    AT_DISPATCH_FLOATING_TYPES(images.scalar_type(), "infonce_softmax", [&] {
+      using T = scalar_t;
+      const T q = static_cast<T>(grad.item<double>() / static_cast<double>(A));
+      const T* l = logits.data_ptr<T>();
+      T* dl = d_logits.data_ptr<T>();
+      for (int64_t a = 0; a < A; ++a) {
+        const T top = lse.data_ptr<T>()[a];
+        d_positive.data_ptr<T>()[a] = q * (std::exp(positive.data_ptr<T>()[a] - top) - T(1));
+        for (int64_t n = 0; n < N; ++n) dl[a * N + n] = q * std::exp(l[a * N + n] - top);
+      }
+    });
+    // The logits were ẑ_a·ẑ_n/τ and s⁺ = ẑ_a·t_a/τ.
+    torch::Tensor d_anchor = d_logits.mm(negative_z).div_(tau);    // [A, C], plus s⁺'s below
+    torch::Tensor d_negative = d_logits.t().mm(anchor_z).div_(tau);  // [N, C]
+    torch::Tensor d_target = torch::empty({A, C}, images.options());
+    torch::Tensor d_images = torch::zeros({I, P, C}, images.options());
+    AT_DISPATCH_FLOATING_TYPES(images.scalar_type(), "infonce_targets_backward", [&] {
+      using T = scalar_t;
+      const T* za = anchor_z.data_ptr<T>();
+      const T* t = target.data_ptr<T>();
+      T* da = d_anchor.data_ptr<T>();
+      T* dt = d_target.data_ptr<T>();
+      for (int64_t a = 0; a < A; ++a) {
+        const T dp = d_positive.data_ptr<T>()[a] / T(tau);
+        for (int64_t c = 0; c < C; ++c) {
+          da[a * C + c] += dp * t[a * C + c];
+          dt[a * C + c] = dp * za[a * C + c];
+        }
+        normalise_backward(dt + a * C, t + a * C, target_norms.data_ptr<T>()[a], C);
+      }
+      // Through the mixtures, ∂ẑ_bj += W_pj ∂m_a for the anchors of image b: parallel over
+      // images, each written by its own anchors only.
+      std::vector<std::vector<int64_t>> by_image(static_cast<size_t>(I));
+      for (int64_t a = 0; a < A; ++a) {
+        by_image[static_cast<size_t>(s.anchor_image[static_cast<size_t>(a)])].push_back(a);
+      }
+      const T* w = weights.data_ptr<T>();
+      T* di = d_images.data_ptr<T>();
+      at::parallel_for(0, I, 1, [&](int64_t begin, int64_t end) {
+        for (int64_t i = begin; i < end; ++i) {
+          for (const int64_t a : by_image[static_cast<size_t>(i)]) {
+            const T* row = w + s.anchor_position[static_cast<size_t>(a)] * P;
+            const T* g = dt + a * C;
+            for (int64_t j = 0; j < P; ++j) {
+              const T wj = row[j];
+              T* z = di + (i * P + j) * C;
+              for (int64_t c = 0; c < C; ++c) z[c] += wj * g[c];
+            }
+          }
+        }
+      });
+    });
+    torch::Tensor out = torch::zeros({sizes[0] * sizes[1] * sizes[2]}, images.options())
+                            .as_strided(sizes, strides);
+    AT_DISPATCH_FLOATING_TYPES(images.scalar_type(), "infonce_columns_backward", [&] {
+      using T = scalar_t;
+      T* di = d_images.data_ptr<T>();
+      const T* da = d_anchor.data_ptr<T>();
+      for (int64_t a = 0; a < A; ++a) {
+        T* row = di + (s.anchor_image[static_cast<size_t>(a)] * P +
+                       s.anchor_position[static_cast<size_t>(a)]) * C;
+        for (int64_t c = 0; c < C; ++c) row[c] += da[a * C + c];
+      }
+      T* x = out.data_ptr<T>();
+      const int64_t sb = strides[0], sp = strides[1], sc = strides[2];
+      const auto scatter = [&](int64_t b, int64_t p, const T* g) {
+        T* row = x + b * sb + p * sp;
+        for (int64_t c = 0; c < C; ++c) row[c * sc] += g[c];
+      };
+      const T* zi = images.data_ptr<T>();
+      const T* ni = image_norms.data_ptr<T>();
+      for (int64_t i = 0; i < I; ++i) {
+        for (int64_t p = 0; p < P; ++p) {
+          T* g = di + (i * P + p) * C;
+          normalise_backward(g, zi + (i * P + p) * C, ni[i * P + p], C);
+          scatter(s.image[static_cast<size_t>(i)], p, g);
+        }
+      }
+      T* dn = d_negative.data_ptr<T>();
+      const T* zn = negative_z.data_ptr<T>();
+      for (int64_t n = 0; n < N; ++n) {  // serial: a negative may sit in an anchor image
+        normalise_backward(dn + n * C, zn + n * C, negative_norms.data_ptr<T>()[n], C);
+        scatter(s.negative_image[static_cast<size_t>(n)],
+                s.negative_position[static_cast<size_t>(n)], dn + n * C);
+      }
+    });
+    return {out, {}, {}, {}, {}};
+  }
+};
+
+}  // namespace
+
+torch::Tensor infonce_loss_fused(const torch::Tensor& columns, const torch::Tensor& weights,
+                                 const torch::Tensor& anchors, const torch::Tensor& negatives,
+                                 double tau) {
+  TORCH_CHECK(columns.dim() == 3 && weights.dim() == 2 && weights.size(0) == columns.size(1) &&
+                  weights.size(1) == columns.size(1) && columns.device().is_cpu(),
+              "infonce_loss: expected CPU columns [B, P, C] and weights [P, P], got ",
+              columns.sizes(), " and ", weights.sizes());
+  TORCH_CHECK(tau > 0, "infonce_loss: tau ", tau, "; expected > 0");
+  // A permutation of a contiguous tensor (a layer's NCHW seen as [B, P, C]) keeps its strides,
+  // so its gradient comes back in the same layout; anything else is made contiguous first.
+  const torch::Tensor source =
+      columns.is_non_overlapping_and_dense() ? columns : columns.contiguous();
+  return InfoNceFunction::apply(source, weights.to(columns.scalar_type()).contiguous(),
+                                anchors.to(torch::kCPU, torch::kInt64).contiguous(),
+                                negatives.to(torch::kCPU, torch::kInt64).contiguous(), tau);
+}
+
+}  // namespace nosharing
