@@ -24,7 +24,7 @@ torch::Tensor sample_indices(int64_t total, int64_t count) {
 // n = min(B, ⌈count / m⌉) images drawn without replacement (one random m-subset of the
 // positions, shifted cyclically by a random offset per image), the first `count` of the n·m
 // columns (all B·P when count ≥ B·P). Few images with many anchors each keep the neighbour
-// mixing one small batched GEMM (infonce_loss); uniform draws over B·P would touch every
+// mixing to a few images (infonce_function.h); uniform draws over B·P would touch every
 // image of the batch.
 torch::Tensor sample_anchors(int64_t batch, int64_t positions, int64_t count) {
   if (count >= batch * positions) return torch::arange(batch * positions, kLong);

@@ -154,7 +154,7 @@ TEST(InfoNceTest, MatchesASlowDirectComputationWithFixedNegatives) {
               expected, 1e-12);
 }
 
-// The anchors-only mixing (one batched GEMM over per-image slots) against the reference's
+// The fused function (anchors-only mixing, hand-written backward) against the reference's
 // full [P, P] mixing: value and gradient, with anchors in no order and unevenly spread over
 // the images (one image has none, one has most), on a 3×4 grid.
 TEST(InfoNceTest, AnchorMixingMatchesTheFullMixingReference) {
