@@ -21,13 +21,16 @@ bool is_row_key(const std::string& key) {
   return row_keys.count(key) > 0 || key.rfind("sharing.", 0) == 0;
 }
 
-TEST(ExperimentsTest, SharingTableRowsRunTheOttCifarRecipe) {
+// Rows named <recipe>-*.toml in experiments/ against experiments/<recipe>.toml: each changes
+// a row key and nothing else; returns how many rows there are.
+int check_sharing_rows(const std::string& recipe_name) {
   const fs::path dir = fs::path(NOSHARING_SOURCE_DIR) / "experiments";
-  const Config recipe = Config::resolve((dir / "ott-cifar.toml").string(), {}, preset_toml);
+  const Config recipe =
+      Config::resolve((dir / (recipe_name + ".toml")).string(), {}, preset_toml);
   int rows = 0;
   for (const auto& entry : fs::directory_iterator(dir)) {
     const std::string name = entry.path().filename().string();
-    if (name.rfind("ott-cifar-", 0) != 0 || entry.path().extension() != ".toml") continue;
+    if (name.rfind(recipe_name + "-", 0) != 0 || entry.path().extension() != ".toml") continue;
     ++rows;
     const Config row = Config::resolve(entry.path().string(), {}, preset_toml);
     EXPECT_NO_THROW(SharingOptions::from_config(row)) << name;
@@ -38,12 +41,32 @@ TEST(ExperimentsTest, SharingTableRowsRunTheOttCifarRecipe) {
       if (is_row_key(spec.key)) {
         changed += a != b;
       } else {
-        EXPECT_EQ(a, b) << name << ": " << spec.key << " differs from experiments/ott-cifar.toml";
+        EXPECT_EQ(a, b) << name << ": " << spec.key << " differs from experiments/"
+                        << recipe_name << ".toml";
       }
     }
     EXPECT_GT(changed, 0) << name << " is the unshared row itself";
   }
-  EXPECT_EQ(rows, 7);  // twin, 2 shift rows, 3 instant rows, 1 hebbian row
+  return rows;
+}
+
+TEST(ExperimentsTest, SharingTableRowsRunTheOttCifarRecipe) {
+  EXPECT_EQ(check_sharing_rows("ott-cifar"), 7);  // twin, 2 shift rows, 3 instant, 1 hebbian
+}
+
+// The recipe keys (budget, optimiser, augmentation, seed) of the two sharing tables agree:
+// only the model differs.
+TEST(ExperimentsTest, PogodinResNetRowsRunTheSameRecipe) {
+  EXPECT_EQ(check_sharing_rows("pogodin-resnet20"), 2);  // twin, instant all every 10
+  const fs::path dir = fs::path(NOSHARING_SOURCE_DIR) / "experiments";
+  const Config ott = Config::resolve((dir / "ott-cifar.toml").string(), {}, preset_toml);
+  const Config resnet =
+      Config::resolve((dir / "pogodin-resnet20.toml").string(), {}, preset_toml);
+  for (const ConfigKeySpec& spec : config_schema()) {
+    if (spec.key.rfind("model.", 0) == 0) continue;
+    EXPECT_EQ(config_value_to_toml(ott.get(spec.key)), config_value_to_toml(resnet.get(spec.key)))
+        << spec.key;
+  }
 }
 
 // The topography table (issue 5): every experiments/alltnn-small-*.toml is the recipe of

@@ -17,11 +17,14 @@ std::vector<ConfigKeySpec> make_schema() {
        "named starting point whose keys sit between the defaults and your config", {}},
       {"model.type", std::string("lcnet"),
        "model family: lcnet (locally connected classifier), mapformer (column transformer "
-       "without weight sharing, seed 000) or wlsc (sparse coding on a sheet, unlabelled patches)",
-       {"lcnet", "mapformer", "wlsc"}},
+       "without weight sharing, seed 000), wlsc (sparse coding on a sheet, unlabelled patches) "
+       "or resnet (a CIFAR ResNet with every conv unshared, Pogodin et al.)",
+       {"lcnet", "mapformer", "wlsc", "resnet"}},
       {"model.sharing", std::string("none"),
        "none: every position owns its weights; conv: the weight-shared twin", {"none", "conv"}},
-      {"model.channels", Ints{32, 64}, "output channels of each locally connected layer", {}},
+      {"model.channels", Ints{32, 64},
+       "output channels of each locally connected layer (resnet: the width of each stage)", {}},
+      {"model.blocks", int64_t{3}, "resnet: basic blocks per stage (6n + 2 layers)", {}},
       {"model.kernels", Ints{5, 3}, "kernel size of each layer (one value: all layers)", {}},
       {"model.strides", Ints{2, 2}, "stride of each layer (one value: all layers)", {}},
       {"model.paddings", Ints{},

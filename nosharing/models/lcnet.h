@@ -98,9 +98,9 @@ class LcNetImpl : public ModelImpl {
   const std::vector<LcNetLayerSpec>& layer_specs() const { return specs_; }
 
   // The locally connected layers by name, in order; empty for the twin.
-  std::vector<std::pair<std::string, LocallyConnected2d>> unshared_layers() const;
+  std::vector<std::pair<std::string, LocallyConnected2d>> unshared_layers() const override;
   // The Conv2d layers by name, in order; empty unless sharing is kConv.
-  std::vector<std::pair<std::string, torch::nn::Conv2d>> conv_layers() const;
+  std::vector<std::pair<std::string, torch::nn::Conv2d>> conv_layers() const override;
 
   // The sheet of each conv-shaped layer's output units, in layer order (same for the twin).
   const std::vector<Sheet>& sheets() const { return sheets_; }

@@ -11,7 +11,10 @@
 #include <utility>
 #include <vector>
 
+#include <torch/nn/modules/conv.h>
+
 #include "nosharing/core/config.h"
+#include "nosharing/layers/locally_connected.h"
 
 namespace nosharing {
 
@@ -57,6 +60,16 @@ class ModelImpl : public torch::nn::Module {
   // objective right after forward() on the training batch (in training mode); terms with a
   // zero weight are left out. Default: none.
   virtual std::vector<AuxiliaryLoss> auxiliary_losses() { return {}; }
+
+  // The model's locally connected layers by name, in forward order: what sleep phases
+  // share (sharing/dynamic_sharing.h) and weight SNR measures. Default: none.
+  virtual std::vector<std::pair<std::string, LocallyConnected2d>> unshared_layers() const {
+    return {};
+  }
+  // Its weight-shared conv-shaped layers (a twin's Conv2d) by name, in forward order.
+  virtual std::vector<std::pair<std::string, torch::nn::Conv2d>> conv_layers() const {
+    return {};
+  }
 };
 using Model = std::shared_ptr<ModelImpl>;
 

@@ -8,6 +8,7 @@
 #include "nosharing/models/lcnet.h"
 #include "nosharing/models/mapformer.h"
 #include "nosharing/models/model.h"
+#include "nosharing/models/resnet.h"
 #include "nosharing/models/wlsc.h"
 
 namespace nosharing {
@@ -65,6 +66,16 @@ norm = "batch"
 hidden = []
 dropout = 0.0
 layout = "hypercolumn"
+)"},
+      {"pogodin-resnet20", R"(# ResNet-20 for CIFAR (He et al. 2016: 3 stages of 3 basic blocks, widths 16/32/64,
+# 3×3 convolutions, 1×1 projection shortcuts where the width or size changes) with every
+# conv-shaped layer unshared, the shortcuts too, BatchNorm per channel (Pogodin et al. 2021;
+# DESIGN §2). The twin: --set model.sharing=conv.
+[model]
+type = "resnet"
+sharing = "none"
+channels = [16, 32, 64]
+blocks = 3
 )"},
       {"ott-cifar", R"(# Ott et al. 2020 (DESIGN §2): LC(5×5, 64, s2, p2) → LC(5×5, 128, s2, p2) →
 # LC(3×3, 256, s1, p1) → FC 1024 → classes, BatchNorm per channel + ReLU after each LC;
@@ -168,7 +179,11 @@ Model build_model(const Config& config, const InputShape& input, int64_t num_cla
   if (type == "wlsc") {
     return std::make_shared<WlscImpl>(WlscOptions::from_config(config, input));
   }
-  throw_usage("model.type = \"{}\": no such model; expected lcnet, mapformer or wlsc", type);
+  if (type == "resnet") {
+    return std::make_shared<ResNetImpl>(ResNetOptions::from_config(config, input, num_classes));
+  }
+  throw_usage("model.type = \"{}\": no such model; expected lcnet, mapformer, wlsc or resnet",
+              type);
 }
 
 ModelObjective ModelImpl::own_objective(const torch::Tensor& images) {

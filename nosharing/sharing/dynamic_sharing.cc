@@ -194,7 +194,7 @@ void sleep_layer(LocallyConnected2dImpl& layer, const SharingOptions& options,
   }
 }
 
-std::vector<SleepRecord> run_sleep_phase(LcNetImpl& net, const SharingOptions& options,
+std::vector<SleepRecord> run_sleep_phase(ModelImpl& net, const SharingOptions& options,
                                          uint64_t seed, int64_t step) {
   std::vector<SleepRecord> records;
   uint64_t index = 0;

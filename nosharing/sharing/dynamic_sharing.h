@@ -24,7 +24,7 @@
 
 namespace nosharing {
 
-class LcNetImpl;
+class ModelImpl;
 class LocallyConnected2dImpl;
 
 enum class SharingMode { kNone, kInstant, kHebbian };
@@ -94,7 +94,7 @@ struct SleepRecord {
 // The sleep phase after optimiser step `step` on every unshared layer of `net`, in order.
 // Layer l's random draws come from a generator seeded by (seed, step, l), so a resumed run
 // repeats them bit for bit.
-std::vector<SleepRecord> run_sleep_phase(LcNetImpl& net, const SharingOptions& options,
+std::vector<SleepRecord> run_sleep_phase(ModelImpl& net, const SharingOptions& options,
                                          uint64_t seed, int64_t step);
 
 }  // namespace nosharing

@@ -8,7 +8,7 @@
 #include <limits>
 
 #include "nosharing/core/error.h"
-#include "nosharing/models/lcnet.h"
+#include "nosharing/models/model.h"
 #include "nosharing/models/mapformer.h"
 
 namespace nosharing {
@@ -52,12 +52,10 @@ std::vector<std::pair<std::string, WeightSnr>> layer_weight_snrs(const ModelImpl
     }
     return out;
   }
-  const auto* net = dynamic_cast<const LcNetImpl*>(&model);
-  if (net == nullptr) return out;
-  for (const auto& [name, layer] : net->unshared_layers()) {
+  for (const auto& [name, layer] : model.unshared_layers()) {
     out.emplace_back(name, weight_snr(layer->weight));
   }
-  for (const auto& [name, conv] : net->conv_layers()) {
+  for (const auto& [name, conv] : model.conv_layers()) {
     out.emplace_back(name, WeightSnr{kMaxWeightSnr, kMaxWeightSnr});
   }
   return out;

@@ -225,10 +225,10 @@ TrainResult train_model(const Config& config, const TrainOptions& options) {
   // Dynamic weight sharing (DESIGN §3): a sleep phase every sharing.every optimiser steps on
   // every unshared layer.
   const SharingOptions sharing = SharingOptions::from_config(config);
-  LcNetImpl* sleeping_net = nullptr;
+  ModelImpl* sleeping_net = nullptr;
   if (sharing.mode != SharingMode::kNone) {
-    sleeping_net = dynamic_cast<LcNetImpl*>(model.get());
-    if (sleeping_net == nullptr || sleeping_net->unshared_layers().empty()) {
+    sleeping_net = model.get();
+    if (sleeping_net->unshared_layers().empty()) {
       throw_usage("sharing.mode = \"{}\": the model (model.type = {}, model.sharing = {}) has no "
                   "unshared layers to share",
                   config.get_string("sharing.mode"), config.get_string("model.type"),
