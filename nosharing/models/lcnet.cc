@@ -217,13 +217,7 @@ LcNetImpl::LcNetImpl(LcNetOptions options)
 }
 
 torch::Tensor LcNetImpl::forward(torch::Tensor images) {
-  const InputShape& input = options_.input();
-  // Checked here too because the twin's Conv2d accepts any size and would only fail later,
-  // with a less helpful message, in the first Linear.
-  TORCH_CHECK(images.dim() == 4 && images.size(1) == input.channels &&
-                  images.size(2) == input.height && images.size(3) == input.width,
-              "lcnet: expected images [B, ", input.channels, ", ", input.height, ", ",
-              input.width, "], got ", images.sizes());
+  check_input_images(images, options_.input(), "lcnet");
   torch::Tensor x = std::move(images);
   recorded_.clear();
   for (size_t i = 0; i < specs_.size(); ++i) {

@@ -73,6 +73,11 @@ class ModelImpl : public torch::nn::Module {
 };
 using Model = std::shared_ptr<ModelImpl>;
 
+// TORCH_CHECK that images are [B, C, H, W] of `input`'s C, H, W, naming the model ("lcnet:
+// expected images [B, 3, 32, 32], got [8, 1, 28, 28]"). Conv2d twins accept any size and
+// would fail later with a less helpful message.
+void check_input_images(const torch::Tensor& images, const InputShape& input, const char* model);
+
 // Builds the model the config describes (model.type, model.sharing, …) for inputs of
 // `input` shape and `num_classes` classes. Impossible shapes (kernel larger than the
 // padded input, stride 0, empty channel lists) are UsageErrors naming the key and value.

@@ -186,6 +186,13 @@ Model build_model(const Config& config, const InputShape& input, int64_t num_cla
               type);
 }
 
+void check_input_images(const torch::Tensor& images, const InputShape& input, const char* model) {
+  TORCH_CHECK(images.dim() == 4 && images.size(1) == input.channels &&
+                  images.size(2) == input.height && images.size(3) == input.width,
+              model, ": expected images [B, ", input.channels, ", ", input.height, ", ",
+              input.width, "], got ", images.sizes());
+}
+
 ModelObjective ModelImpl::own_objective(const torch::Tensor& images) {
   throw_runtime("{}: this model is trained with labels and has no objective of its own", name());
 }

@@ -47,8 +47,8 @@ TEST(RegistryTest, SharingConvBuildsTheTwin) {
 TEST(PresetTest, DefaultPresetExistsAndEveryPresetResolves) {
   const auto names = preset_names();
   EXPECT_EQ(names, (std::vector<std::string>{"fmnist-lc", "fmnist-lc-topo", "alltnn-small",
-                                              "ott-cifar", "mapformer-fmnist", "mapformer-cifar",
-                                              "wlsc"}));
+                                              "pogodin-resnet20", "ott-cifar", "mapformer-fmnist",
+                                              "mapformer-cifar", "wlsc"}));
   EXPECT_THAT(names, ::testing::Contains(Config().get_string("model.preset")));
   for (const auto& name : names) {
     ASSERT_TRUE(preset_toml(name).has_value()) << name;
@@ -63,7 +63,8 @@ TEST(PresetTest, UnknownPresetListsTheKnownOnes) {
   } catch (const UsageError& error) {
     EXPECT_STREQ(error.what(),
                  "model.preset = \"x\": no such preset; expected one of fmnist-lc, "
-                 "fmnist-lc-topo, alltnn-small, ott-cifar, mapformer-fmnist, mapformer-cifar, "
+                 "fmnist-lc-topo, alltnn-small, pogodin-resnet20, ott-cifar, mapformer-fmnist, "
+                 "mapformer-cifar, "
                  "wlsc");
   }
   EXPECT_THROW(resolve_preset("x"), UsageError);

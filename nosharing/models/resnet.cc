@@ -96,11 +96,7 @@ torch::Tensor ResNetImpl::apply(ConvUnit& unit, const torch::Tensor& x) {
 }
 
 torch::Tensor ResNetImpl::forward(torch::Tensor images) {
-  const InputShape& input = options_.input();
-  TORCH_CHECK(images.dim() == 4 && images.size(1) == input.channels &&
-                  images.size(2) == input.height && images.size(3) == input.width,
-              "resnet: expected images [B, ", input.channels, ", ", input.height, ", ",
-              input.width, "], got ", images.sizes());
+  check_input_images(images, options_.input(), "resnet");
   torch::Tensor x = torch::relu(apply(stem_, images));
   for (Block& block : blocks_) {
     const torch::Tensor y = apply(block.second, torch::relu(apply(block.first, x)));

@@ -9,28 +9,17 @@
 #include <cmath>
 #include <memory>
 
+#include "nosharing/topography/row_math.h"
+
 namespace nosharing {
 namespace {
 
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
+using row_math::dot;
+using row_math::kEpsilon;
 
-constexpr double kEpsilon = 1e-12;
 constexpr int64_t kGrain = 16;  // cells per parallel task
-
-template <typename T>
-T dot(const T* a, const T* b, int64_t n) {
-  T s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-  int64_t i = 0;
-  for (; i + 4 <= n; i += 4) {
-    s0 += a[i] * b[i];
-    s1 += a[i + 1] * b[i + 1];
-    s2 += a[i + 2] * b[i + 2];
-    s3 += a[i + 3] * b[i + 3];
-  }
-  for (; i < n; ++i) s0 += a[i] * b[i];
-  return (s0 + s1) + (s2 + s3);
-}
 
 // The down-sampled grids L = D_y D_x G, [G, h, w, D].
 template <typename T>

@@ -10,48 +10,16 @@
 #include <limits>
 #include <vector>
 
+#include "nosharing/topography/row_math.h"
+
 namespace nosharing {
 namespace {
 
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
-
-constexpr double kEpsilon = 1e-12;  // F.normalize's floor on a norm
-
-template <typename T>
-T dot(const T* a, const T* b, int64_t n) {
-  T s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-  int64_t i = 0;
-  for (; i + 4 <= n; i += 4) {
-    s0 += a[i] * b[i];
-    s1 += a[i + 1] * b[i + 1];
-    s2 += a[i + 2] * b[i + 2];
-    s3 += a[i + 3] * b[i + 3];
-  }
-  for (; i < n; ++i) s0 += a[i] * b[i];
-  return (s0 + s1) + (s2 + s3);
-}
-
-// v → v / max(‖v‖, ε) in place; returns ‖v‖.
-template <typename T>
-T normalise(T* v, int64_t n) {
-  const T norm = std::sqrt(dot(v, v, n));
-  const T scale = T(1) / std::max<T>(norm, T(kEpsilon));
-  for (int64_t i = 0; i < n; ++i) v[i] *= scale;
-  return norm;
-}
-
-// Gradient through v̂ = v / max(‖v‖, ε), in place on dv̂: (dv̂ − (dv̂·v̂) v̂) / ‖v‖ above the
-// floor, dv̂ / ε below it (there the normalisation is a constant scale).
-template <typename T>
-void normalise_backward(T* grad, const T* unit, T norm, int64_t n) {
-  if (norm > T(kEpsilon)) {
-    const T along = dot(grad, unit, n);
-    for (int64_t i = 0; i < n; ++i) grad[i] = (grad[i] - along * unit[i]) / norm;
-  } else {
-    for (int64_t i = 0; i < n; ++i) grad[i] /= T(kEpsilon);
-  }
-}
+using row_math::dot;
+using row_math::normalise;
+using row_math::normalise_backward;
 
 // Which columns the loss reads: the I images holding anchors, each anchor's image and
 // position, and the negatives' (b, p).

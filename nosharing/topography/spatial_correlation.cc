@@ -67,15 +67,19 @@ struct PairCorrelationFunction : public torch::autograd::Function<PairCorrelatio
   }
 };
 
-}  // namespace
-
-torch::Tensor spatial_correlation_loss(const torch::Tensor& responses,
-                                       const torch::Tensor& distances) {
+void check_arguments(const torch::Tensor& responses, const torch::Tensor& distances) {
   TORCH_CHECK(responses.dim() == 2 && distances.dim() == 2 &&
                   distances.size(0) == responses.size(1) &&
                   distances.size(1) == responses.size(1),
               "spatial_correlation_loss: expected responses [B, N] and distances [N, N], got ",
               responses.sizes(), " and ", distances.sizes());
+}
+
+}  // namespace
+
+torch::Tensor spatial_correlation_loss(const torch::Tensor& responses,
+                                       const torch::Tensor& distances) {
+  check_arguments(responses, distances);
   const int64_t n = responses.size(1);
   if (n < 3) return torch::full({}, 0.5, responses.options());  // fewer than 2 pairs
   return PairCorrelationFunction::apply(standardize_columns(responses),
@@ -84,11 +88,7 @@ torch::Tensor spatial_correlation_loss(const torch::Tensor& responses,
 
 torch::Tensor spatial_correlation_loss_reference(const torch::Tensor& responses,
                                                  const torch::Tensor& distances) {
-  TORCH_CHECK(responses.dim() == 2 && distances.dim() == 2 &&
-                  distances.size(0) == responses.size(1) &&
-                  distances.size(1) == responses.size(1),
-              "spatial_correlation_loss: expected responses [B, N] and distances [N, N], got ",
-              responses.sizes(), " and ", distances.sizes());
+  check_arguments(responses, distances);
   const int64_t n = responses.size(1);
   const torch::Tensor z = standardize_columns(responses);
   const torch::Tensor r = z.t().mm(z);  // [N, N] response correlations
