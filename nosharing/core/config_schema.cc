@@ -40,6 +40,11 @@ std::vector<ConfigKeySpec> make_schema() {
        "linear layers): fast (CPU kernel) or reference (plain LibTorch unfold/transpose + bmm, "
        "the oracle; same results, slower)",
        {"fast", "reference"}},
+      {"model.lc_init", std::string("independent"),
+       "initial kernels of the locally connected layers: independent (a draw per position) or "
+       "shared (one draw repeated at every position: the net starts as its conv twin; averaging "
+       "P independent draws, as a first instant sleep does, shrinks a kernel by √P)",
+       {"independent", "shared"}},
       {"model.dropout", 0.0, "dropout before each fully connected layer", {}},
       {"model.layout", std::string("column"),
        "sheet layout of each unshared layer's units: column (all channels at their position), "
@@ -225,6 +230,12 @@ std::vector<ConfigKeySpec> make_schema() {
        "hebbian: rate η; the step uses η·B/(B + d), B = sharing.batch, d = fan-in, which "
        "stays stable at any fan-in", {}},
       {"sharing.gamma", 1e-5, "hebbian: pull γ towards the weights before the sleep phase", {}},
+      {"sharing.gradient_scale", std::string("none"),
+       "none; class_size: every unshared kernel's and bias's gradient times the number of "
+       "positions in its sharing class (sharing.classes), so that under SGD the class mean moves "
+       "as the twin's kernel would (the twin's gradient is the sum over positions); weight decay "
+       "unscaled; applies with sharing.mode = none too",
+       {"none", "class_size"}},
       // --- topography (DESIGN §4: a TopographicLoss on every unshared layer's sheet) ---
       {"topography.loss", std::string("none"),
        "topographic loss on every unshared layer: none, infonce (local InfoNCE on columns), "

@@ -47,11 +47,7 @@ MapformerOptions MapformerOptions::from_config(const Config& config, const Input
       .layerwise(config.get_bool("model.layerwise"))
       .aux_wiring(config.get_double("model.aux_wiring"))
       .aux_infonce(config.get_double("model.aux_infonce"))
-      .infonce(InfoNceLossOptions()
-                   .anchors(config.get_int("topography.anchors"))
-                   .negatives(config.get_int("topography.negatives"))
-                   .sigma(config.get_double("topography.sigma"))
-                   .tau(config.get_double("topography.tau")))
+      .infonce(InfoNceLossOptions::from_config(config))
       .reference_kernels(config.get_string("model.lc_path") == "reference");
   check_mapformer_options(options);
   return options;
@@ -85,11 +81,7 @@ void check_mapformer_options(const MapformerOptions& o) {
   if (!(o.aux_infonce() >= 0)) {
     throw_usage("model.aux_infonce = {}: expected >= 0", o.aux_infonce());
   }
-  const InfoNceLossOptions& n = o.infonce();
-  if (n.anchors() < 1) throw_usage("topography.anchors = {}: expected >= 1", n.anchors());
-  if (n.negatives() < 1) throw_usage("topography.negatives = {}: expected >= 1", n.negatives());
-  if (!(n.sigma() > 0)) throw_usage("topography.sigma = {}: expected > 0", n.sigma());
-  if (!(n.tau() > 0)) throw_usage("topography.tau = {}: expected > 0", n.tau());
+  check_infonce_options(o.infonce());
   if (o.layerwise() && o.depth() > 1 && o.aux_wiring() == 0 && o.aux_infonce() == 0) {
     throw_usage(
         "model.layerwise = true: every block but the last learns only from its "

@@ -78,10 +78,14 @@ using Model = std::shared_ptr<ModelImpl>;
 // would fail later with a less helpful message.
 void check_input_images(const torch::Tensor& images, const InputShape& input, const char* model);
 
-// Builds the model the config describes (model.type, model.sharing, …) for inputs of
-// `input` shape and `num_classes` classes. Impossible shapes (kernel larger than the
-// padded input, stride 0, empty channel lists) are UsageErrors naming the key and value.
+// Builds the model the config describes (model.type, model.sharing, model.lc_init, …) for
+// inputs of `input` shape and `num_classes` classes. Impossible shapes (kernel larger than
+// the padded input, stride 0, empty channel lists) are UsageErrors naming the key and value.
 Model build_model(const Config& config, const InputShape& input, int64_t num_classes);
+
+// model.lc_init = shared: every unshared layer's kernels and biases become its first
+// position's (one draw of the layer's initialisation, repeated), so the net starts as its twin.
+void share_initial_kernels(ModelImpl& net);
 
 // Named presets (DESIGN §2): TOML text that sits between the defaults and the user's
 // config. preset_toml throws a UsageError listing the names for an unknown one.

@@ -167,7 +167,9 @@ gradient = "unrolled"
 
 }  // namespace
 
-Model build_model(const Config& config, const InputShape& input, int64_t num_classes) {
+namespace {
+
+Model build_model_of_type(const Config& config, const InputShape& input, int64_t num_classes) {
   const std::string& type = config.get_string("model.type");
   if (type == "lcnet") {
     return std::make_shared<LcNetImpl>(LcNetOptions::from_config(config, input, num_classes));
@@ -184,6 +186,28 @@ Model build_model(const Config& config, const InputShape& input, int64_t num_cla
   }
   throw_usage("model.type = \"{}\": no such model; expected lcnet, mapformer, wlsc or resnet",
               type);
+}
+
+}  // namespace
+
+void share_initial_kernels(ModelImpl& net) {
+  torch::NoGradGuard no_grad;
+  for (const auto& [name, layer] : net.unshared_layers()) {
+    for (torch::Tensor tensor : {layer->weight, layer->bias}) {
+      if (tensor.defined()) tensor.copy_(tensor.narrow(0, 0, 1).expand_as(tensor).clone());
+    }
+  }
+}
+
+Model build_model(const Config& config, const InputShape& input, int64_t num_classes) {
+  Model model = build_model_of_type(config, input, num_classes);
+  const std::string& init = config.get_string("model.lc_init");
+  if (init == "shared") {
+    share_initial_kernels(*model);
+  } else if (init != "independent") {
+    throw_usage("model.lc_init = \"{}\": expected independent or shared", init);
+  }
+  return model;
 }
 
 void check_input_images(const torch::Tensor& images, const InputShape& input, const char* model) {

@@ -44,6 +44,36 @@ TEST(RegistryTest, SharingConvBuildsTheTwin) {
   EXPECT_TRUE(net->unshared_layers().empty());
 }
 
+// model.lc_init = shared: one draw per layer, repeated at every position (weight SNR 1e12),
+// drawn from the same distribution as an independent position's kernel (same spread).
+TEST(RegistryTest, SharedInitialKernelsRepeatOneDrawPerLayer) {
+  for (const std::string& preset : {"ott-cifar", "pogodin-resnet20"}) {
+    torch::manual_seed(3);
+    const Model independent = build_model(resolve_preset(preset), InputShape{3, 32, 32}, 10);
+    torch::manual_seed(3);
+    const Model shared =
+        build_model(resolve_preset(preset, {"model.lc_init=shared"}), InputShape{3, 32, 32}, 10);
+    const auto a = independent->unshared_layers(), b = shared->unshared_layers();
+    ASSERT_EQ(a.size(), b.size()) << preset;
+    ASSERT_FALSE(b.empty()) << preset;
+    for (size_t l = 0; l < b.size(); ++l) {
+      const torch::Tensor w = b[l].second->weight;
+      EXPECT_TRUE(torch::equal(w, w[0].unsqueeze(0).expand_as(w))) << preset << " " << b[l].first;
+      EXPECT_TRUE(torch::equal(w[0], a[l].second->weight[0])) << preset << " " << b[l].first;
+      EXPECT_NEAR(w[0].std().item<double>(), a[l].second->weight.std().item<double>(),
+                  0.1 * a[l].second->weight.std().item<double>());
+    }
+  }
+  Config bad = resolve_preset("ott-cifar");
+  try {
+    bad.apply_set("model.lc_init=tied");
+    build_model(bad, InputShape{3, 32, 32}, 10);
+    ADD_FAILURE() << "model.lc_init=tied accepted";
+  } catch (const std::exception& e) {
+    EXPECT_THAT(e.what(), ::testing::HasSubstr("model.lc_init"));
+  }
+}
+
 TEST(PresetTest, DefaultPresetExistsAndEveryPresetResolves) {
   const auto names = preset_names();
   EXPECT_EQ(names, (std::vector<std::string>{"fmnist-lc", "fmnist-lc-topo", "alltnn-small",

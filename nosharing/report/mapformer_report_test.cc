@@ -10,6 +10,7 @@
 #include "nosharing/report/analyze_run.h"
 #include "nosharing/train/run_directory.h"
 #include "nosharing/train/trainer.h"
+#include "tests/run_test_util.h"
 #include "tests/test_util.h"
 
 namespace nosharing {
@@ -30,11 +31,7 @@ TEST(MapformerReportTest, AnalyzeWritesTheJsonAndEveryFigure) {
        "data.threads=1", "analysis.rf_units=8", "analysis.max_images=10"},
       preset_toml);
   const std::string run = root + "/run";
-  create_run_directory(run, false);
-  TrainOptions options;
-  options.run_dir = run;
-  options.quiet = true;
-  train_model(config, options);
+  train_model(config, testing::new_run(run));
 
   const AnalyzeRunResult result = analyze_run(run);
   EXPECT_EQ(result.analysis_json, run + "/analysis.json");

@@ -13,6 +13,7 @@
 #include "nosharing/train/metrics_log.h"
 #include "nosharing/train/run_directory.h"
 #include "nosharing/train/trainer.h"
+#include "tests/run_test_util.h"
 #include "tests/test_util.h"
 
 namespace nosharing {
@@ -42,11 +43,7 @@ TEST(WlscReportTest, TrainsOnItsOwnObjectiveAndWritesTheAnalysis) {
        "train.log_every=2", "train.optimizer=adamw", "train.lr=0.01"},
       preset_toml);
   const std::string run = root + "/run";
-  create_run_directory(run, false);
-  TrainOptions options;
-  options.run_dir = run;
-  options.quiet = true;
-  const TrainResult result = train_model(config, options);
+  const TrainResult result = train_model(config, testing::new_run(run));
   EXPECT_EQ(result.state.step, 8);
   EXPECT_FALSE(result.last_eval.has_accuracy);
   EXPECT_EQ(result.last_eval.n, 64);

@@ -78,6 +78,14 @@ SharingOptions SharingOptions::from_config(const Config& config) {
   } else {
     throw_usage("sharing.classes = \"{}\": expected all, phase or local", classes);
   }
+  const std::string scale = config.get_string("sharing.gradient_scale");
+  if (scale == "none") {
+    o.gradient_scale = GradientScale::kNone;
+  } else if (scale == "class_size") {
+    o.gradient_scale = GradientScale::kClassSize;
+  } else {
+    throw_usage("sharing.gradient_scale = \"{}\": expected none or class_size", scale);
+  }
   o.every = config.get_int("sharing.every");
   o.group = config.get_int("sharing.group");
   o.iters = config.get_int("sharing.iters");
@@ -123,6 +131,45 @@ SharingClassMap sharing_classes(SharingClasses classes, int64_t output_height,
     }
   }
   return compact(raw);
+}
+
+torch::Tensor class_sizes(const SharingClassMap& classes) {
+  return at::bincount(classes.index).index_select(0, classes.index).to(torch::kFloat64);
+}
+
+namespace {
+
+SharingClassMap layer_classes(const LocallyConnected2dImpl& layer, const SharingOptions& options) {
+  const auto& o = layer.options;
+  return sharing_classes(options.classes, layer.output_height(), layer.output_width(),
+                         o.kernel_size(), o.stride(), options.group);
+}
+
+}  // namespace
+
+ClassSizeGradientScale::ClassSizeGradientScale(const ModelImpl& net,
+                                               const SharingOptions& options) {
+  for (const auto& [name, layer] : net.unshared_layers()) {
+    Layer entry;
+    entry.weight = layer->weight;
+    entry.bias = layer->options.bias() ? layer->bias : torch::Tensor();
+    entry.sizes = class_sizes(layer_classes(*layer, options)).to(layer->weight.scalar_type());
+    layers_.push_back(std::move(entry));
+  }
+}
+
+void ClassSizeGradientScale::apply() const {
+  torch::NoGradGuard no_grad;
+  for (const Layer& layer : layers_) {
+    if (layer.weight.grad().defined()) {
+      std::vector<int64_t> shape(static_cast<size_t>(layer.weight.dim()), 1);
+      shape[0] = layer.sizes.size(0);
+      layer.weight.mutable_grad().mul_(layer.sizes.view(shape));
+    }
+    if (layer.bias.defined() && layer.bias.grad().defined()) {
+      layer.bias.mutable_grad().mul_(layer.sizes.unsqueeze(1));
+    }
+  }
 }
 
 void share_instant(const torch::Tensor& weight, const torch::Tensor& bias,
@@ -173,11 +220,8 @@ void share_hebbian(const torch::Tensor& weight, const torch::Tensor& bias,
 
 void sleep_layer(LocallyConnected2dImpl& layer, const SharingOptions& options,
                  at::Generator generator) {
-  const auto& o = layer.options;
-  const SharingClassMap classes =
-      sharing_classes(options.classes, layer.output_height(), layer.output_width(),
-                      o.kernel_size(), o.stride(), options.group);
-  const torch::Tensor bias = o.bias() ? layer.bias : torch::Tensor();
+  const SharingClassMap classes = layer_classes(layer, options);
+  const torch::Tensor bias = layer.options.bias() ? layer.bias : torch::Tensor();
   switch (options.mode) {
     case SharingMode::kNone: return;
     case SharingMode::kInstant: share_instant(layer.weight, bias, classes); return;

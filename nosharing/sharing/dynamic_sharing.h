@@ -35,8 +35,18 @@ enum class SharingClasses {
   kLocal,  // g × g blocks of positions, g = sharing.group
 };
 
+// sharing.gradient_scale. Why: the twin's kernel gets the sum of the P per-position gradients,
+// an unshared position only its own; after an instant sleep phase the class mean has moved by
+// the *mean* of the per-position SGD steps, 1/P of the twin's. kClassSize multiplies the
+// gradient of each position's kernel and bias by its class size n before the optimiser step,
+// so that instant sharing every step follows the twin's SGD trajectory exactly (momentum and
+// Nesterov are linear; weight decay, added by the optimiser, is not scaled). Adaptive
+// optimisers (AdamW) divide the scale out again.
+enum class GradientScale { kNone, kClassSize };
+
 struct SharingOptions {
   SharingMode mode = SharingMode::kNone;
+  GradientScale gradient_scale = GradientScale::kNone;
   int64_t every = 100;  // optimiser steps between sleep phases
   SharingClasses classes = SharingClasses::kAll;
   int64_t group = 2;    // kLocal block side
@@ -61,6 +71,24 @@ struct SharingClassMap {
 SharingClassMap sharing_classes(SharingClasses classes, int64_t output_height,
                                 int64_t output_width, int64_t kernel, int64_t stride,
                                 int64_t group);
+
+// The size of each position's class: [P] (float64), n_p = |{q : class(q) = class(p)}|.
+torch::Tensor class_sizes(const SharingClassMap& classes);
+
+// sharing.gradient_scale = class_size on a model: made once with the model's unshared layers,
+// apply() after backward and before the optimiser step multiplies each layer's weight and bias
+// gradients, position by position, by the class sizes (layers without a gradient are skipped).
+class ClassSizeGradientScale {
+ public:
+  ClassSizeGradientScale(const ModelImpl& net, const SharingOptions& options);
+  void apply() const;
+
+ private:
+  struct Layer {
+    torch::Tensor weight, bias, sizes;  // sizes [P] in the weight's dtype
+  };
+  std::vector<Layer> layers_;
+};
 
 // Instant sharing, in place (no autograd): weight [P, C_out, D] (any trailing shape) and
 // bias [P, C_out] (undefined: no bias) become their class means, position by position.

@@ -191,6 +191,75 @@ TEST(DynamicSharingTest, SleepPhaseIsSeededByStepAndRaisesSnr) {
   }
 }
 
+TEST(DynamicSharingTest, ClassSizesCountEachPositionsClass) {
+  // 5×5 sheet, k = 3, stride 2: m = 3, classes (y mod 3, x mod 3) of sizes 4, 2 and 1.
+  const SharingClassMap phase = sharing_classes(SharingClasses::kPhase, 5, 5, 3, 2, 1);
+  const torch::Tensor sizes = class_sizes(phase).view({5, 5});
+  EXPECT_EQ(sizes[0][0].item<double>(), 4);  // (0|3) × (0|3)
+  EXPECT_EQ(sizes[0][2].item<double>(), 2);  // (0|3) × 2
+  EXPECT_EQ(sizes[2][2].item<double>(), 1);
+  // Σ_p n_p = Σ_classes n² = (Σ_a n_a²)², rows y mod 3 holding n_a = 2, 2, 1 positions.
+  EXPECT_EQ(sizes.sum().item<double>(), (4 + 4 + 1) * (4 + 4 + 1));
+  const torch::Tensor all =
+      class_sizes(sharing_classes(SharingClasses::kAll, 3, 4, 3, 1, 1));
+  EXPECT_TRUE(torch::equal(all, torch::full({12}, 12.0, torch::kFloat64)));
+}
+
+// The invariance gradient_scale = class_size is for: an unshared net tied to its twin, scaled
+// gradients and an instant sleep (class all) after every step follows the twin's SGD
+// trajectory (Nesterov momentum, weight decay) exactly; without the scale the shared kernels
+// move by 1/P of the twin's step.
+TEST(DynamicSharingTest, ClassSizeScaleWithInstantSharingEveryStepFollowsTheTwin) {
+  for (const bool scaled : {true, false}) {
+    torch::manual_seed(21);
+    const auto options = LcNetOptions(InputShape{2, 9, 9}, 4, {3, 5}).kernels({3, 3}).strides({2, 1});
+    LcNet twin(LcNetOptions(options).sharing(LcNetSharing::kConv));
+    LcNet net(LcNetOptions(options).sharing(LcNetSharing::kNone));
+    twin->to(torch::kFloat64);
+    net->to(torch::kFloat64);
+    {
+      torch::NoGradGuard no_grad;
+      for (const auto& [name, conv] : twin->conv_layers()) {
+        net->named_children()[name]->as<LocallyConnected2d>()->tie_to_conv(conv->weight,
+                                                                             conv->bias);
+      }
+      const auto twin_parameters = twin->named_parameters();
+      for (auto& parameter : net->named_parameters()) {
+        const bool lc = parameter.key().rfind("lc", 0) == 0 &&
+                        parameter.key().find("_norm") == std::string::npos;
+        if (!lc) parameter.value().copy_(twin_parameters[parameter.key()]);
+      }
+    }
+    const auto sgd = torch::optim::SGDOptions(0.05).momentum(0.9).nesterov(true).weight_decay(5e-4);
+    torch::optim::SGD twin_optimizer(twin->parameters(), sgd);
+    torch::optim::SGD net_optimizer(net->parameters(), sgd);
+    SharingOptions sharing;
+    sharing.mode = SharingMode::kInstant;
+    sharing.gradient_scale = GradientScale::kClassSize;
+    const ClassSizeGradientScale scale(*net, sharing);
+    const torch::Tensor images = torch::randn({8, 2, 9, 9}, torch::kFloat64);
+    const torch::Tensor labels = torch::randint(4, {8}, torch::kInt64);
+    for (int step = 1; step <= 4; ++step) {
+      twin_optimizer.zero_grad();
+      torch::nn::functional::cross_entropy(twin->forward(images), labels).backward();
+      twin_optimizer.step();
+      net_optimizer.zero_grad();
+      torch::nn::functional::cross_entropy(net->forward(images), labels).backward();
+      if (scaled) scale.apply();
+      net_optimizer.step();
+      run_sleep_phase(*net, sharing, 0, step);
+    }
+    for (const auto& [name, conv] : twin->conv_layers()) {
+      const auto layer = net->named_children()[name]->as<LocallyConnected2d>();
+      const torch::Tensor expected =
+          locally_connected_weight_from_conv(conv->weight, layer->positions());
+      EXPECT_EQ(torch::allclose(layer->weight, expected, 1e-10, 1e-12), scaled) << name;
+    }
+    torch::NoGradGuard no_grad;
+    EXPECT_EQ(torch::allclose(net->forward(images), twin->forward(images), 1e-9, 1e-11), scaled);
+  }
+}
+
 TEST(DynamicSharingTest, BadConfigValuesAreUsageErrorsNamingTheKey) {
   for (const std::string& set :
        {"sharing.every=0", "sharing.group=0", "sharing.iters=0", "sharing.batch=0",
@@ -215,6 +284,9 @@ TEST(DynamicSharingTest, BadConfigValuesAreUsageErrorsNamingTheKey) {
   EXPECT_EQ(options.batch, 128);
   EXPECT_DOUBLE_EQ(options.eta, 0.1);
   EXPECT_DOUBLE_EQ(options.gamma, 1e-5);
+  EXPECT_EQ(options.gradient_scale, GradientScale::kNone);
+  config.apply_set("sharing.gradient_scale=class_size");
+  EXPECT_EQ(SharingOptions::from_config(config).gradient_scale, GradientScale::kClassSize);
 }
 
 }  // namespace

@@ -106,7 +106,6 @@ torch::Tensor infonce_loss_reference(const torch::Tensor& columns, const torch::
 torch::Tensor infonce_loss(const torch::Tensor& columns, const torch::Tensor& weights,
                            const torch::Tensor& anchors, const torch::Tensor& negatives,
                            double tau) {
-  check_infonce_arguments(columns, weights);
   return infonce_loss_fused(columns, weights, anchors, negatives, tau);
 }
 
@@ -121,10 +120,7 @@ torch::Tensor sampled_infonce_loss(const torch::Tensor& columns, const torch::Te
 }
 
 InfoNceLossImpl::InfoNceLossImpl(InfoNceLossOptions options) : options_(options) {
-  TORCH_CHECK(options_.anchors() >= 1 && options_.negatives() >= 1 && options_.sigma() > 0 &&
-                  options_.tau() > 0,
-              "infonce: anchors ", options_.anchors(), ", negatives ", options_.negatives(),
-              ", sigma ", options_.sigma(), ", tau ", options_.tau(), "; expected all > 0");
+  check_infonce_options(options_);
 }
 
 torch::Tensor InfoNceLossImpl::forward(const TopographicLayer& layer) {
@@ -143,6 +139,7 @@ torch::Tensor InfoNceLossImpl::forward(const TopographicLayer& layer) {
                               .to(responses.scalar_type()))
                  .first;
   }
+  // Cached in the dtype of the first call; .to() is free unless a later call differs.
   return sampled_infonce_loss(columns, cached->second.to(responses.scalar_type()), options_);
 }
 

@@ -24,16 +24,10 @@
 #include <map>
 #include <utility>
 
+#include "nosharing/topography/infonce_options.h"
 #include "nosharing/topography/topographic_loss.h"
 
 namespace nosharing {
-
-struct InfoNceLossOptions {
-  TORCH_ARG(int64_t, anchors) = 256;
-  TORCH_ARG(int64_t, negatives) = 256;
-  TORCH_ARG(double, sigma) = 2.0;
-  TORCH_ARG(double, tau) = 0.1;
-};
 
 // W above for an H×W grid: [P, P], rows sum to 1, zero diagonal (float64).
 torch::Tensor infonce_neighbour_weights(int64_t height, int64_t width, double sigma);

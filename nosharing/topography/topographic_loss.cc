@@ -54,10 +54,7 @@ double default_topographic_weight(TopographicLossKind kind) {
 
 TopographicLossOptions TopographicLossOptions::from_config(const Config& config) {
   TopographicLossOptions options(parse_topographic_loss(config.get_string("topography.loss")));
-  options.anchors(config.get_int("topography.anchors"))
-      .negatives(config.get_int("topography.negatives"))
-      .sigma(config.get_double("topography.sigma"))
-      .tau(config.get_double("topography.tau"))
+  options.infonce(InfoNceLossOptions::from_config(config))
       .radius(config.get_double("topography.radius"))
       .units(config.get_int("topography.units"))
       .neighbourhoods(config.get_int("topography.neighbourhoods"))
@@ -68,12 +65,8 @@ TopographicLossOptions TopographicLossOptions::from_config(const Config& config)
   const auto positive = [&](const char* key, double value) {
     if (!(value > 0)) throw_usage("{} = {}: expected a number > 0", key, value);
   };
-  positive_int("topography.anchors", options.anchors(), 1);
-  positive_int("topography.negatives", options.negatives(), 1);
   positive_int("topography.units", options.units(), 2);
   positive_int("topography.neighbourhoods", options.neighbourhoods(), 1);
-  positive("topography.sigma", options.sigma());
-  positive("topography.tau", options.tau());
   positive("topography.radius", options.radius());
   if (!(options.factor() >= 1)) {
     throw_usage("topography.factor = {}: expected a blur factor >= 1", options.factor());
@@ -95,11 +88,7 @@ TopographicLoss make_topographic_loss(const TopographicLossOptions& options) {
     case TopographicLossKind::kTopoLoss:
       return std::make_shared<TopoLossImpl>(TopoLossOptions().factor(options.factor()));
     case TopographicLossKind::kInfoNce:
-      return std::make_shared<InfoNceLossImpl>(InfoNceLossOptions()
-                                                   .anchors(options.anchors())
-                                                   .negatives(options.negatives())
-                                                   .sigma(options.sigma())
-                                                   .tau(options.tau()));
+      return std::make_shared<InfoNceLossImpl>(options.infonce());
     case TopographicLossKind::kWiring:
       return std::make_shared<WiringLossImpl>();
   }

@@ -23,6 +23,7 @@
 
 #include "nosharing/core/config.h"
 #include "nosharing/core/sheet.h"
+#include "nosharing/topography/infonce_options.h"
 
 namespace nosharing {
 
@@ -68,12 +69,7 @@ struct TopographicLossOptions {
   static TopographicLossOptions from_config(const Config& config);
 
   TORCH_ARG(TopographicLossKind, kind) = TopographicLossKind::kNone;
-  // infonce: anchor columns per step and layer, negatives per step and layer.
-  TORCH_ARG(int64_t, anchors) = 1024;
-  TORCH_ARG(int64_t, negatives) = 1024;
-  // infonce: neighbour kernel width (grid units) and temperature.
-  TORCH_ARG(double, sigma) = 2.0;
-  TORCH_ARG(double, tau) = 0.1;
+  TORCH_ARG(InfoNceLossOptions, infonce);
   // spatial_correlation: neighbourhood radius (sheet units), its unit cap, and how many
   // neighbourhoods are averaged per step and layer.
   TORCH_ARG(double, radius) = 3.0;

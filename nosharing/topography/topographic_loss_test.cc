@@ -28,7 +28,7 @@ TEST(TopographicLossTest, FromConfigNamesTheBadKey) {
   Config config;
   config.apply_set("topography.loss=infonce");
   config.apply_set("topography.anchors=64");
-  EXPECT_EQ(TopographicLossOptions::from_config(config).anchors(), 64);
+  EXPECT_EQ(TopographicLossOptions::from_config(config).infonce().anchors(), 64);
   config.apply_set("topography.anchors=0");
   try {
     TopographicLossOptions::from_config(config);

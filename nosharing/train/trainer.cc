@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <iostream>
 #include <map>
+#include <optional>
 
 #include <unistd.h>
 
@@ -235,6 +236,8 @@ TrainResult train_model(const Config& config, const TrainOptions& options) {
                   config.get_string("model.sharing"));
     }
   }
+  std::optional<ClassSizeGradientScale> gradient_scale;
+  if (sharing.gradient_scale == GradientScale::kClassSize) gradient_scale.emplace(*model, sharing);
   auto sleep_if_due = [&] {
     if (sleeping_net == nullptr || state.step % sharing.every != 0) return;
     // Seeded by (train.seed, step): a resumed run sleeps bit-identically.
@@ -356,6 +359,7 @@ TrainResult train_model(const Config& config, const TrainOptions& options) {
       }
       loss.backward();
       if (grad_sync) interval_allreduce_seconds += grad_sync->finish_step();
+      if (gradient_scale) gradient_scale->apply();
       optimizer->step();
       ++state.step;
       state.epoch = epoch;

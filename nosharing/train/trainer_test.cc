@@ -10,10 +10,13 @@
 #include "nosharing/train/run_directory.h"
 #include "nosharing/train/run_reader.h"
 #include "nosharing/train/schedule.h"
+#include "tests/run_test_util.h"
 #include "tests/test_util.h"
 
 namespace nosharing {
 namespace {
+
+using testing::new_run;
 
 Config tiny_config(const std::string& data) {
   Config config = Config::resolve(
@@ -33,15 +36,6 @@ std::vector<torch::Tensor> final_parameters(const std::string& run_dir) {
   for (const auto& p : model->parameters()) out.push_back(p.detach().clone());
   for (const auto& b : model->buffers()) out.push_back(b.detach().clone());
   return out;
-}
-
-// Quiet training options writing into a freshly created run directory `dir`.
-TrainOptions new_run(const std::string& dir) {
-  TrainOptions options;
-  options.quiet = true;
-  options.run_dir = dir;
-  create_run_directory(options.run_dir, false);
-  return options;
 }
 
 // Every parameter and buffer of the two runs' final models is bitwise equal.
