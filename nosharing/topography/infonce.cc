@@ -7,18 +7,13 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <unordered_set>
 #include <vector>
 
 namespace nosharing {
 namespace {
 
 const torch::TensorOptions kLong = torch::TensorOptions().dtype(torch::kInt64);
-
-// Up to `count` of [0, total) without replacement; all of them, in order, when count ≥ total.
-torch::Tensor sample_indices(int64_t total, int64_t count) {
-  if (count >= total) return torch::arange(total, kLong);
-  return torch::randperm(total, kLong).narrow(0, 0, count);
-}
 
 // Anchors image-major: m = min(P, ⌈√count⌉) distinct positions in each of
 // n = min(B, ⌈count / m⌉) images drawn without replacement (one random m-subset of the
@@ -31,11 +26,11 @@ torch::Tensor sample_anchors(int64_t batch, int64_t positions, int64_t count) {
   const auto root = static_cast<int64_t>(std::ceil(std::sqrt(static_cast<double>(count))));
   const int64_t per_image = std::min(positions, root);
   const int64_t images = std::min(batch, (count + per_image - 1) / per_image);
-  const torch::Tensor chosen = torch::randperm(batch, kLong).narrow(0, 0, images);
+  const torch::Tensor chosen = sample_distinct(batch, images);
   // m distinct positions per image: one random m-subset of the positions, cyclically shifted
   // by a random offset in each image (a sort of B·P random keys per step cost more than the
   // loss itself).
-  const torch::Tensor subset = torch::randperm(positions, kLong).narrow(0, 0, per_image);
+  const torch::Tensor subset = sample_distinct(positions, per_image);
   const torch::Tensor shifts = torch::randint(positions, {images, 1}, kLong);
   const torch::Tensor spots = (subset.unsqueeze(0) + shifts).remainder(positions);
   const torch::Tensor all = (chosen.unsqueeze(1) * positions + spots).reshape({-1});
@@ -43,6 +38,31 @@ torch::Tensor sample_anchors(int64_t batch, int64_t positions, int64_t count) {
 }
 
 }  // namespace
+
+torch::Tensor sample_distinct(int64_t total, int64_t count) {
+  TORCH_CHECK(total >= 0 && count >= 0, "sample_distinct: total ", total, " and count ", count,
+              " must be >= 0");
+  if (count >= total) return torch::arange(total, kLong);
+  // Floyd's algorithm (Bentley & Floyd, CACM 1987): for j = total − count, …, total − 1 draw
+  // t uniform in [0, j] and take t, or j when t is already taken (j never is: every earlier
+  // draw was < j). Every count-subset is equally likely, at O(count) cost.
+  const torch::Tensor uniform = torch::rand({count}, torch::kFloat64);
+  const double* u = uniform.data_ptr<double>();
+  std::unordered_set<int64_t> taken;
+  taken.reserve(static_cast<size_t>(2 * count));
+  torch::Tensor out = torch::empty({count}, kLong);
+  int64_t* o = out.data_ptr<int64_t>();
+  for (int64_t i = 0; i < count; ++i) {
+    const int64_t j = total - count + i;
+    int64_t t = std::min(j, static_cast<int64_t>(u[i] * static_cast<double>(j + 1)));
+    if (!taken.insert(t).second) {
+      t = j;
+      taken.insert(t);
+    }
+    o[i] = t;
+  }
+  return out;
+}
 
 torch::Tensor infonce_neighbour_weights(int64_t height, int64_t width, double sigma) {
   const torch::Tensor positions = position_coordinates(height, width);
@@ -116,7 +136,7 @@ torch::Tensor sampled_infonce_loss(const torch::Tensor& columns, const torch::Te
   const int64_t total = columns.size(0) * columns.size(1);
   return infonce_loss(columns, weights,
                       sample_anchors(columns.size(0), columns.size(1), options.anchors()),
-                      sample_indices(total, options.negatives()), options.tau());
+                      sample_distinct(total, options.negatives()), options.tau());
 }
 
 InfoNceLossImpl::InfoNceLossImpl(InfoNceLossOptions options) : options_(options) {

@@ -29,6 +29,11 @@
 
 namespace nosharing {
 
+// `count` distinct indices of [0, total), every subset equally likely (LibTorch's global
+// generator; O(count), where randperm(total) would cost O(total) per layer and step); all of
+// [0, total) in order when count >= total. The order of the drawn indices is not random.
+torch::Tensor sample_distinct(int64_t total, int64_t count);
+
 // W above for an H×W grid: [P, P], rows sum to 1, zero diagonal (float64).
 torch::Tensor infonce_neighbour_weights(int64_t height, int64_t width, double sigma);
 

@@ -133,7 +133,20 @@ struct InfoNceFunction : public torch::autograd::Function<InfoNceFunction> {
         }
       });
     });
-    logits = anchor_z.mm(negative_z.t()).div_(tau);  // [A, N]
+    // s_an = ẑ_a·ẑ_n/τ [A, N]. Loops, not a GEMM: at A = N = 256 and C ≤ 64 the product is a
+    // few MFLOP, and waking OpenBLAS's threads for it cost ~1.5 ms a call (profiled).
+    logits = torch::empty({A, N}, options);
+    AT_DISPATCH_FLOATING_TYPES(columns.scalar_type(), "infonce_logits", [&] {
+      using T = scalar_t;
+      const T* za = anchor_z.data_ptr<T>();
+      const T* zn = negative_z.data_ptr<T>();
+      T* l = logits.data_ptr<T>();
+      at::parallel_for(0, A, 16, [&](int64_t begin, int64_t end) {
+        for (int64_t a = begin; a < end; ++a) {
+          for (int64_t n = 0; n < N; ++n) l[a * N + n] = dot(za + a * C, zn + n * C, C) / T(tau);
+        }
+      });
+    });
     AT_DISPATCH_FLOATING_TYPES(columns.scalar_type(), "infonce_lse", [&] {
       using T = scalar_t;
       T* l = logits.data_ptr<T>();
@@ -197,8 +210,34 @@ struct InfoNceFunction : public torch::autograd::Function<InfoNceFunction> {
       }
     });
     // The logits were ẑ_a·ẑ_n/τ and s⁺ = ẑ_a·t_a/τ.
-    torch::Tensor d_anchor = d_logits.mm(negative_z).div_(tau);    // [A, C], plus s⁺'s below
-    torch::Tensor d_negative = d_logits.t().mm(anchor_z).div_(tau);  // [N, C]
+    // d_anchor = d_logits·ẑ_n/τ [A, C] (plus s⁺'s below), d_negative = d_logitsᵀ·ẑ_a/τ [N, C]:
+    // loops for the reason of the forward's.
+    torch::Tensor d_anchor = torch::zeros({A, C}, images.options());
+    torch::Tensor d_negative = torch::zeros({N, C}, images.options());
+    AT_DISPATCH_FLOATING_TYPES(images.scalar_type(), "infonce_logits_backward", [&] {
+      using T = scalar_t;
+      const T* dl = d_logits.data_ptr<T>();
+      const T* za = anchor_z.data_ptr<T>();
+      const T* zn = negative_z.data_ptr<T>();
+      T* da = d_anchor.data_ptr<T>();
+      T* dn = d_negative.data_ptr<T>();
+      at::parallel_for(0, A, 16, [&](int64_t begin, int64_t end) {
+        for (int64_t a = begin; a < end; ++a) {
+          for (int64_t n = 0; n < N; ++n) {
+            const T g = dl[a * N + n] / T(tau);
+            for (int64_t c = 0; c < C; ++c) da[a * C + c] += g * zn[n * C + c];
+          }
+        }
+      });
+      at::parallel_for(0, N, 16, [&](int64_t begin, int64_t end) {
+        for (int64_t n = begin; n < end; ++n) {
+          for (int64_t a = 0; a < A; ++a) {
+            const T g = dl[a * N + n] / T(tau);
+            for (int64_t c = 0; c < C; ++c) dn[n * C + c] += g * za[a * C + c];
+          }
+        }
+      });
+    });
     torch::Tensor d_target = torch::empty({A, C}, images.options());
     torch::Tensor d_images = torch::zeros({I, P, C}, images.options());
     AT_DISPATCH_FLOATING_TYPES(images.scalar_type(), "infonce_targets_backward", [&] {

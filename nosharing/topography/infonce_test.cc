@@ -4,6 +4,8 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <map>
+#include <vector>
 
 #include "nosharing/core/gradcheck_test_util.h"
 
@@ -190,6 +192,31 @@ TEST(InfoNceTest, SampledLossCoversEveryColumnWhenAllowed) {
                                  InfoNceLossOptions())
                 .item<float>(),
             0.0f);
+}
+
+TEST(InfoNceTest, SampleDistinctDrawsUniformSubsets) {
+  torch::manual_seed(17);
+  EXPECT_TRUE(torch::equal(sample_distinct(5, 9), torch::arange(5)));
+  EXPECT_EQ(sample_distinct(5, 0).numel(), 0);
+  const torch::Tensor big = sample_distinct(32768, 256);
+  EXPECT_EQ(std::get<0>(at::_unique(big)).numel(), 256);
+  EXPECT_GE(big.min().item<int64_t>(), 0);
+  EXPECT_LT(big.max().item<int64_t>(), 32768);
+  // 3 of 10, 20,000 times: each index with frequency 0.3 (σ ≈ 0.0032), each of the
+  // C(10, 3) = 120 subsets with frequency 1/120 (σ ≈ 0.00064).
+  const int draws = 20000;
+  std::vector<int> hits(10, 0);
+  std::map<std::vector<int64_t>, int> subsets;
+  for (int d = 0; d < draws; ++d) {
+    const torch::Tensor s = std::get<0>(torch::sort(sample_distinct(10, 3)));
+    ASSERT_EQ(std::get<0>(at::_unique(s)).numel(), 3);
+    std::vector<int64_t> key(s.data_ptr<int64_t>(), s.data_ptr<int64_t>() + 3);
+    for (int64_t i : key) ++hits[static_cast<size_t>(i)];
+    ++subsets[key];
+  }
+  for (int i = 0; i < 10; ++i) EXPECT_NEAR(hits[static_cast<size_t>(i)] / double(draws), 0.3, 0.016) << i;
+  EXPECT_EQ(subsets.size(), 120u);
+  for (const auto& [subset, n] : subsets) EXPECT_NEAR(n / double(draws), 1.0 / 120, 0.0035);
 }
 
 }  // namespace
