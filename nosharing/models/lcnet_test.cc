@@ -163,24 +163,13 @@ TEST_P(LcNetTiedTest, TiedUnsharedNetEqualsItsTwin) {
   ASSERT_FALSE(torch::allclose(net->forward(images), twin->forward(images), 1e-4, 1e-5));
   net->train();
   twin->train();
-  {
-    torch::NoGradGuard no_grad;
-    for (const auto& [name, conv] : twin->conv_layers()) {
-      net->named_children()[name]->as<LocallyConnected2d>()->tie_to_conv(conv->weight,
-                                                                           conv->bias);
-    }
-    // Everything else has the same names and shapes in both nets.
-    const auto twin_parameters = twin->named_parameters();
-    for (auto& parameter : net->named_parameters()) {
-      if (parameter.key().rfind("lc", 0) == 0 && parameter.key().find("_norm") == std::string::npos)
-        continue;
-      parameter.value().copy_(twin_parameters[parameter.key()]);
-    }
-  }
+  tie_to_twin(*net, *twin);
   EXPECT_TRUE(torch::allclose(net->forward(images), twin->forward(images), 1e-4, 1e-5));
   net->eval();
   twin->eval();
   EXPECT_TRUE(torch::allclose(net->forward(images), twin->forward(images), 1e-4, 1e-5));
+  EXPECT_THROW(tie_to_twin(*twin, *twin), c10::Error);
+  EXPECT_THROW(tie_to_twin(*net, *net), c10::Error);
 }
 
 INSTANTIATE_TEST_SUITE_P(LcNet, LcNetTiedTest,

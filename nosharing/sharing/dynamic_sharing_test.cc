@@ -217,19 +217,7 @@ TEST(DynamicSharingTest, ClassSizeScaleWithInstantSharingEveryStepFollowsTheTwin
     LcNet net(LcNetOptions(options).sharing(LcNetSharing::kNone));
     twin->to(torch::kFloat64);
     net->to(torch::kFloat64);
-    {
-      torch::NoGradGuard no_grad;
-      for (const auto& [name, conv] : twin->conv_layers()) {
-        net->named_children()[name]->as<LocallyConnected2d>()->tie_to_conv(conv->weight,
-                                                                             conv->bias);
-      }
-      const auto twin_parameters = twin->named_parameters();
-      for (auto& parameter : net->named_parameters()) {
-        const bool lc = parameter.key().rfind("lc", 0) == 0 &&
-                        parameter.key().find("_norm") == std::string::npos;
-        if (!lc) parameter.value().copy_(twin_parameters[parameter.key()]);
-      }
-    }
+    tie_to_twin(*net, *twin);
     const auto sgd = torch::optim::SGDOptions(0.05).momentum(0.9).nesterov(true).weight_decay(5e-4);
     torch::optim::SGD twin_optimizer(twin->parameters(), sgd);
     torch::optim::SGD net_optimizer(net->parameters(), sgd);
