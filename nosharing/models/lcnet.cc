@@ -254,24 +254,4 @@ std::vector<std::pair<std::string, torch::nn::Conv2d>> LcNetImpl::conv_layers() 
   return layers;
 }
 
-void tie_to_twin(LcNetImpl& net, const LcNetImpl& twin) {
-  TORCH_CHECK(!net.unshared_layers().empty() && twin.unshared_layers().empty() &&
-                  net.unshared_layers().size() == twin.conv_layers().size(),
-              "tie_to_twin: expected an unshared net and its conv twin");
-  torch::NoGradGuard no_grad;
-  auto unshared = net.unshared_layers();
-  const auto convs = twin.conv_layers();
-  for (size_t i = 0; i < convs.size(); ++i) {
-    unshared[i].second->tie_to_conv(convs[i].second->weight, convs[i].second->bias);
-  }
-  const auto twin_parameters = twin.named_parameters();
-  for (auto& parameter : net.named_parameters()) {
-    const std::string& name = parameter.key();
-    const bool unshared_layer = std::any_of(unshared.begin(), unshared.end(), [&](const auto& l) {
-      return name.rfind(l.first + ".", 0) == 0;
-    });
-    if (!unshared_layer) parameter.value().copy_(twin_parameters[name]);
-  }
-}
-
 }  // namespace nosharing

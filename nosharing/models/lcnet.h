@@ -129,10 +129,4 @@ class LcNetImpl : public ModelImpl {
 
 TORCH_MODULE(LcNet);
 
-// Sets the unshared `net` to compute what its `twin` (model.sharing = conv, same options
-// otherwise) computes: every position gets the twin's kernel and bias, every other parameter
-// (norms, fully connected layers) is copied by name. No autograd. The invariance tests start
-// here; it is also how an unshared net starts from a trained convnet.
-void tie_to_twin(LcNetImpl& net, const LcNetImpl& twin);
-
 }  // namespace nosharing

@@ -83,6 +83,12 @@ void check_input_images(const torch::Tensor& images, const InputShape& input, co
 // the padded input, stride 0, empty channel lists) are UsageErrors naming the key and value.
 Model build_model(const Config& config, const InputShape& input, int64_t num_classes);
 
+// Sets the unshared `net` to compute what its `twin` (model.sharing = conv, same options
+// otherwise; lcnet or resnet) computes: every position gets the twin's kernel and bias, every
+// other parameter (norms, fully connected layers) is copied by name. No autograd. The
+// invariance tests start here; it is also how an unshared net starts from a trained convnet.
+void tie_to_twin(ModelImpl& net, const ModelImpl& twin);
+
 // model.lc_init = shared: every unshared layer's kernels and biases become its first
 // position's (one draw of the layer's initialisation, repeated), so the net starts as its twin.
 void share_initial_kernels(ModelImpl& net);

@@ -2,9 +2,11 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include <algorithm>
 #include <utility>
 
 #include "nosharing/core/error.h"
+#include "nosharing/layers/locally_connected.h"
 #include "nosharing/models/lcnet.h"
 #include "nosharing/models/mapformer.h"
 #include "nosharing/models/model.h"
@@ -189,6 +191,26 @@ Model build_model_of_type(const Config& config, const InputShape& input, int64_t
 }
 
 }  // namespace
+
+void tie_to_twin(ModelImpl& net, const ModelImpl& twin) {
+  TORCH_CHECK(!net.unshared_layers().empty() && twin.unshared_layers().empty() &&
+                  net.unshared_layers().size() == twin.conv_layers().size(),
+              "tie_to_twin: expected an unshared net and its conv twin");
+  torch::NoGradGuard no_grad;
+  auto unshared = net.unshared_layers();
+  const auto convs = twin.conv_layers();
+  for (size_t i = 0; i < convs.size(); ++i) {
+    unshared[i].second->tie_to_conv(convs[i].second->weight, convs[i].second->bias);
+  }
+  const auto twin_parameters = twin.named_parameters();
+  for (auto& parameter : net.named_parameters()) {
+    const std::string& name = parameter.key();
+    const bool unshared_layer = std::any_of(unshared.begin(), unshared.end(), [&](const auto& l) {
+      return name.rfind(l.first + ".", 0) == 0;
+    });
+    if (!unshared_layer) parameter.value().copy_(twin_parameters[name]);
+  }
+}
 
 void share_initial_kernels(ModelImpl& net) {
   torch::NoGradGuard no_grad;

@@ -50,23 +50,7 @@ TEST(ResNetTest, TiedUnsharedNetEqualsItsTwin) {
   net->eval();
   twin->eval();
   ASSERT_FALSE(torch::allclose(net->forward(images), twin->forward(images), 1e-4, 1e-5));
-  {
-    torch::NoGradGuard no_grad;
-    auto lcs = net->unshared_layers();
-    const auto convs = twin->conv_layers();
-    ASSERT_EQ(lcs.size(), convs.size());
-    for (size_t i = 0; i < lcs.size(); ++i) {
-      ASSERT_EQ(lcs[i].first, convs[i].first);
-      lcs[i].second.get()->tie_to_conv(convs[i].second->weight, torch::Tensor());
-    }
-    const auto twin_parameters = twin->named_parameters();
-    for (auto& parameter : net->named_parameters()) {
-      if (twin_parameters.contains(parameter.key()) &&
-          twin_parameters[parameter.key()].sizes() == parameter.value().sizes()) {
-        parameter.value().copy_(twin_parameters[parameter.key()]);
-      }
-    }
-  }
+  tie_to_twin(*net, *twin);
   EXPECT_TRUE(torch::allclose(net->forward(images), twin->forward(images), 1e-4, 1e-5));
   net->train();
   twin->train();
