@@ -9,6 +9,7 @@
 #include <cmath>
 #include <memory>
 
+#include "nosharing/core/large_buffer_pool.h"
 #include "nosharing/topography/row_math.h"
 
 namespace nosharing {
@@ -176,7 +177,7 @@ struct BlurredCosineFunction : public torch::autograd::Function<BlurredCosineFun
     const auto holder = c10::static_intrusive_pointer_cast<GeometryHolder>(
         ctx->saved_data["geometry"].toCapsule());
     const BlurredCosineGeometry& geo = *holder->geometry;
-    torch::Tensor grad_w = torch::empty_like(weight);
+    torch::Tensor grad_w = pooled_empty(weight.sizes(), weight.options());
     const double cells = static_cast<double>(geo.grids * geo.height * geo.width);
     AT_DISPATCH_FLOATING_TYPES(weight.scalar_type(), "blurred_cosine_backward", [&] {
       backward_rows(weight.data_ptr<scalar_t>(), low.data_ptr<scalar_t>(), geo, weight.size(2),

@@ -8,6 +8,7 @@
 #include <cmath>
 #include <vector>
 
+#include "nosharing/core/large_buffer_pool.h"
 #include "nosharing/topography/row_math.h"
 
 namespace nosharing {
@@ -128,7 +129,7 @@ struct NeighbourCosineFunction : public torch::autograd::Function<NeighbourCosin
     const torch::Tensor& grad = grad_outputs[0];
     if (!grad.defined()) return {{}, {}, {}, {}, {}};
     const Rows rows = rows_of(weight, saved[3], saved[4], saved[5]);
-    torch::Tensor grad_w = torch::empty_like(weight);
+    torch::Tensor grad_w = pooled_empty(weight.sizes(), weight.options());
     torch::Tensor grad_b = has_bias ? torch::empty_like(bias) : torch::Tensor();
     AT_DISPATCH_FLOATING_TYPES(weight.scalar_type(), "neighbour_cosine_backward", [&] {
       backward_rows(weight.data_ptr<scalar_t>(), has_bias ? bias.data_ptr<scalar_t>() : nullptr,

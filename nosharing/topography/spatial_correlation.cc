@@ -1,49 +1,112 @@
 #include "nosharing/topography/spatial_correlation.h"
 
+#include <ATen/Dispatch.h>
+#include <ATen/Parallel.h>
 #include <torch/csrc/autograd/custom_function.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <cmath>
 
 namespace nosharing {
 namespace {
 
 // Centres and scales the columns of x [M, N] to unit norm over M: then z_iᵀ z_j is the
-// Pearson correlation of columns i and j.
+// Pearson correlation of columns i and j. (The reference's form; the fused function below
+// does the same with ‖c‖ = √(Σ c² + 1e-12).)
 torch::Tensor standardize_columns(const torch::Tensor& x) {
   const torch::Tensor centred = x - x.mean(0, /*keepdim=*/true);
   return centred / centred.pow(2).sum(0, /*keepdim=*/true).add(1e-12).sqrt();
 }
 
-// L from standardised responses z [B, N] (so r = zᵀz) and s [N, N], with a hand-written
-// backward. r and s are symmetric, so the off-diagonal entries hold every lower-triangle pair
-// twice: the same means, and sums of products twice the lower triangle's. With rc, sc the
-// off-diagonal entries centred (zero on the diagonal),
+constexpr double kNormEpsilon = 1e-12;  // in ‖c‖² (standardize_columns)
+constexpr double kQuadraticEpsilon = 1e-12;  // in Q_r and Q_s
+
+// L from responses x [B, N] and s [N, N], fused, with a hand-written backward. Columns are
+// standardised, z = c / ‖c‖ with c = x − mean_b x, so r = zᵀz. r and s are symmetric, so the
+// off-diagonal entries hold every lower-triangle pair twice: the same means, and sums of
+// products twice the lower triangle's. With rc, sc the off-diagonal entries centred (zero on
+// the diagonal),
 //   A = ½ Σ rc·sc,  Q_r = ½ Σ rc² + ε,  Q_s = ½ Σ sc² + ε,  corr = A / √(Q_r Q_s),
-// (halving keeps the reference's ε exactly) and L = (1 − corr)/2. Then
-//   ∂L/∂r = −½ (sc / (2√(Q_r Q_s)) − A·rc / (2 Q_r^{3/2} √Q_s)),
-// already of zero off-diagonal mean (so the centring passes it through), and
-// ∂L/∂z = z (G + Gᵀ) = 2 z G. About 15 passes over [N, N] against some 50 for autograd over
-// the same ops, and no gather of the N(N−1)/2 pairs.
+// (halving keeps the reference's ε exactly) and L = (1 − corr)/2. A, Q_r and Q_s come from
+// five running sums over the off-diagonal (Σr, Σs, Σrs, Σr², Σs², in double). Backward:
+//   ∂L/∂r = −½ (sc / (2√(Q_r Q_s)) − A·rc / (2 Q_r^{3/2} √Q_s)) = G,
+// already of zero off-diagonal mean (so the centring passes it through); ∂L/∂z = 2 z G;
+// ∂L/∂c = (∂z − z (z·∂z)) / ‖c‖ per column; ∂L/∂x = ∂c − mean_b ∂c. Two GEMMs and a few
+// passes over [N, N] and [B, N], where the same ops through autograd were some 60 small
+// LibTorch calls per layer and step, each waking the thread pool.
 struct PairCorrelationFunction : public torch::autograd::Function<PairCorrelationFunction> {
-  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& z,
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
                                const torch::Tensor& s) {
-    const int64_t n = z.size(1);
-    const torch::Tensor off_diagonal = 1 - torch::eye(n, z.options());
-    const double pairs = static_cast<double>(n * (n - 1));  // counted twice
-    const auto centred = [&](const torch::Tensor& m) {
-      return (m - (m * off_diagonal).sum() / pairs).mul_(off_diagonal);
-    };
-    const torch::Tensor rc = centred(z.t().mm(z));
-    const torch::Tensor sc = centred(s);
-    const double a = (rc * sc).sum().item<double>() / 2;
-    const double q_r = rc.pow(2).sum().item<double>() / 2 + 1e-12;
-    const double q_s = sc.pow(2).sum().item<double>() / 2 + 1e-12;
-    ctx->save_for_backward({z, rc, sc});
+    const int64_t batch = x.size(0), n = x.size(1);
+    torch::Tensor z = torch::empty({batch, n}, x.options());
+    torch::Tensor norms = torch::empty({n}, x.options());
+    double pairs = static_cast<double>(n * (n - 1));  // counted twice
+    double mean_r = 0, mean_s = 0, a = 0, q_r = 0, q_s = 0;
+    torch::Tensor r;
+    AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "spatial_correlation_forward", [&] {
+      using T = scalar_t;
+      const T* xp = x.data_ptr<T>();
+      T* zp = z.data_ptr<T>();
+      T* np = norms.data_ptr<T>();
+      // Column statistics, read down the batch (rows n apart): one column per i.
+      at::parallel_for(0, n, 64, [&](int64_t begin, int64_t end) {
+        for (int64_t i = begin; i < end; ++i) {
+          double sum = 0;
+          for (int64_t b = 0; b < batch; ++b) sum += xp[b * n + i];
+          const double mean = sum / static_cast<double>(batch);
+          double squares = 0;
+          for (int64_t b = 0; b < batch; ++b) {
+            const double c = xp[b * n + i] - mean;
+            squares += c * c;
+          }
+          const double norm = std::sqrt(squares + kNormEpsilon);
+          np[i] = static_cast<T>(norm);
+          for (int64_t b = 0; b < batch; ++b) {
+            zp[b * n + i] = static_cast<T>((xp[b * n + i] - mean) / norm);
+          }
+        }
+      });
+      r = at::mm(z.t(), z);  // [N, N]
+      const T* rp = r.data_ptr<T>();
+      const T* sp = s.data_ptr<T>();
+      struct Sums {
+        double r = 0, s = 0, rs = 0, rr = 0, ss = 0;
+      };
+      const Sums sums = at::parallel_reduce(
+          0, n, 16, Sums{},
+          [&](int64_t begin, int64_t end, Sums acc) {
+            for (int64_t i = begin; i < end; ++i) {
+              for (int64_t j = 0; j < n; ++j) {
+                if (j == i) continue;
+                const double rv = rp[i * n + j], sv = sp[i * n + j];
+                acc.r += rv;
+                acc.s += sv;
+                acc.rs += rv * sv;
+                acc.rr += rv * rv;
+                acc.ss += sv * sv;
+              }
+            }
+            return acc;
+          },
+          [](Sums u, const Sums& v) {
+            u.r += v.r, u.s += v.s, u.rs += v.rs, u.rr += v.rr, u.ss += v.ss;
+            return u;
+          });
+      mean_r = sums.r / pairs;
+      mean_s = sums.s / pairs;
+      // Σ (r − m_r)(s − m_s) = Σ rs − m_r Σ s − m_s Σ r + pairs·m_r·m_s, and so on.
+      a = (sums.rs - mean_r * sums.s - mean_s * sums.r + pairs * mean_r * mean_s) / 2;
+      q_r = std::max(0.0, sums.rr - sums.r * mean_r) / 2 + kQuadraticEpsilon;
+      q_s = std::max(0.0, sums.ss - sums.s * mean_s) / 2 + kQuadraticEpsilon;
+    });
+    ctx->save_for_backward({z, norms, r, s});
+    ctx->saved_data["mean_r"] = mean_r;
+    ctx->saved_data["mean_s"] = mean_s;
     ctx->saved_data["a"] = a;
     ctx->saved_data["q_r"] = q_r;
     ctx->saved_data["q_s"] = q_s;
-    return torch::full({}, (1 - a / std::sqrt(q_r * q_s)) / 2, z.options());
+    return torch::full({}, (1 - a / std::sqrt(q_r * q_s)) / 2, x.options());
   }
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
@@ -54,7 +117,9 @@ struct PairCorrelationFunction : public torch::autograd::Function<PairCorrelatio
     const torch::Tensor& grad = grad_outputs[0];
     if (!grad.defined()) return {{}, {}};
     const auto saved = ctx->get_saved_variables();
-    const torch::Tensor &z = saved[0], &rc = saved[1], &sc = saved[2];
+    const torch::Tensor &z = saved[0], &norms = saved[1], &r = saved[2], &s = saved[3];
+    const double mean_r = ctx->saved_data["mean_r"].toDouble();
+    const double mean_s = ctx->saved_data["mean_s"].toDouble();
     const double a = ctx->saved_data["a"].toDouble();
     const double q_r = ctx->saved_data["q_r"].toDouble();
     const double q_s = ctx->saved_data["q_s"].toDouble();
@@ -62,8 +127,43 @@ struct PairCorrelationFunction : public torch::autograd::Function<PairCorrelatio
     // 2·G = −½ (sc/√(Q_r Q_s) − A rc/(Q_r^{3/2} √Q_s)), times the incoming gradient.
     const double along_s = -0.5 * g / std::sqrt(q_r * q_s);
     const double along_r = 0.5 * g * a / (q_r * std::sqrt(q_r * q_s));
-    const torch::Tensor twice_g = sc * along_s + rc * along_r;
-    return {z.mm(twice_g), {}};
+    const int64_t batch = z.size(0), n = z.size(1);
+    torch::Tensor twice_g = torch::empty({n, n}, z.options());
+    torch::Tensor grad_x;
+    AT_DISPATCH_FLOATING_TYPES(z.scalar_type(), "spatial_correlation_backward", [&] {
+      using T = scalar_t;
+      const T* rp = r.data_ptr<T>();
+      const T* sp = s.data_ptr<T>();
+      T* gp = twice_g.data_ptr<T>();
+      at::parallel_for(0, n, 16, [&](int64_t begin, int64_t end) {
+        for (int64_t i = begin; i < end; ++i) {
+          for (int64_t j = 0; j < n; ++j) {
+            gp[i * n + j] = j == i ? T(0)
+                                   : static_cast<T>(along_s * (sp[i * n + j] - mean_s) +
+                                                    along_r * (rp[i * n + j] - mean_r));
+          }
+        }
+      });
+      grad_x = at::mm(z, twice_g);  // ∂L/∂z [B, N], turned into ∂L/∂x in place
+      T* dp = grad_x.data_ptr<T>();
+      const T* zp = z.data_ptr<T>();
+      const T* np = norms.data_ptr<T>();
+      at::parallel_for(0, n, 64, [&](int64_t begin, int64_t end) {
+        for (int64_t i = begin; i < end; ++i) {
+          double along = 0;
+          for (int64_t b = 0; b < batch; ++b) along += double(zp[b * n + i]) * dp[b * n + i];
+          double mean = 0;
+          for (int64_t b = 0; b < batch; ++b) {
+            const double dc = (dp[b * n + i] - zp[b * n + i] * along) / np[i];
+            dp[b * n + i] = static_cast<T>(dc);
+            mean += dc;
+          }
+          mean /= static_cast<double>(batch);
+          for (int64_t b = 0; b < batch; ++b) dp[b * n + i] = static_cast<T>(dp[b * n + i] - mean);
+        }
+      });
+    });
+    return {grad_x, {}};
   }
 };
 
@@ -82,8 +182,10 @@ torch::Tensor spatial_correlation_loss(const torch::Tensor& responses,
   check_arguments(responses, distances);
   const int64_t n = responses.size(1);
   if (n < 3) return torch::full({}, 0.5, responses.options());  // fewer than 2 pairs
-  return PairCorrelationFunction::apply(standardize_columns(responses),
-                                        1.0 / (distances.to(responses.scalar_type()) + 1.0));
+  TORCH_CHECK(responses.device().is_cpu(), "spatial_correlation_loss: expected CPU responses, got ",
+              responses.device());
+  return PairCorrelationFunction::apply(
+      responses.contiguous(), (1.0 / (distances.to(responses.scalar_type()) + 1.0)).contiguous());
 }
 
 torch::Tensor spatial_correlation_loss_reference(const torch::Tensor& responses,
@@ -115,13 +217,21 @@ SpatialCorrelationLossImpl::SpatialCorrelationLossImpl(SpatialCorrelationLossOpt
 torch::Tensor SpatialCorrelationLossImpl::forward(const TopographicLayer& layer) {
   TORCH_CHECK(layer.responses.defined() && layer.responses.dim() == 4,
               "spatial_correlation: layer ", layer.name, " has no recorded responses [B, C, H, W]");
-  const torch::Tensor flat = layer.responses.flatten(1);  // [B, U], units in (c, y, x) order
+  // Units in (c, y, x) order. The unshared kernels' outputs keep the batch innermost: there
+  // the map is a [U, B] matrix as it lies, and a neighbourhood is N of its rows; flatten(1)
+  // would first copy the whole map to [B, U] (every step, for 500 of its columns).
+  const torch::Tensor& responses = layer.responses;
+  const bool batch_innermost = responses.permute({1, 2, 3, 0}).is_contiguous();
+  const torch::Tensor table = batch_innermost
+                                  ? responses.permute({1, 2, 3, 0}).reshape({-1, responses.size(0)})
+                                  : responses.flatten(1);  // [U, B] or [B, U]
   torch::Tensor total;
   for (int64_t i = 0; i < options_.neighbourhoods(); ++i) {
     const torch::Tensor units =
         layer.sheet.sample_neighbourhood(options_.radius(), options_.units());
-    const torch::Tensor loss =
-        spatial_correlation_loss(flat.index_select(1, units), layer.sheet.distances(units));
+    const torch::Tensor selected =
+        batch_innermost ? table.index_select(0, units).t() : table.index_select(1, units);
+    const torch::Tensor loss = spatial_correlation_loss(selected, layer.sheet.distances(units));
     total = total.defined() ? total + loss : loss;
   }
   return total / static_cast<double>(options_.neighbourhoods());

@@ -55,6 +55,20 @@ TEST(SpatialCorrelationTest, ModuleOnASmallSheetEqualsTheLossOverAllUnits) {
               spatial_correlation_loss(layer.responses.flatten(1), sheet.distances(all))
                   .item<double>(),
               1e-9);
+  // The same map stored batch-innermost (the unshared kernels' layout, read as [U, B] rows):
+  // the same loss and the same gradient.
+  const torch::Tensor nchw = layer.responses.clone().requires_grad_(true);
+  const torch::Tensor chwn =
+      layer.responses.permute({1, 2, 3, 0}).contiguous().permute({3, 0, 1, 2}).requires_grad_(true);
+  TopographicLayer strided = layer;
+  layer.responses = nchw;
+  strided.responses = chwn;
+  const torch::Tensor from_nchw = loss->forward(layer);
+  const torch::Tensor from_chwn = loss->forward(strided);
+  EXPECT_NEAR(from_nchw.item<double>(), from_chwn.item<double>(), 1e-12);
+  from_nchw.backward();
+  from_chwn.backward();
+  EXPECT_TRUE(torch::allclose(nchw.grad(), chwn.grad(), 1e-9, 1e-12));
 }
 
 TEST(SpatialCorrelationTest, ConstantResponsesAndEqualDistancesStayFinite) {

@@ -1,8 +1,104 @@
 #include "nosharing/topography/wiring.h"
 
+#include <ATen/Dispatch.h>
+#include <ATen/Parallel.h>
+#include <torch/csrc/autograd/custom_function.h>
 #include <torch/torch.h>
 
+#include <cmath>
+#include <functional>
+
+#include "nosharing/core/large_buffer_pool.h"
+
 namespace nosharing {
+namespace {
+
+constexpr int64_t kGrain = 256;  // weight rows per parallel task
+
+// The autograd chain of wiring_cost_reference (abs, a sum over rows, a product with the
+// factors; backward an expand, sgn and a product) writes three weight-sized temporaries per
+// step: on alltnn-small (10 MB of unshared weights) that cost more than the rest of the
+// loss. Here: one read of the weights forward, one write of the gradient backward, the
+// gradient from the recycling pool.
+struct WiringCostFunction : public torch::autograd::Function<WiringCostFunction> {
+  static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& weight,
+                               const torch::Tensor& factors) {
+    const int64_t rows = weight.size(0) * weight.size(1), width = weight.size(2);
+    double total = 0;
+    AT_DISPATCH_FLOATING_TYPES(weight.scalar_type(), "wiring_cost_forward", [&] {
+      const scalar_t* w = weight.data_ptr<scalar_t>();
+      const scalar_t* f = factors.data_ptr<scalar_t>();
+      total = at::parallel_reduce(
+          0, rows, kGrain, 0.0,
+          [&](int64_t begin, int64_t end, double sum) {
+            for (int64_t r = begin; r < end; ++r) {
+              const scalar_t* row = w + r * width;
+              scalar_t row_sum = 0;
+              for (int64_t j = 0; j < width; ++j) row_sum += f[j] * std::abs(row[j]);
+              sum += static_cast<double>(row_sum);
+            }
+            return sum;
+          },
+          std::plus<double>());
+    });
+    ctx->save_for_backward({weight, factors});
+    return torch::full({}, total / static_cast<double>(weight.size(0)), weight.options());
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grad_outputs) {
+    TORCH_CHECK(!torch::GradMode::is_enabled(),
+                "wiring_cost: double backward (create_graph=true) is not supported; use "
+                "wiring_cost_reference");
+    const torch::Tensor& grad = grad_outputs[0];
+    if (!grad.defined()) return {{}, {}};
+    const auto saved = ctx->get_saved_variables();
+    const torch::Tensor &weight = saved[0], &factors = saved[1];
+    const int64_t rows = weight.size(0) * weight.size(1), width = weight.size(2);
+    torch::Tensor grad_weight = pooled_empty(weight.sizes(), weight.options());
+    AT_DISPATCH_FLOATING_TYPES(weight.scalar_type(), "wiring_cost_backward", [&] {
+      const scalar_t scale = grad.item<scalar_t>() / static_cast<scalar_t>(weight.size(0));
+      const scalar_t* w = weight.data_ptr<scalar_t>();
+      const scalar_t* f = factors.data_ptr<scalar_t>();
+      scalar_t* g = grad_weight.data_ptr<scalar_t>();
+      at::parallel_for(0, rows, kGrain, [&](int64_t begin, int64_t end) {
+        for (int64_t r = begin; r < end; ++r) {
+          const scalar_t* row = w + r * width;
+          scalar_t* out = g + r * width;
+          // d|w|/dw = sign(w), 0 at 0 (as autograd's abs).
+          for (int64_t j = 0; j < width; ++j) {
+            out[j] = scale * f[j] * static_cast<scalar_t>((row[j] > 0) - (row[j] < 0));
+          }
+        }
+      });
+    });
+    return {grad_weight, {}};
+  }
+};
+
+void check_wiring_arguments(const torch::Tensor& weight, const torch::Tensor& factors) {
+  TORCH_CHECK(weight.dim() == 3 && factors.dim() == 1 && factors.size(0) == weight.size(2),
+              "wiring_cost: expected weight [P, C, D] and factors [D], got ", weight.sizes(),
+              " and ", factors.sizes());
+}
+
+}  // namespace
+
+torch::Tensor wiring_cost(const torch::Tensor& weight, const torch::Tensor& factors) {
+  check_wiring_arguments(weight, factors);
+  TORCH_CHECK(weight.device().is_cpu(), "wiring_cost: expected a CPU weight, got ",
+              weight.device());
+  return WiringCostFunction::apply(weight.contiguous(),
+                                   factors.to(weight.scalar_type()).contiguous());
+}
+
+torch::Tensor wiring_cost_reference(const torch::Tensor& weight, const torch::Tensor& factors) {
+  check_wiring_arguments(weight, factors);
+  // Σ_{p,c} |w_pcj| first (one pass over the weights), then the length factor of each j.
+  return (weight.abs().sum(std::vector<int64_t>{0, 1}) * factors.to(weight.scalar_type()))
+             .sum() /
+         static_cast<double>(weight.size(0));
+}
 
 torch::Tensor wiring_length_factors(int64_t in_channels, int64_t kernel, int64_t stride) {
   TORCH_CHECK(in_channels >= 1 && kernel >= 1 && stride >= 1, "wiring: in_channels ",
@@ -36,12 +132,8 @@ torch::Tensor WiringLossImpl::forward(const TopographicLayer& layer) {
   TORCH_CHECK(weight.dim() == 3 && weight.size(2) % (layer.kernel * layer.kernel) == 0,
               "wiring: layer ", layer.name, " weight ", weight.sizes(),
               " is not [P, C, C_in·k·k] for k = ", layer.kernel);
-  const torch::Tensor factors =
-      wiring_length_factors(weight.size(2) / (layer.kernel * layer.kernel), layer.kernel,
-                            layer.stride)
-          .to(weight.scalar_type());
-  // Σ_{p,c} |w_pcj| first (one pass over the weights), then the length factor of each j.
-  return (weight.abs().sum(std::vector<int64_t>{0, 1}) * factors).sum() / static_cast<double>(weight.size(0));
+  return wiring_cost(weight, wiring_length_factors(weight.size(2) / (layer.kernel * layer.kernel),
+                                                   layer.kernel, layer.stride));
 }
 
 }  // namespace nosharing

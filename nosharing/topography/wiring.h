@@ -20,6 +20,12 @@ namespace nosharing {
 // √(1 + d_j²) for j over (c_in, ky, kx): float64 [in_channels·k·k].
 torch::Tensor wiring_length_factors(int64_t in_channels, int64_t kernel, int64_t stride);
 
+// C = (1/P) Σ_{p,c,j} factors_j · |weight_pcj| for weight [P, C, D] and factors [D]: a fused
+// CPU kernel (one pass over the weights forward, one writing the gradient backward) and the
+// plain LibTorch expression it is tested against.
+torch::Tensor wiring_cost(const torch::Tensor& weight, const torch::Tensor& factors);
+torch::Tensor wiring_cost_reference(const torch::Tensor& weight, const torch::Tensor& factors);
+
 // The same cost on attention maps (DESIGN §3, the seed's form; the Mapformer's auxiliary
 // loss, its weight λ applied by the caller):
 //   C = mean_b (1/L) Σ_i Σ_j |A_bij| · √(1 + d_ij²),

@@ -63,6 +63,26 @@ TEST(WiringTest, GradientMatchesFiniteDifferences) {
       {weight}));
 }
 
+TEST(WiringTest, FusedKernelMatchesTheReferenceValuesAndGradients) {
+  torch::manual_seed(5);
+  for (const auto dtype : {torch::kFloat32, torch::kFloat64}) {
+    torch::Tensor weight = torch::randn({7, 5, 18}, dtype);
+    weight[0][0][3] = 0.0;  // sign(0) = 0 in both
+    const torch::Tensor factors = wiring_length_factors(2, 3, 2);
+    const torch::Tensor fused_leaf = weight.clone().requires_grad_(true);
+    const torch::Tensor reference_leaf = weight.clone().requires_grad_(true);
+    const torch::Tensor fused = wiring_cost(fused_leaf, factors);
+    const torch::Tensor reference = wiring_cost_reference(reference_leaf, factors);
+    const double tolerance = dtype == torch::kFloat64 ? 1e-12 : 1e-4;
+    EXPECT_NEAR(fused.item<double>(), reference.item<double>(),
+                tolerance * std::abs(reference.item<double>()));
+    (fused * 1.5).backward();
+    (reference * 1.5).backward();
+    EXPECT_TRUE(torch::allclose(fused_leaf.grad(), reference_leaf.grad(), tolerance, tolerance));
+  }
+  EXPECT_THROW(wiring_cost(torch::rand({2, 3, 4}), torch::rand({5})), c10::Error);
+}
+
 // Attention maps (the Mapformer): C = mean_b (1/L) Σ_ij |A_bij| √(1 + d_ij²).
 TEST(WiringTest, AttentionCostIsMinimalForSelfAttentionAndGrowsWithDistance) {
   const int64_t h = 3, w = 4, L = 12;

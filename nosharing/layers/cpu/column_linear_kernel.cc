@@ -8,7 +8,7 @@
 #include <algorithm>
 
 #include "nosharing/layers/cpu/blas.h"
-#include "nosharing/layers/cpu/large_buffer_pool.h"
+#include "nosharing/core/large_buffer_pool.h"
 
 namespace nosharing {
 namespace {

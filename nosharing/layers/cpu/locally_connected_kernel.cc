@@ -12,7 +12,7 @@
 #include <new>
 
 #include "nosharing/layers/cpu/blas.h"
-#include "nosharing/layers/cpu/large_buffer_pool.h"
+#include "nosharing/core/large_buffer_pool.h"
 
 namespace nosharing {
 

@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "nosharing/layers/cpu/large_buffer_pool.h"
+#include "nosharing/core/large_buffer_pool.h"
 #include "nosharing/layers/cpu/locally_connected_function.h"
 #include "nosharing/layers/cpu/locally_connected_kernel.h"
 #include "nosharing/layers/locally_connected_reference.h"

@@ -1,4 +1,4 @@
-#include "nosharing/layers/cpu/large_buffer_pool.h"
+#include "nosharing/core/large_buffer_pool.h"
 
 #include <ATen/Functions.h>
 #include <c10/util/strides.h>
