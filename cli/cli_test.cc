@@ -96,6 +96,8 @@ TEST_F(CliTest, TrainWritesTheRunDirectoryOfTheContract) {
   // OpenMP threads wait passively (cli/main.cc) unless the caller chose a policy.
   const char* caller_policy = std::getenv("OMP_WAIT_POLICY");
   EXPECT_EQ(provenance["omp_wait_policy"], caller_policy ? caller_policy : "PASSIVE");
+  const char* caller_timeout = std::getenv("OPENBLAS_THREAD_TIMEOUT");
+  EXPECT_EQ(provenance["openblas_thread_timeout"], caller_timeout ? caller_timeout : "4");
   // The commit is recorded at build time (cmake/build_info.cmake); built from a git checkout
   // (as here and in CI), it is a full hash.
   if (fs::is_directory(std::string(NOSHARING_SOURCE_DIR) + "/.git") ||

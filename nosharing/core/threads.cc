@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 #include <thread>
+#include <utility>
 
 extern "C" {
 void openblas_set_num_threads(int num_threads);
@@ -14,10 +15,16 @@ char* openblas_get_corename(void);
 
 namespace nosharing {
 
-void ensure_passive_openmp_waiting(char** argv) {
-  if (std::getenv("OMP_WAIT_POLICY") != nullptr) return;
-  if (setenv("OMP_WAIT_POLICY", "PASSIVE", /*overwrite=*/1) != 0) return;
-  execv("/proc/self/exe", argv);  // returns only on failure: then run as we are
+void ensure_passive_waiting(char** argv) {
+  // Both libraries read their variable once, when loaded: set what is unset, then re-execute.
+  bool changed = false;
+  for (const auto& [name, value] :
+       {std::pair{"OMP_WAIT_POLICY", "PASSIVE"}, std::pair{"OPENBLAS_THREAD_TIMEOUT", "4"}}) {
+    if (std::getenv(name) != nullptr) continue;
+    if (setenv(name, value, /*overwrite=*/1) != 0) return;
+    changed = true;
+  }
+  if (changed) execv("/proc/self/exe", argv);  // returns only on failure: then run as we are
 }
 
 int set_compute_threads(int threads) {

@@ -61,7 +61,9 @@ nlohmann::json make_provenance(int threads, const std::string& command_line,
   ::gethostname(host.data(), host.size() - 1);
   const std::string commit = NOSHARING_GIT_COMMIT;  // of the build, not of today's tree
   const char* coretype = std::getenv("OPENBLAS_CORETYPE");
-  const char* wait_policy = std::getenv("OMP_WAIT_POLICY");  // the CLI sets PASSIVE if unset
+  // The CLI sets these two if unset (core/threads.h).
+  const char* wait_policy = std::getenv("OMP_WAIT_POLICY");
+  const char* blas_timeout = std::getenv("OPENBLAS_THREAD_TIMEOUT");
   nlohmann::json provenance = {
       {"git_commit", commit.empty() ? nlohmann::json(nullptr) : nlohmann::json(commit)},
       {"git_dirty", NOSHARING_GIT_DIRTY},
@@ -70,6 +72,8 @@ nlohmann::json make_provenance(int threads, const std::string& command_line,
       {"blas_kernel", blas_core_name()},
       {"openblas_coretype_env", coretype ? nlohmann::json(coretype) : nlohmann::json(nullptr)},
       {"omp_wait_policy", wait_policy ? nlohmann::json(wait_policy) : nlohmann::json(nullptr)},
+      {"openblas_thread_timeout",
+       blas_timeout ? nlohmann::json(blas_timeout) : nlohmann::json(nullptr)},
       {"threads", threads},
       {"host", host.data()},
       {"command_line", command_line},
