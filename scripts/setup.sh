@@ -3,7 +3,7 @@
 set -euo pipefail
 packages=(
   build-essential cmake ninja-build pkg-config ccache git
-  libtorch-dev libgloo-dev libopenblas-dev
+  libtorch-dev libgloo-dev libopenblas-dev libdnnl-dev
   libtomlplusplus-dev libcli11-dev libfmt-dev nlohmann-json3-dev libstb-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   dataset-fashion-mnist python3-torch chromium

@@ -1,24 +1,50 @@
-// What the fast CPU kernels share about calling BLAS (OpenBLAS through CBLAS): a typed gemm
-// for float and double, the guard that keeps OpenBLAS single-threaded while the kernels'
-// own OpenMP threads call it, and the check that a tensor handed to them is a CPU float32 or
-// float64 tensor.
+// What the fast CPU kernels share about calling BLAS: a typed gemm for float and double,
+// the guard that keeps OpenBLAS single-threaded while the kernels' own OpenMP threads call
+// it, and the check that a tensor handed to them is a CPU float32 or float64 tensor.
+//
+// float GEMMs go to oneDNN's sgemm (Debian libdnnl-dev; the library LibTorch's conv2d already
+// runs on), double ones to OpenBLAS. The kernels' GEMMs are small and single-threaded (one
+// position or column each, e.g. 128 × 128 × 576), where oneDNN's JIT kernels are faster than
+// OpenBLAS's (bench/README.md, "GEMM backend"), and they do not depend on the OpenBLAS kernel
+// a machine forces (OPENBLAS_CORETYPE). NOSHARING_SGEMM=openblas selects OpenBLAS for float
+// too (read once per process), for comparison; both are tested against each other.
 #pragma once
 
 #include <ATen/core/Tensor.h>
 #include <c10/util/Exception.h>
 #include <cblas.h>
+#include <dnnl.h>
 
 #include <cstdint>
 
 namespace nosharing {
+
+enum class SgemmBackend { kOneDnn, kOpenBlas };
+
+// The float GEMM backend: NOSHARING_SGEMM ("onednn", the default, or "openblas"), read at the
+// first call; any other value is an error naming it.
+SgemmBackend sgemm_backend();
+// "onednn" (or null or empty) or "openblas"; anything else throws, naming the value.
+SgemmBackend sgemm_backend_from_name(const char* name);
+// For tests and benchmarks: overrides the environment from now on.
+void set_sgemm_backend(SgemmBackend backend);
+const char* sgemm_backend_name(SgemmBackend backend);
 
 // Row-major C = A·B (beta 0) or C += A·B (accumulate), with transposes; float and double.
 // ld* are row strides in elements.
 inline void gemm(CBLAS_TRANSPOSE trans_a, CBLAS_TRANSPOSE trans_b, int64_t m, int64_t n,
                  int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb, float* c,
                  int64_t ldc, bool accumulate = false) {
-  cblas_sgemm(CblasRowMajor, trans_a, trans_b, m, n, k, 1.0f, a, lda, b, ldb,
-              accumulate ? 1.0f : 0.0f, c, ldc);
+  if (sgemm_backend() == SgemmBackend::kOpenBlas) {
+    cblas_sgemm(CblasRowMajor, trans_a, trans_b, m, n, k, 1.0f, a, lda, b, ldb,
+                accumulate ? 1.0f : 0.0f, c, ldc);
+    return;
+  }
+  const dnnl_status_t status =
+      dnnl_sgemm(trans_a == CblasTrans ? 'T' : 'N', trans_b == CblasTrans ? 'T' : 'N', m, n, k,
+                 1.0f, a, lda, b, ldb, accumulate ? 1.0f : 0.0f, c, ldc);
+  TORCH_CHECK(status == dnnl_success, "gemm: dnnl_sgemm failed with status ",
+              static_cast<int>(status), " for m ", m, ", n ", n, ", k ", k);
 }
 inline void gemm(CBLAS_TRANSPOSE trans_a, CBLAS_TRANSPOSE trans_b, int64_t m, int64_t n,
                  int64_t k, const double* a, int64_t lda, const double* b, int64_t ldb,
