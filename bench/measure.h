@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "nosharing/core/threads.h"
+#include "nosharing/layers/cpu/blas.h"
 
 namespace nosharing::bench {
 
@@ -44,7 +45,8 @@ void run_steps(benchmark::State& state, Step&& step, double step_flops) {
   for (auto _ : state) step();
   state.counters["GFLOP/s"] =
       benchmark::Counter(step_flops / 1e9, benchmark::Counter::kIsIterationInvariantRate);
-  state.SetLabel(blas_core_name());
+  state.SetLabel(std::string(blas_core_name()) + ", kernels' sgemm " +
+                 sgemm_backend_name(sgemm_backend()));
 }
 
 // A /proc/self/status field in kB ("VmRSS:", "VmHWM:"), or -1.
@@ -111,9 +113,11 @@ inline void print_measurement(const std::string& method, const std::string& shap
                               const Measurement& m, double step_flops) {
   std::printf(
       "{\"method\": \"%s\", \"shape\": \"%s\", \"ms\": %.3f, \"gflops\": %.2f, \"extra_mb\": %.1f, "
-      "\"blas_core\": \"%s\", \"threads\": %d, \"blas_threads\": %d}\n",
+      "\"blas_core\": \"%s\", \"sgemm_backend\": \"%s\", \"threads\": %d, "
+      "\"blas_threads\": %d}\n",
       method.c_str(), shape.c_str(), m.ms, step_flops / (m.ms * 1e6), m.extra_mb,
-      blas_core_name(), at::get_num_threads(), openblas_get_num_threads());
+      blas_core_name(), sgemm_backend_name(sgemm_backend()), at::get_num_threads(),
+      openblas_get_num_threads());
 }
 
 }  // namespace nosharing::bench

@@ -220,7 +220,9 @@ def print_table(path):
         ceiling = next((r for r in mine if r["method"] == "sgemm"), None)
         ceiling_gflops = ceiling["gflops"] if ceiling else float("nan")
         cores = sorted({r["blas_core"] for r in mine})
-        print(f"\n## {config} — OpenBLAS kernel: {', '.join(cores)}; sgemm 2048³ ceiling "
+        backends = sorted({r["sgemm_backend"] for r in mine if "sgemm_backend" in r})
+        print(f"\n## {config} — OpenBLAS kernel: {', '.join(cores)}; our kernels' float GEMMs: "
+              f"{', '.join(backends) or 'unknown'}; OpenBLAS sgemm 2048³ ceiling "
               f"{ceiling_gflops:.0f} GFLOP/s ({ceiling['ms'] if ceiling else float('nan'):.1f} ms)\n")
         print("| shape | method | ms | GFLOP/s | of ceiling | extra MB |")
         print("| --- | --- | ---: | ---: | ---: | ---: |")

@@ -13,11 +13,11 @@ std::atomic<int> chosen_backend{kUnread};
 }  // namespace
 
 SgemmBackend sgemm_backend_from_name(const char* name) {
-  if (name == nullptr || std::string(name).empty() || std::string(name) == "onednn") {
-    return SgemmBackend::kOneDnn;
-  }
-  TORCH_CHECK(std::string(name) == "openblas", "NOSHARING_SGEMM: '", name,
-              "'; expected onednn or openblas");
+  const std::string value = name != nullptr ? name : "";
+  if (value.empty() || value == "auto") return SgemmBackend::kAuto;
+  if (value == "onednn") return SgemmBackend::kOneDnn;
+  TORCH_CHECK(value == "openblas", "NOSHARING_SGEMM: '", value,
+              "'; expected auto, onednn or openblas");
   return SgemmBackend::kOpenBlas;
 }
 
@@ -35,7 +35,15 @@ void set_sgemm_backend(SgemmBackend backend) {
 }
 
 const char* sgemm_backend_name(SgemmBackend backend) {
-  return backend == SgemmBackend::kOneDnn ? "oneDNN" : "OpenBLAS";
+  switch (backend) {
+    case SgemmBackend::kAuto:
+      return "auto (oneDNN from 2^21 multiply-adds, OpenBLAS below)";
+    case SgemmBackend::kOneDnn:
+      return "oneDNN";
+    case SgemmBackend::kOpenBlas:
+      return "OpenBLAS";
+  }
+  return "unknown";
 }
 
 }  // namespace nosharing
