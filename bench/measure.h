@@ -102,10 +102,15 @@ inline Measurement measure(const std::function<void()>& body, int warmup, double
   return m;
 }
 
-// LibTorch's lazy initialisation, done before a measurement rather than inside it.
+// Lazy initialisation of the libraries, done before a measurement rather than inside it:
+// LibTorch's, and the float GEMM backends' (oneDNN generates its JIT kernels at the first
+// sgemm: 6 MB of code and tables, once per process).
 inline void warm_up_libtorch() {
   torch::Tensor warm = torch::randn({64, 64});
   (void)at::mm(warm, warm);
+  torch::Tensor a = torch::randn({128, 128}), c = torch::empty({128, 128});
+  gemm(CblasNoTrans, CblasNoTrans, 128, 128, 128, a.data_ptr<float>(), 128, a.data_ptr<float>(),
+       128, c.data_ptr<float>(), 128);
 }
 
 // The --one mode's result: one JSON line on stdout.

@@ -14,10 +14,9 @@ std::atomic<int> chosen_backend{kUnread};
 
 SgemmBackend sgemm_backend_from_name(const char* name) {
   const std::string value = name != nullptr ? name : "";
-  if (value.empty() || value == "auto") return SgemmBackend::kAuto;
-  if (value == "onednn") return SgemmBackend::kOneDnn;
+  if (value.empty() || value == "onednn") return SgemmBackend::kOneDnn;
   TORCH_CHECK(value == "openblas", "NOSHARING_SGEMM: '", value,
-              "'; expected auto, onednn or openblas");
+              "'; expected onednn or openblas");
   return SgemmBackend::kOpenBlas;
 }
 
@@ -35,15 +34,7 @@ void set_sgemm_backend(SgemmBackend backend) {
 }
 
 const char* sgemm_backend_name(SgemmBackend backend) {
-  switch (backend) {
-    case SgemmBackend::kAuto:
-      return "auto (oneDNN from 2^21 multiply-adds, OpenBLAS below)";
-    case SgemmBackend::kOneDnn:
-      return "oneDNN";
-    case SgemmBackend::kOpenBlas:
-      return "OpenBLAS";
-  }
-  return "unknown";
+  return backend == SgemmBackend::kOneDnn ? "oneDNN" : "OpenBLAS";
 }
 
 }  // namespace nosharing

@@ -3,14 +3,13 @@
 // it, and the check that a tensor handed to them is a CPU float32 or float64 tensor.
 //
 // float GEMMs go to oneDNN's sgemm (Debian libdnnl-dev; the library LibTorch's conv2d already
-// runs on) when they are large enough, to OpenBLAS otherwise; double ones always to OpenBLAS.
-// The kernels' GEMMs are single-threaded, one position or column each. Measured on this
-// machine's AVX-512 cores (bench/README.md, "GEMM backend"): at 128 × 128 × 576 oneDNN runs
-// at ~215 GFLOP/s against OpenBLAS's ~105 with the Haswell kernel this machine forces
-// (OPENBLAS_CORETYPE) and ~190–205 with its own choice; below ~2M multiply-adds (ott lc1:
-// 64 × 128 × 75) oneDNN is no faster and its packing buffers add 17 MB to the layer's peak.
-// NOSHARING_SGEMM = auto (the default: that rule), onednn or openblas (every float GEMM),
-// read once per process; the backends are tested against each other.
+// runs on), double ones to OpenBLAS. The kernels' GEMMs are small and single-threaded (one
+// position or column each, 64 × 128 × 75 to 256 × 128 × 1152). Measured on this machine's
+// AVX-512 cores (bench/README.md, "GEMM backend"): oneDNN runs them at ~140–230 GFLOP/s
+// whichever OpenBLAS kernel the machine forces; OpenBLAS at ~85–110 with the Haswell kernel
+// this machine sets (OPENBLAS_CORETYPE) and ~125–230 with its own choice (Cooperlake).
+// NOSHARING_SGEMM = onednn (the default) or openblas, read once per process; the backends are
+// tested against each other.
 #pragma once
 
 #include <ATen/core/Tensor.h>
@@ -22,14 +21,11 @@
 
 namespace nosharing {
 
-enum class SgemmBackend { kAuto, kOneDnn, kOpenBlas };
-
-// Multiply-adds (m·n·k) from which kAuto sends a float GEMM to oneDNN.
-constexpr int64_t kOneDnnMinMultiplyAdds = int64_t{1} << 21;
+enum class SgemmBackend { kOneDnn, kOpenBlas };
 
 // The float GEMM backend: NOSHARING_SGEMM, read at the first call.
 SgemmBackend sgemm_backend();
-// "auto" (or null or empty), "onednn" or "openblas"; anything else throws, naming the value.
+// "onednn" (or null or empty) or "openblas"; anything else throws, naming the value.
 SgemmBackend sgemm_backend_from_name(const char* name);
 // For tests and benchmarks: overrides the environment from now on.
 void set_sgemm_backend(SgemmBackend backend);
@@ -40,9 +36,7 @@ const char* sgemm_backend_name(SgemmBackend backend);
 inline void gemm(CBLAS_TRANSPOSE trans_a, CBLAS_TRANSPOSE trans_b, int64_t m, int64_t n,
                  int64_t k, const float* a, int64_t lda, const float* b, int64_t ldb, float* c,
                  int64_t ldc, bool accumulate = false) {
-  const SgemmBackend backend = sgemm_backend();
-  if (backend == SgemmBackend::kOpenBlas ||
-      (backend == SgemmBackend::kAuto && m * n * k < kOneDnnMinMultiplyAdds)) {
+  if (sgemm_backend() == SgemmBackend::kOpenBlas) {
     cblas_sgemm(CblasRowMajor, trans_a, trans_b, m, n, k, 1.0f, a, lda, b, ldb,
                 accumulate ? 1.0f : 0.0f, c, ldc);
     return;

@@ -13,7 +13,7 @@ class SgemmBackendTest : public ::testing::Test {
   void TearDown() override { set_sgemm_backend(saved_); }
 
  private:
-  SgemmBackend saved_ = SgemmBackend::kAuto;
+  SgemmBackend saved_ = SgemmBackend::kOneDnn;
 };
 
 // C (row-major, rows ldc apart) = op(A)·op(B) [+ C] through the wrapper, on each backend, and
@@ -29,7 +29,7 @@ TEST_F(SgemmBackendTest, BothBackendsComputeTheSameProducts) {
   const Case cases[] = {{false, false, 64, 128, 75, false}, {false, true, 64, 75, 128, false},
                         {true, false, 75, 128, 64, true},   {false, false, 1, 7, 1, false},
                         {true, true, 5, 3, 9, true},        {false, false, 33, 17, 130, true},
-                        {false, true, 128, 160, 130, true}};  // ≥ 2^21: auto takes oneDNN
+                        {false, true, 128, 160, 130, true}};
   for (const Case& c : cases) {
     const int64_t pad = 3;  // every matrix's rows pad elements wider than needed
     const torch::Tensor a_full = torch::randn({c.ta ? c.k : c.m, (c.ta ? c.m : c.k) + pad});
@@ -40,8 +40,7 @@ TEST_F(SgemmBackendTest, BothBackendsComputeTheSameProducts) {
     torch::Tensor expected = (c.ta ? a.t() : a).to(torch::kFloat64).mm(
         (c.tb ? b.t() : b).to(torch::kFloat64));
     if (c.accumulate) expected += c_start.narrow(1, 0, c.n).to(torch::kFloat64);
-    for (const SgemmBackend backend :
-         {SgemmBackend::kAuto, SgemmBackend::kOneDnn, SgemmBackend::kOpenBlas}) {
+    for (const SgemmBackend backend : {SgemmBackend::kOneDnn, SgemmBackend::kOpenBlas}) {
       set_sgemm_backend(backend);
       torch::Tensor out = c_start.clone();
       gemm(c.ta ? CblasTrans : CblasNoTrans, c.tb ? CblasTrans : CblasNoTrans, c.m, c.n, c.k,
@@ -57,9 +56,8 @@ TEST_F(SgemmBackendTest, BothBackendsComputeTheSameProducts) {
 }
 
 TEST(SgemmBackendNameTest, NamesParseAndABadOneIsRefused) {
-  EXPECT_EQ(sgemm_backend_from_name(nullptr), SgemmBackend::kAuto);
-  EXPECT_EQ(sgemm_backend_from_name(""), SgemmBackend::kAuto);
-  EXPECT_EQ(sgemm_backend_from_name("auto"), SgemmBackend::kAuto);
+  EXPECT_EQ(sgemm_backend_from_name(nullptr), SgemmBackend::kOneDnn);
+  EXPECT_EQ(sgemm_backend_from_name(""), SgemmBackend::kOneDnn);
   EXPECT_EQ(sgemm_backend_from_name("onednn"), SgemmBackend::kOneDnn);
   EXPECT_EQ(sgemm_backend_from_name("openblas"), SgemmBackend::kOpenBlas);
   try {
