@@ -147,25 +147,29 @@ struct InfoNceFunction : public torch::autograd::Function<InfoNceFunction> {
         }
       });
     });
+    // A·N exponentials: parallel over anchors (serial, they were a millisecond per layer).
     AT_DISPATCH_FLOATING_TYPES(columns.scalar_type(), "infonce_lse", [&] {
       using T = scalar_t;
       T* l = logits.data_ptr<T>();
       const T* sp = positive.data_ptr<T>();
-      for (int64_t a = 0; a < A; ++a) {
-        const int64_t b = s.image[static_cast<size_t>(s.anchor_image[static_cast<size_t>(a)])];
-        T top = sp[a];
-        for (int64_t n = 0; n < N; ++n) {
-          if (s.negative_image[static_cast<size_t>(n)] == b) {
-            l[a * N + n] = -std::numeric_limits<T>::infinity();  // same image: masked
-          } else {
-            top = std::max(top, l[a * N + n]);
+      T* out = lse.data_ptr<T>();
+      at::parallel_for(0, A, 16, [&](int64_t begin, int64_t end) {
+        for (int64_t a = begin; a < end; ++a) {
+          const int64_t b = s.image[static_cast<size_t>(s.anchor_image[static_cast<size_t>(a)])];
+          T top = sp[a];
+          for (int64_t n = 0; n < N; ++n) {
+            if (s.negative_image[static_cast<size_t>(n)] == b) {
+              l[a * N + n] = -std::numeric_limits<T>::infinity();  // same image: masked
+            } else {
+              top = std::max(top, l[a * N + n]);
+            }
           }
+          T sum = std::exp(sp[a] - top);
+          for (int64_t n = 0; n < N; ++n) sum += std::exp(l[a * N + n] - top);
+          out[a] = top + std::log(sum);
         }
-        T sum = std::exp(sp[a] - top);
-        for (int64_t n = 0; n < N; ++n) sum += std::exp(l[a * N + n] - top);
-        lse.data_ptr<T>()[a] = top + std::log(sum);
-        total += static_cast<double>(lse.data_ptr<T>()[a] - sp[a]);
-      }
+      });
+      for (int64_t a = 0; a < A; ++a) total += static_cast<double>(out[a] - sp[a]);
     });
     ctx->save_for_backward({images, image_norms, negative_z, negative_norms, weights, anchor_z,
                             target, target_norms, positive, lse, logits});
@@ -203,11 +207,13 @@ struct InfoNceFunction : public torch::autograd::Function<InfoNceFunction> {
       const T q = static_cast<T>(grad.item<double>() / static_cast<double>(A));
       const T* l = logits.data_ptr<T>();
       T* dl = d_logits.data_ptr<T>();
-      for (int64_t a = 0; a < A; ++a) {
-        const T top = lse.data_ptr<T>()[a];
-        d_positive.data_ptr<T>()[a] = q * (std::exp(positive.data_ptr<T>()[a] - top) - T(1));
-        for (int64_t n = 0; n < N; ++n) dl[a * N + n] = q * std::exp(l[a * N + n] - top);
-      }
+      at::parallel_for(0, A, 16, [&](int64_t begin, int64_t end) {
+        for (int64_t a = begin; a < end; ++a) {
+          const T top = lse.data_ptr<T>()[a];
+          d_positive.data_ptr<T>()[a] = q * (std::exp(positive.data_ptr<T>()[a] - top) - T(1));
+          for (int64_t n = 0; n < N; ++n) dl[a * N + n] = q * std::exp(l[a * N + n] - top);
+        }
+      });
     });
     // The logits were ẑ_a·ẑ_n/τ and s⁺ = ẑ_a·t_a/τ.
     // d_anchor = d_logits·ẑ_n/τ [A, C] (plus s⁺'s below), d_negative = d_logitsᵀ·ẑ_a/τ [N, C]:
