@@ -221,10 +221,10 @@ torch::Tensor SpatialCorrelationLossImpl::forward(const TopographicLayer& layer)
   // the map is a [U, B] matrix as it lies, and a neighbourhood is N of its rows; flatten(1)
   // would first copy the whole map to [B, U] (every step, for 500 of its columns).
   const torch::Tensor& responses = layer.responses;
-  const bool batch_innermost = responses.permute({1, 2, 3, 0}).is_contiguous();
-  const torch::Tensor table = batch_innermost
-                                  ? responses.permute({1, 2, 3, 0}).reshape({-1, responses.size(0)})
-                                  : responses.flatten(1);  // [U, B] or [B, U]
+  const torch::Tensor chwn = responses.permute({1, 2, 3, 0});
+  const bool batch_innermost = chwn.is_contiguous();
+  const torch::Tensor table = batch_innermost ? chwn.view({-1, responses.size(0)})
+                                              : responses.flatten(1);  // [U, B] or [B, U]
   torch::Tensor total;
   for (int64_t i = 0; i < options_.neighbourhoods(); ++i) {
     const torch::Tensor units =
