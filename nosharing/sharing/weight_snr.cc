@@ -1,11 +1,14 @@
 #include "nosharing/sharing/weight_snr.h"
 
 #include <ATen/ATen.h>
+#include <ATen/Dispatch.h>
+#include <ATen/Parallel.h>
 #include <fmt/format.h>
 
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <vector>
 
 #include "nosharing/core/error.h"
 #include "nosharing/models/model.h"
@@ -19,12 +22,89 @@ double clamp_snr(double value) {
   return std::min(value, kMaxWeightSnr);
 }
 
+void check_weight(const torch::Tensor& weight, const char* who) {
+  if (!weight.defined() || weight.dim() < 1 || weight.numel() == 0) {
+    throw_runtime("{}: expected a non-empty weight [P, …]", who);
+  }
+}
+
+// Columns per task of the fused kernel: the partial sums of a task are summed in task order,
+// so the result does not depend on the number of threads.
+constexpr int64_t kColumnsPerTask = 512;
+
+// Both SNRs of rows [P, J] in two passes over the weight (column means, then squared
+// deviations), accumulated in float64 per column without a float64 copy of the weight:
+// a sleep phase measures every unshared layer before and after, every `sharing.every` steps.
+// Deviations from the float64 mean make the variance exactly 0 when all positions agree.
+template <typename T>
+WeightSnr weight_snr_rows(const T* w, int64_t positions, int64_t columns) {
+  const int64_t tasks = (columns + kColumnsPerTask - 1) / kColumnsPerTask;
+  std::vector<double> squared_sums(static_cast<size_t>(tasks)), abs_sums(squared_sums);
+  std::vector<char> any_shared(static_cast<size_t>(tasks), 0);
+  at::parallel_for(0, tasks, 1, [&](int64_t task_begin, int64_t task_end) {
+    std::vector<double> mean(kColumnsPerTask), deviation(kColumnsPerTask);
+    for (int64_t task = task_begin; task < task_end; ++task) {
+      const int64_t j0 = task * kColumnsPerTask;
+      const int64_t n = std::min(kColumnsPerTask, columns - j0);
+      std::fill(mean.begin(), mean.begin() + n, 0.0);
+      std::fill(deviation.begin(), deviation.begin() + n, 0.0);
+      for (int64_t i = 0; i < positions; ++i) {
+        const T* row = w + i * columns + j0;
+        for (int64_t j = 0; j < n; ++j) mean[static_cast<size_t>(j)] += row[j];
+      }
+      for (int64_t j = 0; j < n; ++j) mean[static_cast<size_t>(j)] /= static_cast<double>(positions);
+      for (int64_t i = 0; i < positions; ++i) {
+        const T* row = w + i * columns + j0;
+        for (int64_t j = 0; j < n; ++j) {
+          const double d = static_cast<double>(row[j]) - mean[static_cast<size_t>(j)];
+          deviation[static_cast<size_t>(j)] += d * d;
+        }
+      }
+      double squared = 0, abs = 0;
+      for (int64_t j = 0; j < n; ++j) {
+        const double var = deviation[static_cast<size_t>(j)] / static_cast<double>(positions - 1);
+        const double m = mean[static_cast<size_t>(j)];
+        if (var <= 0) {
+          any_shared[static_cast<size_t>(task)] = 1;
+          continue;
+        }
+        squared += m * m / var;
+        abs += std::abs(m) / std::sqrt(var);
+      }
+      squared_sums[static_cast<size_t>(task)] = squared;
+      abs_sums[static_cast<size_t>(task)] = abs;
+    }
+  });
+  // A weight index with variance exactly 0 is infinitely shared: the mean is then +inf.
+  if (std::find(any_shared.begin(), any_shared.end(), 1) != any_shared.end()) {
+    return {kMaxWeightSnr, kMaxWeightSnr};
+  }
+  double squared = 0, abs = 0;
+  for (int64_t task = 0; task < tasks; ++task) {
+    squared += squared_sums[static_cast<size_t>(task)];
+    abs += abs_sums[static_cast<size_t>(task)];
+  }
+  const double j = static_cast<double>(columns);
+  return {clamp_snr(squared / j), clamp_snr(abs / j)};
+}
+
 }  // namespace
 
 WeightSnr weight_snr(const torch::Tensor& weight) {
-  if (!weight.defined() || weight.dim() < 1 || weight.numel() == 0) {
-    throw_runtime("weight_snr: expected a non-empty weight [P, …]");
-  }
+  check_weight(weight, "weight_snr");
+  const int64_t positions = weight.size(0);
+  if (positions < 2) return {kMaxWeightSnr, kMaxWeightSnr};
+  const at::Tensor w = weight.detach().contiguous();
+  const int64_t columns = w.numel() / positions;
+  WeightSnr snr;
+  AT_DISPATCH_FLOATING_TYPES(w.scalar_type(), "weight_snr", [&] {
+    snr = weight_snr_rows(w.data_ptr<scalar_t>(), positions, columns);
+  });
+  return snr;
+}
+
+WeightSnr weight_snr_reference(const torch::Tensor& weight) {
+  check_weight(weight, "weight_snr_reference");
   const int64_t positions = weight.size(0);
   if (positions < 2) return {kMaxWeightSnr, kMaxWeightSnr};
   const at::Tensor w = weight.detach().to(at::kDouble).reshape({positions, -1});

@@ -29,7 +29,13 @@ struct WeightSnr {
 // connected layer). Computed in float64. A weight index whose variance is exactly 0 counts
 // as infinitely shared (even when its mean is 0 too), and one position (P = 1) is shared by
 // definition: both give kMaxWeightSnr.
+// Float32 or float64 weights, one fused pass per statistic (column means, then deviations)
+// parallel over weight indices; the result does not depend on the number of threads.
 WeightSnr weight_snr(const torch::Tensor& weight);
+
+// The same from LibTorch reductions on a float64 copy (the plain reference the tests compare
+// weight_snr against).
+WeightSnr weight_snr_reference(const torch::Tensor& weight);
 
 // The weight SNR of every conv-shaped layer of a model, by layer name in order: the
 // unshared layers measured, the twin's Conv2d layers kMaxWeightSnr (one kernel shared by

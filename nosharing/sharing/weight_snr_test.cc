@@ -44,6 +44,36 @@ TEST(WeightSnrTest, MatchesTheFormulaOnAHandExample) {
   EXPECT_DOUBLE_EQ(snr.abs, (2.0 / 1.0 + 1.0 / 2.0) / 2);
 }
 
+TEST(WeightSnrTest, FusedKernelMatchesTheReference) {
+  torch::manual_seed(4);
+  // Column counts below, at and across the kernel's 512-column tasks; float32 and float64;
+  // independent weights (SNR ≈ 1/P), a shared kernel plus small noise (SNR ≈ 1e6), and a
+  // weight whose positions agree except in one column.
+  for (const auto dtype : {torch::kFloat32, torch::kFloat64}) {
+    for (const std::vector<int64_t>& shape :
+         {std::vector<int64_t>{2, 3}, {37, 3, 250}, {16, 512}, {9, 1025}}) {
+      const torch::Tensor fresh = torch::randn(shape, dtype);
+      const torch::Tensor kernel = torch::randn(shape, dtype).select(0, 0).unsqueeze(0);
+      const torch::Tensor near_shared = kernel + 1e-3 * torch::randn(shape, dtype);
+      torch::Tensor one_column = kernel.expand(shape).clone();
+      one_column.view({shape[0], -1}).select(1, 0).normal_();
+      for (const torch::Tensor& w : {fresh, near_shared, one_column}) {
+        const WeightSnr fast = weight_snr(w);
+        const WeightSnr reference = weight_snr_reference(w);
+        EXPECT_NEAR(fast.squared, reference.squared, 1e-9 * reference.squared) << w.sizes();
+        EXPECT_NEAR(fast.abs, reference.abs, 1e-9 * reference.abs) << w.sizes();
+      }
+      // Positions that agree everywhere: variance exactly 0 in both.
+      EXPECT_EQ(weight_snr(kernel.expand(shape).clone()).squared, kMaxWeightSnr);
+    }
+  }
+  // A non-contiguous view measures as its contiguous copy.
+  const torch::Tensor w = torch::randn({6, 40}).t();
+  EXPECT_DOUBLE_EQ(weight_snr(w).squared, weight_snr(w.contiguous()).squared);
+  EXPECT_NEAR(weight_snr(w).squared, weight_snr_reference(w).squared,
+              1e-9 * weight_snr_reference(w).squared);
+}
+
 TEST(WeightSnrTest, PerLayerOfAModelTwinIsTheCap) {
   torch::manual_seed(3);
   LcNet twin(LcNetOptions(InputShape{1, 12, 12}, 3, {4, 6}).sharing(LcNetSharing::kConv));
