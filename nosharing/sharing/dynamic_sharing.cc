@@ -238,6 +238,22 @@ void sleep_layer(LocallyConnected2dImpl& layer, const SharingOptions& options,
   }
 }
 
+namespace {
+
+// Instant sharing over a single class (every position): the SNR kernel's float64 column means
+// are the shared kernel, and afterwards every position holds it (variance exactly 0: the
+// cap), so the sleep reads the weight twice and writes it once instead of the seven passes of
+// measure + share + measure. Sharing every step (sharing.every = 1) pays this on every step.
+WeightSnr share_instant_all(const torch::Tensor& weight, const torch::Tensor& bias) {
+  torch::NoGradGuard no_grad;
+  const WeightSnrAndMean measured = weight_snr_and_mean(weight);
+  weight.copy_(measured.mean.unsqueeze(0).expand_as(weight));
+  if (bias.defined()) bias.copy_(bias.mean(0, /*keepdim=*/true).expand_as(bias));
+  return measured.snr;
+}
+
+}  // namespace
+
 std::vector<SleepRecord> run_sleep_phase(ModelImpl& net, const SharingOptions& options,
                                          uint64_t seed, int64_t step) {
   std::vector<SleepRecord> records;
@@ -245,11 +261,18 @@ std::vector<SleepRecord> run_sleep_phase(ModelImpl& net, const SharingOptions& o
   for (auto& [name, layer] : net.unshared_layers()) {
     SleepRecord record;
     record.layer = name;
-    record.before = weight_snr(layer->weight);
-    at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(
-        derive_seed(seed, kSleepStream, static_cast<uint64_t>(step), index++));
-    sleep_layer(*layer, options, generator);
-    record.after = weight_snr(layer->weight);
+    const uint64_t layer_index = index++;
+    if (options.mode == SharingMode::kInstant && layer_classes(*layer, options).count == 1) {
+      record.before =
+          share_instant_all(layer->weight, layer->options.bias() ? layer->bias : torch::Tensor());
+      record.after = {kMaxWeightSnr, kMaxWeightSnr};
+    } else {
+      record.before = weight_snr(layer->weight);
+      at::Generator generator = at::make_generator<at::CPUGeneratorImpl>(
+          derive_seed(seed, kSleepStream, static_cast<uint64_t>(step), layer_index));
+      sleep_layer(*layer, options, generator);
+      record.after = weight_snr(layer->weight);
+    }
     records.push_back(std::move(record));
   }
   return records;

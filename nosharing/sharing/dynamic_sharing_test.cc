@@ -191,6 +191,33 @@ TEST(DynamicSharingTest, SleepPhaseIsSeededByStepAndRaisesSnr) {
   }
 }
 
+TEST(DynamicSharingTest, FusedInstantAllSleepMatchesMeasureShareMeasure) {
+  // The sleep phase's fused path for class all (one SNR pass pair that also gives the mean
+  // kernel) against the plain one: weight_snr, share_instant, weight_snr.
+  SharingOptions options;
+  options.mode = SharingMode::kInstant;
+  LcNet fused = small_net(), plain = small_net();
+  const std::vector<SleepRecord> records = run_sleep_phase(*fused, options, 3, 10);
+  const auto fused_layers = fused->unshared_layers(), plain_layers = plain->unshared_layers();
+  ASSERT_EQ(records.size(), plain_layers.size());
+  for (size_t l = 0; l < records.size(); ++l) {
+    const auto& layer = plain_layers[l].second;
+    const WeightSnr before = weight_snr_reference(layer->weight);
+    share_instant(layer->weight, layer->bias,
+                  sharing_classes(SharingClasses::kAll, layer->output_height(),
+                                  layer->output_width(), layer->options.kernel_size(),
+                                  layer->options.stride(), 1));
+    EXPECT_NEAR(records[l].before.squared, before.squared, 1e-9 * before.squared);
+    EXPECT_NEAR(records[l].before.abs, before.abs, 1e-9 * before.abs);
+    EXPECT_EQ(records[l].after.squared, weight_snr_reference(layer->weight).squared);
+    EXPECT_EQ(records[l].after.abs, kMaxWeightSnr);
+    const auto& shared = fused_layers[l].second;
+    EXPECT_EQ(distinct_kernels(shared->weight), 1);
+    EXPECT_TRUE(torch::allclose(shared->weight, layer->weight, 1e-6, 1e-7)) << records[l].layer;
+    EXPECT_TRUE(torch::allclose(shared->bias, layer->bias, 1e-6, 1e-7)) << records[l].layer;
+  }
+}
+
 TEST(DynamicSharingTest, ClassSizesCountEachPositionsClass) {
   // 5×5 sheet, k = 3, stride 2: m = 3, classes (y mod 3, x mod 3) of sizes 4, 2 and 1.
   const SharingClassMap phase = sharing_classes(SharingClasses::kPhase, 5, 5, 3, 2, 1);

@@ -37,7 +37,7 @@ constexpr int64_t kColumnsPerTask = 512;
 // a sleep phase measures every unshared layer before and after, every `sharing.every` steps.
 // Deviations from the float64 mean make the variance exactly 0 when all positions agree.
 template <typename T>
-WeightSnr weight_snr_rows(const T* w, int64_t positions, int64_t columns) {
+WeightSnr weight_snr_rows(const T* w, int64_t positions, int64_t columns, T* mean_out) {
   const int64_t tasks = (columns + kColumnsPerTask - 1) / kColumnsPerTask;
   std::vector<double> squared_sums(static_cast<size_t>(tasks)), abs_sums(squared_sums);
   std::vector<char> any_shared(static_cast<size_t>(tasks), 0);
@@ -52,7 +52,10 @@ WeightSnr weight_snr_rows(const T* w, int64_t positions, int64_t columns) {
         const T* row = w + i * columns + j0;
         for (int64_t j = 0; j < n; ++j) mean[static_cast<size_t>(j)] += row[j];
       }
-      for (int64_t j = 0; j < n; ++j) mean[static_cast<size_t>(j)] /= static_cast<double>(positions);
+      for (int64_t j = 0; j < n; ++j) {
+        mean[static_cast<size_t>(j)] /= static_cast<double>(positions);
+        mean_out[j0 + j] = static_cast<T>(mean[static_cast<size_t>(j)]);
+      }
       for (int64_t i = 0; i < positions; ++i) {
         const T* row = w + i * columns + j0;
         for (int64_t j = 0; j < n; ++j) {
@@ -90,18 +93,26 @@ WeightSnr weight_snr_rows(const T* w, int64_t positions, int64_t columns) {
 
 }  // namespace
 
-WeightSnr weight_snr(const torch::Tensor& weight) {
+WeightSnrAndMean weight_snr_and_mean(const torch::Tensor& weight) {
   check_weight(weight, "weight_snr");
   const int64_t positions = weight.size(0);
-  if (positions < 2) return {kMaxWeightSnr, kMaxWeightSnr};
   const at::Tensor w = weight.detach().contiguous();
+  WeightSnrAndMean out;
+  out.mean = at::empty(w.sizes().slice(1), w.options());
+  if (positions < 2) {
+    out.mean.copy_(w.select(0, 0));
+    out.snr = {kMaxWeightSnr, kMaxWeightSnr};
+    return out;
+  }
   const int64_t columns = w.numel() / positions;
-  WeightSnr snr;
   AT_DISPATCH_FLOATING_TYPES(w.scalar_type(), "weight_snr", [&] {
-    snr = weight_snr_rows(w.data_ptr<scalar_t>(), positions, columns);
+    out.snr = weight_snr_rows(w.data_ptr<scalar_t>(), positions, columns,
+                              out.mean.data_ptr<scalar_t>());
   });
-  return snr;
+  return out;
 }
+
+WeightSnr weight_snr(const torch::Tensor& weight) { return weight_snr_and_mean(weight).snr; }
 
 WeightSnr weight_snr_reference(const torch::Tensor& weight) {
   check_weight(weight, "weight_snr_reference");

@@ -33,6 +33,14 @@ struct WeightSnr {
 // parallel over weight indices; the result does not depend on the number of threads.
 WeightSnr weight_snr(const torch::Tensor& weight);
 
+// The same, and the weight's mean over positions (shape [C_out, …], the weight's dtype, from
+// the float64 column sums), which instant sharing over all positions writes back.
+struct WeightSnrAndMean {
+  WeightSnr snr;
+  torch::Tensor mean;
+};
+WeightSnrAndMean weight_snr_and_mean(const torch::Tensor& weight);
+
 // The same from LibTorch reductions on a float64 copy (the plain reference the tests compare
 // weight_snr against).
 WeightSnr weight_snr_reference(const torch::Tensor& weight);
