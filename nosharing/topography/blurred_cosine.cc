@@ -91,7 +91,7 @@ void backward_rows(const T* w, const T* low, const BlurredCosineGeometry& geo, i
   std::vector<std::vector<T>> grad_low(static_cast<size_t>(tasks));
   const int64_t chunk = (cells + tasks - 1) / tasks;
   at::parallel_for(0, tasks, 1, [&](int64_t task_begin, int64_t task_end) {
-    std::vector<T> blur(static_cast<size_t>(depth));
+    std::vector<T> blur(static_cast<size_t>(depth)), pull(static_cast<size_t>(depth));
     for (int64_t task = task_begin; task < task_end; ++task) {
       std::vector<T>& gl = grad_low[static_cast<size_t>(task)];
       gl.assign(static_cast<size_t>(low_size), T(0));
@@ -108,17 +108,18 @@ void backward_rows(const T* w, const T* low, const BlurredCosineGeometry& geo, i
         // Below the floor the normalisation is a constant scale: no projection term.
         const T self_v = norm_v > T(kEpsilon) ? cos / (nv * nv) : T(0);
         const T self_b = norm_b > T(kEpsilon) ? cos / (nb * nb) : T(0);
+        // One reciprocal per cell: a division per element made this loop the loss's cost.
+        const T inv_vb = T(1) / (nv * nb);
         for (int64_t k = 0; k < depth; ++k) {
-          gv[k] = scale * (blur[static_cast<size_t>(k)] / (nv * nb) - self_v * v[k]);
+          gv[k] = scale * (blur[static_cast<size_t>(k)] * inv_vb - self_v * v[k]);
+          pull[static_cast<size_t>(k)] = v[k] * inv_vb - self_b * blur[static_cast<size_t>(k)];
         }
         const int64_t h = geo.down_y.out, wd = geo.down_x.out;
         for (const auto& [ky, uy] : geo.up_y.rows[static_cast<size_t>(y)]) {
           for (const auto& [kx, ux] : geo.up_x.rows[static_cast<size_t>(x)]) {
             const T tap = scale * static_cast<T>(uy * ux);
             T* dst = gl.data() + ((g * h + ky) * wd + kx) * depth;
-            for (int64_t k = 0; k < depth; ++k) {
-              dst[k] += tap * (v[k] / (nv * nb) - self_b * blur[static_cast<size_t>(k)]);
-            }
+            for (int64_t k = 0; k < depth; ++k) dst[k] += tap * pull[static_cast<size_t>(k)];
           }
         }
       }

@@ -88,13 +88,17 @@ struct InfoNceFunction : public torch::autograd::Function<InfoNceFunction> {
       };
       T* zi = images.data_ptr<T>();
       T* ni = image_norms.data_ptr<T>();
-      for (int64_t i = 0; i < I; ++i) {
-        for (int64_t p = 0; p < P; ++p) {
-          T* v = zi + (i * P + p) * C;
-          gather(s.image[static_cast<size_t>(i)], p, v);
-          ni[i * P + p] = normalise(v, C);
+      // Every column of the anchor images (with anchors spread over the batch, most of the
+      // layer's response): parallel over images.
+      at::parallel_for(0, I, 1, [&](int64_t begin, int64_t end) {
+        for (int64_t i = begin; i < end; ++i) {
+          for (int64_t p = 0; p < P; ++p) {
+            T* v = zi + (i * P + p) * C;
+            gather(s.image[static_cast<size_t>(i)], p, v);
+            ni[i * P + p] = normalise(v, C);
+          }
         }
-      }
+      });
       T* zn = negative_z.data_ptr<T>();
       for (int64_t n = 0; n < N; ++n) {
         gather(s.negative_image[static_cast<size_t>(n)], s.negative_position[static_cast<size_t>(n)],
@@ -282,8 +286,10 @@ struct InfoNceFunction : public torch::autograd::Function<InfoNceFunction> {
         }
       });
     });
-    torch::Tensor out = torch::zeros({sizes[0] * sizes[1] * sizes[2]}, images.options())
-                            .as_strided(sizes, strides);
+    // The gradient in the columns' own layout, every element written once: an image with
+    // anchors gets its ∂ẑ rows through the normalisation, the others zeros (no zero-filled
+    // page of the whole response first), then the negatives add theirs.
+    torch::Tensor out = at::empty_strided(sizes, strides, images.options());
     AT_DISPATCH_FLOATING_TYPES(images.scalar_type(), "infonce_columns_backward", [&] {
       using T = scalar_t;
       T* di = d_images.data_ptr<T>();
@@ -293,27 +299,36 @@ struct InfoNceFunction : public torch::autograd::Function<InfoNceFunction> {
                        s.anchor_position[static_cast<size_t>(a)]) * C;
         for (int64_t c = 0; c < C; ++c) row[c] += da[a * C + c];
       }
+      std::vector<int64_t> image_of_batch(static_cast<size_t>(s.batch), -1);
+      for (int64_t i = 0; i < I; ++i) {
+        image_of_batch[static_cast<size_t>(s.image[static_cast<size_t>(i)])] = i;
+      }
       T* x = out.data_ptr<T>();
       const int64_t sb = strides[0], sp = strides[1], sc = strides[2];
-      const auto scatter = [&](int64_t b, int64_t p, const T* g) {
-        T* row = x + b * sb + p * sp;
-        for (int64_t c = 0; c < C; ++c) row[c * sc] += g[c];
-      };
       const T* zi = images.data_ptr<T>();
       const T* ni = image_norms.data_ptr<T>();
-      for (int64_t i = 0; i < I; ++i) {
-        for (int64_t p = 0; p < P; ++p) {
-          T* g = di + (i * P + p) * C;
-          normalise_backward(g, zi + (i * P + p) * C, ni[i * P + p], C);
-          scatter(s.image[static_cast<size_t>(i)], p, g);
+      at::parallel_for(0, s.batch, 1, [&](int64_t begin, int64_t end) {
+        for (int64_t b = begin; b < end; ++b) {
+          const int64_t i = image_of_batch[static_cast<size_t>(b)];
+          for (int64_t p = 0; p < P; ++p) {
+            T* row = x + b * sb + p * sp;
+            if (i < 0) {
+              for (int64_t c = 0; c < C; ++c) row[c * sc] = T(0);
+              continue;
+            }
+            T* g = di + (i * P + p) * C;
+            normalise_backward(g, zi + (i * P + p) * C, ni[i * P + p], C);
+            for (int64_t c = 0; c < C; ++c) row[c * sc] = g[c];
+          }
         }
-      }
+      });
       T* dn = d_negative.data_ptr<T>();
       const T* zn = negative_z.data_ptr<T>();
-      for (int64_t n = 0; n < N; ++n) {  // serial: a negative may sit in an anchor image
+      for (int64_t n = 0; n < N; ++n) {  // serial: negatives may share a column
         normalise_backward(dn + n * C, zn + n * C, negative_norms.data_ptr<T>()[n], C);
-        scatter(s.negative_image[static_cast<size_t>(n)],
-                s.negative_position[static_cast<size_t>(n)], dn + n * C);
+        T* row = x + s.negative_image[static_cast<size_t>(n)] * sb +
+                 s.negative_position[static_cast<size_t>(n)] * sp;
+        for (int64_t c = 0; c < C; ++c) row[c * sc] += dn[n * C + c];
       }
     });
     return {out, {}, {}, {}, {}};

@@ -174,6 +174,12 @@ TEST(InfoNceTest, AnchorMixingMatchesTheFullMixingReference) {
   fast.backward();
   slow.backward();
   EXPECT_TRUE(torch::allclose(fast_in.grad(), slow_in.grad(), 1e-10, 1e-12));
+  // A layer's NCHW response seen as [B, P, C] (channels strided): the same gradient, written
+  // in that layout.
+  const torch::Tensor nchw = x.permute({0, 2, 1}).contiguous().requires_grad_(true);
+  infonce_loss(nchw.permute({0, 2, 1}), w, anchors, negatives, 0.2).backward();
+  EXPECT_TRUE(nchw.grad().is_contiguous());
+  EXPECT_TRUE(torch::allclose(nchw.grad().permute({0, 2, 1}), slow_in.grad(), 1e-10, 1e-12));
   // Float32 columns (training's dtype) agree to float32 precision.
   EXPECT_NEAR(infonce_loss(x.to(torch::kFloat32), w, anchors, negatives, 0.2).item<double>(),
               slow.item<double>(), 1e-5);

@@ -40,11 +40,14 @@ T normalise(T* v, int64_t n) {
 // the floor, dv̂ / ε below it (there the normalisation is a constant scale).
 template <typename T>
 void normalise_backward(T* grad, const T* unit, T norm, int64_t n) {
+  // Multiplied by the reciprocal: a division per element costs several multiplies.
   if (norm > T(kEpsilon)) {
     const T along = dot(grad, unit, n);
-    for (int64_t i = 0; i < n; ++i) grad[i] = (grad[i] - along * unit[i]) / norm;
+    const T inv = T(1) / norm;
+    for (int64_t i = 0; i < n; ++i) grad[i] = (grad[i] - along * unit[i]) * inv;
   } else {
-    for (int64_t i = 0; i < n; ++i) grad[i] /= T(kEpsilon);
+    const T inv = T(1) / T(kEpsilon);
+    for (int64_t i = 0; i < n; ++i) grad[i] *= inv;
   }
 }
 
