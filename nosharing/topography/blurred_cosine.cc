@@ -10,6 +10,7 @@
 #include <memory>
 
 #include "nosharing/core/large_buffer_pool.h"
+#include "nosharing/core/vectorised.h"
 #include "nosharing/topography/row_math.h"
 
 namespace nosharing {
@@ -26,7 +27,7 @@ constexpr int64_t kGrain = 16;  // cells per parallel task
 template <typename T>
 void downsample(const T* w, const BlurredCosineGeometry& geo, int64_t depth, T* low) {
   const int64_t h = geo.down_y.out, wd = geo.down_x.out;
-  at::parallel_for(0, geo.grids * h * wd, 1, [&](int64_t begin, int64_t end) {
+  at::parallel_for(0, geo.grids * h * wd, 1, [&](int64_t begin, int64_t end) NOSHARING_VECTORISED {
     for (int64_t cell = begin; cell < end; ++cell) {
       const int64_t g = cell / (h * wd), ky = cell / wd % h, kx = cell % wd;
       T* out = low + cell * depth;
@@ -63,7 +64,7 @@ double forward_sum(const T* w, const T* low, const BlurredCosineGeometry& geo, i
   const int64_t cells = geo.grids * geo.height * geo.width;
   return at::parallel_reduce(
       0, cells, kGrain, 0.0,
-      [&](int64_t begin, int64_t end, double sum) {
+      [&](int64_t begin, int64_t end, double sum) NOSHARING_VECTORISED {
         std::vector<T> blur(static_cast<size_t>(depth));
         for (int64_t cell = begin; cell < end; ++cell) {
           const int64_t g = cell / (geo.height * geo.width), y = cell / geo.width % geo.height,
@@ -90,7 +91,7 @@ void backward_rows(const T* w, const T* low, const BlurredCosineGeometry& geo, i
   const int64_t tasks = std::max<int64_t>(1, at::get_num_threads());
   std::vector<std::vector<T>> grad_low(static_cast<size_t>(tasks));
   const int64_t chunk = (cells + tasks - 1) / tasks;
-  at::parallel_for(0, tasks, 1, [&](int64_t task_begin, int64_t task_end) {
+  at::parallel_for(0, tasks, 1, [&](int64_t task_begin, int64_t task_end) NOSHARING_VECTORISED {
     std::vector<T> blur(static_cast<size_t>(depth)), pull(static_cast<size_t>(depth));
     for (int64_t task = task_begin; task < task_end; ++task) {
       std::vector<T>& gl = grad_low[static_cast<size_t>(task)];
@@ -131,7 +132,7 @@ void backward_rows(const T* w, const T* low, const BlurredCosineGeometry& geo, i
     for (int64_t i = 0; i < low_size; ++i) total[i] += part[i];
   }
   const T* gl = grad_low[0].data();
-  at::parallel_for(0, cells, kGrain, [&](int64_t begin, int64_t end) {
+  at::parallel_for(0, cells, kGrain, [&](int64_t begin, int64_t end) NOSHARING_VECTORISED {
     const int64_t h = geo.down_y.out, wd = geo.down_x.out;
     for (int64_t cell = begin; cell < end; ++cell) {
       const int64_t g = cell / (geo.height * geo.width), a = cell / geo.width % geo.height,

@@ -10,6 +10,7 @@
 #include <limits>
 #include <vector>
 
+#include "nosharing/core/vectorised.h"
 #include "nosharing/topography/row_math.h"
 
 namespace nosharing {
@@ -90,7 +91,7 @@ struct InfoNceFunction : public torch::autograd::Function<InfoNceFunction> {
       T* ni = image_norms.data_ptr<T>();
       // Every column of the anchor images (with anchors spread over the batch, most of the
       // layer's response): parallel over images.
-      at::parallel_for(0, I, 1, [&](int64_t begin, int64_t end) {
+      at::parallel_for(0, I, 1, [&](int64_t begin, int64_t end) NOSHARING_VECTORISED {
         for (int64_t i = begin; i < end; ++i) {
           for (int64_t p = 0; p < P; ++p) {
             T* v = zi + (i * P + p) * C;
@@ -121,7 +122,7 @@ struct InfoNceFunction : public torch::autograd::Function<InfoNceFunction> {
       const T* w = weights.data_ptr<T>();
       const T* zi = images.data_ptr<T>();
       T* t = target.data_ptr<T>();
-      at::parallel_for(0, A, 8, [&](int64_t begin, int64_t end) {
+      at::parallel_for(0, A, 8, [&](int64_t begin, int64_t end) NOSHARING_VECTORISED {
         for (int64_t a = begin; a < end; ++a) {
           const int64_t i = s.anchor_image[static_cast<size_t>(a)];
           const T* row = w + s.anchor_position[static_cast<size_t>(a)] * P;
@@ -145,7 +146,7 @@ struct InfoNceFunction : public torch::autograd::Function<InfoNceFunction> {
       const T* za = anchor_z.data_ptr<T>();
       const T* zn = negative_z.data_ptr<T>();
       T* l = logits.data_ptr<T>();
-      at::parallel_for(0, A, 16, [&](int64_t begin, int64_t end) {
+      at::parallel_for(0, A, 16, [&](int64_t begin, int64_t end) NOSHARING_VECTORISED {
         for (int64_t a = begin; a < end; ++a) {
           for (int64_t n = 0; n < N; ++n) l[a * N + n] = dot(za + a * C, zn + n * C, C) / T(tau);
         }
@@ -157,7 +158,7 @@ struct InfoNceFunction : public torch::autograd::Function<InfoNceFunction> {
       T* l = logits.data_ptr<T>();
       const T* sp = positive.data_ptr<T>();
       T* out = lse.data_ptr<T>();
-      at::parallel_for(0, A, 16, [&](int64_t begin, int64_t end) {
+      at::parallel_for(0, A, 16, [&](int64_t begin, int64_t end) NOSHARING_VECTORISED {
         for (int64_t a = begin; a < end; ++a) {
           const int64_t b = s.image[static_cast<size_t>(s.anchor_image[static_cast<size_t>(a)])];
           T top = sp[a];
@@ -211,7 +212,7 @@ struct InfoNceFunction : public torch::autograd::Function<InfoNceFunction> {
       const T q = static_cast<T>(grad.item<double>() / static_cast<double>(A));
       const T* l = logits.data_ptr<T>();
       T* dl = d_logits.data_ptr<T>();
-      at::parallel_for(0, A, 16, [&](int64_t begin, int64_t end) {
+      at::parallel_for(0, A, 16, [&](int64_t begin, int64_t end) NOSHARING_VECTORISED {
         for (int64_t a = begin; a < end; ++a) {
           const T top = lse.data_ptr<T>()[a];
           d_positive.data_ptr<T>()[a] = q * (std::exp(positive.data_ptr<T>()[a] - top) - T(1));
@@ -231,7 +232,7 @@ struct InfoNceFunction : public torch::autograd::Function<InfoNceFunction> {
       const T* zn = negative_z.data_ptr<T>();
       T* da = d_anchor.data_ptr<T>();
       T* dn = d_negative.data_ptr<T>();
-      at::parallel_for(0, A, 16, [&](int64_t begin, int64_t end) {
+      at::parallel_for(0, A, 16, [&](int64_t begin, int64_t end) NOSHARING_VECTORISED {
         for (int64_t a = begin; a < end; ++a) {
           for (int64_t n = 0; n < N; ++n) {
             const T g = dl[a * N + n] / T(tau);
@@ -239,7 +240,7 @@ struct InfoNceFunction : public torch::autograd::Function<InfoNceFunction> {
           }
         }
       });
-      at::parallel_for(0, N, 16, [&](int64_t begin, int64_t end) {
+      at::parallel_for(0, N, 16, [&](int64_t begin, int64_t end) NOSHARING_VECTORISED {
         for (int64_t n = begin; n < end; ++n) {
           for (int64_t a = 0; a < A; ++a) {
             const T g = dl[a * N + n] / T(tau);
@@ -272,7 +273,7 @@ struct InfoNceFunction : public torch::autograd::Function<InfoNceFunction> {
       }
       const T* w = weights.data_ptr<T>();
       T* di = d_images.data_ptr<T>();
-      at::parallel_for(0, I, 1, [&](int64_t begin, int64_t end) {
+      at::parallel_for(0, I, 1, [&](int64_t begin, int64_t end) NOSHARING_VECTORISED {
         for (int64_t i = begin; i < end; ++i) {
           for (const int64_t a : by_image[static_cast<size_t>(i)]) {
             const T* row = w + s.anchor_position[static_cast<size_t>(a)] * P;
@@ -307,7 +308,7 @@ struct InfoNceFunction : public torch::autograd::Function<InfoNceFunction> {
       const int64_t sb = strides[0], sp = strides[1], sc = strides[2];
       const T* zi = images.data_ptr<T>();
       const T* ni = image_norms.data_ptr<T>();
-      at::parallel_for(0, s.batch, 1, [&](int64_t begin, int64_t end) {
+      at::parallel_for(0, s.batch, 1, [&](int64_t begin, int64_t end) NOSHARING_VECTORISED {
         for (int64_t b = begin; b < end; ++b) {
           const int64_t i = image_of_batch[static_cast<size_t>(b)];
           for (int64_t p = 0; p < P; ++p) {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "nosharing/core/large_buffer_pool.h"
+#include "nosharing/core/vectorised.h"
 #include "nosharing/topography/row_math.h"
 
 namespace nosharing {
@@ -32,7 +33,7 @@ struct Rows {
 // ‖v_r‖ for every row.
 template <typename T>
 void row_norms(const T* w, const T* b, const Rows& rows, T* norms) {
-  at::parallel_for(0, rows.count, kGrain, [&](int64_t begin, int64_t end) {
+  at::parallel_for(0, rows.count, kGrain, [&](int64_t begin, int64_t end) NOSHARING_VECTORISED {
     for (int64_t r = begin; r < end; ++r) {
       const T* wr = w + r * rows.width;
       T squared = dot(wr, wr, rows.width);
@@ -46,7 +47,7 @@ template <typename T>
 double forward_sum(const T* w, const T* b, const T* norms, const Rows& rows) {
   return at::parallel_reduce(
       0, rows.count, kGrain, 0.0,
-      [&](int64_t begin, int64_t end, double sum) {
+      [&](int64_t begin, int64_t end, double sum) NOSHARING_VECTORISED {
         for (int64_t r = begin; r < end; ++r) {
           const T inv_r = T(1) / std::max<T>(norms[r], T(kEpsilon));
           for (int64_t j = rows.offsets[r]; j < rows.offsets[r + 1]; ++j) {
@@ -68,7 +69,7 @@ double forward_sum(const T* w, const T* b, const T* norms, const Rows& rows) {
 template <typename T>
 void backward_rows(const T* w, const T* b, const T* norms, const Rows& rows, T grad, T* grad_w,
                    T* grad_b) {
-  at::parallel_for(0, rows.count, kGrain, [&](int64_t begin, int64_t end) {
+  at::parallel_for(0, rows.count, kGrain, [&](int64_t begin, int64_t end) NOSHARING_VECTORISED {
     for (int64_t r = begin; r < end; ++r) {
       const T* wr = w + r * rows.width;
       T* gr = grad_w + r * rows.width;

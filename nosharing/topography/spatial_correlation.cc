@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <cmath>
 
+#include "nosharing/core/vectorised.h"
+
 namespace nosharing {
 namespace {
 
@@ -50,7 +52,7 @@ struct PairCorrelationFunction : public torch::autograd::Function<PairCorrelatio
       T* zp = z.data_ptr<T>();
       T* np = norms.data_ptr<T>();
       // Column statistics, read down the batch (rows n apart): one column per i.
-      at::parallel_for(0, n, 64, [&](int64_t begin, int64_t end) {
+      at::parallel_for(0, n, 64, [&](int64_t begin, int64_t end) NOSHARING_VECTORISED {
         for (int64_t i = begin; i < end; ++i) {
           double sum = 0;
           for (int64_t b = 0; b < batch; ++b) sum += xp[b * n + i];
@@ -75,7 +77,7 @@ struct PairCorrelationFunction : public torch::autograd::Function<PairCorrelatio
       };
       const Sums sums = at::parallel_reduce(
           0, n, 16, Sums{},
-          [&](int64_t begin, int64_t end, Sums acc) {
+          [&](int64_t begin, int64_t end, Sums acc) NOSHARING_VECTORISED {
             for (int64_t i = begin; i < end; ++i) {
               for (int64_t j = 0; j < n; ++j) {
                 if (j == i) continue;
@@ -135,7 +137,7 @@ struct PairCorrelationFunction : public torch::autograd::Function<PairCorrelatio
       const T* rp = r.data_ptr<T>();
       const T* sp = s.data_ptr<T>();
       T* gp = twice_g.data_ptr<T>();
-      at::parallel_for(0, n, 16, [&](int64_t begin, int64_t end) {
+      at::parallel_for(0, n, 16, [&](int64_t begin, int64_t end) NOSHARING_VECTORISED {
         for (int64_t i = begin; i < end; ++i) {
           for (int64_t j = 0; j < n; ++j) {
             gp[i * n + j] = j == i ? T(0)
@@ -148,7 +150,7 @@ struct PairCorrelationFunction : public torch::autograd::Function<PairCorrelatio
       T* dp = grad_x.data_ptr<T>();
       const T* zp = z.data_ptr<T>();
       const T* np = norms.data_ptr<T>();
-      at::parallel_for(0, n, 64, [&](int64_t begin, int64_t end) {
+      at::parallel_for(0, n, 64, [&](int64_t begin, int64_t end) NOSHARING_VECTORISED {
         for (int64_t i = begin; i < end; ++i) {
           double along = 0;
           for (int64_t b = 0; b < batch; ++b) along += double(zp[b * n + i]) * dp[b * n + i];

@@ -9,6 +9,7 @@
 #include <functional>
 
 #include "nosharing/core/large_buffer_pool.h"
+#include "nosharing/core/vectorised.h"
 
 namespace nosharing {
 namespace {
@@ -30,7 +31,7 @@ struct WiringCostFunction : public torch::autograd::Function<WiringCostFunction>
       const scalar_t* f = factors.data_ptr<scalar_t>();
       total = at::parallel_reduce(
           0, rows, kGrain, 0.0,
-          [&](int64_t begin, int64_t end, double sum) {
+          [&](int64_t begin, int64_t end, double sum) NOSHARING_VECTORISED {
             for (int64_t r = begin; r < end; ++r) {
               const scalar_t* row = w + r * width;
               scalar_t row_sum = 0;
@@ -61,7 +62,7 @@ struct WiringCostFunction : public torch::autograd::Function<WiringCostFunction>
       const scalar_t* w = weight.data_ptr<scalar_t>();
       const scalar_t* f = factors.data_ptr<scalar_t>();
       scalar_t* g = grad_weight.data_ptr<scalar_t>();
-      at::parallel_for(0, rows, kGrain, [&](int64_t begin, int64_t end) {
+      at::parallel_for(0, rows, kGrain, [&](int64_t begin, int64_t end) NOSHARING_VECTORISED {
         for (int64_t r = begin; r < end; ++r) {
           const scalar_t* row = w + r * width;
           scalar_t* out = g + r * width;
