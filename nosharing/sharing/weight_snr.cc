@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "nosharing/core/error.h"
+#include "nosharing/core/vectorised.h"
 #include "nosharing/models/model.h"
 #include "nosharing/models/mapformer.h"
 
@@ -41,7 +42,7 @@ WeightSnr weight_snr_rows(const T* w, int64_t positions, int64_t columns, T* mea
   const int64_t tasks = (columns + kColumnsPerTask - 1) / kColumnsPerTask;
   std::vector<double> squared_sums(static_cast<size_t>(tasks)), abs_sums(squared_sums);
   std::vector<char> any_shared(static_cast<size_t>(tasks), 0);
-  at::parallel_for(0, tasks, 1, [&](int64_t task_begin, int64_t task_end) {
+  at::parallel_for(0, tasks, 1, [&](int64_t task_begin, int64_t task_end) NOSHARING_VECTORISED {
     std::vector<double> mean(kColumnsPerTask), deviation(kColumnsPerTask);
     for (int64_t task = task_begin; task < task_end; ++task) {
       const int64_t j0 = task * kColumnsPerTask;

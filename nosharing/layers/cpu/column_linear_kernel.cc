@@ -9,6 +9,7 @@
 
 #include "nosharing/layers/cpu/blas.h"
 #include "nosharing/core/large_buffer_pool.h"
+#include "nosharing/core/vectorised.h"
 
 namespace nosharing {
 namespace {
@@ -44,7 +45,7 @@ void forward_impl(const ColumnLinearGeometry& g, Columns<T> x, const T* weight, 
   const int64_t n = g.batch, d_in = g.in_features, d_out = g.out_features;
   const int64_t ld_out = g.columns * d_out;
   BlasSingleThreaded single_threaded_blas;
-  at::parallel_for(0, g.columns, 1, [&](int64_t begin, int64_t end) {
+  at::parallel_for(0, g.columns, 1, [&](int64_t begin, int64_t end) NOSHARING_VECTORISED {
     for (int64_t l = begin; l < end; ++l) {
       T* out_l = out + l * d_out;
       // Rows start as the bias, then the GEMM accumulates onto them: one pass over the
@@ -69,7 +70,7 @@ void backward_impl(const ColumnLinearGeometry& g, Columns<T> grad_out, Columns<T
                    const T* weight, T* grad_x, T* grad_weight, T* grad_bias) {
   const int64_t n = g.batch, d_in = g.in_features, d_out = g.out_features;
   BlasSingleThreaded single_threaded_blas;
-  at::parallel_for(0, g.columns, 1, [&](int64_t begin, int64_t end) {
+  at::parallel_for(0, g.columns, 1, [&](int64_t begin, int64_t end) NOSHARING_VECTORISED {
     for (int64_t l = begin; l < end; ++l) {
       const T* grad_l = grad_out.column(l);  // G_l [B, D_out]
       const T* weight_l = weight + l * d_out * d_in;

@@ -13,6 +13,7 @@
 
 #include "nosharing/layers/cpu/blas.h"
 #include "nosharing/core/large_buffer_pool.h"
+#include "nosharing/core/vectorised.h"
 
 namespace nosharing {
 
@@ -173,7 +174,7 @@ void forward_impl(const LocallyConnectedGeometry& g, const T* x_chwn, const T* w
   const int64_t positions = g.positions(), c_out = g.out_channels, n = g.batch;
   const int64_t patch_size = g.patch_size();
   BlasSingleThreaded single_threaded_blas;
-  at::parallel_for(0, positions, 1, [&](int64_t begin, int64_t end) {
+  at::parallel_for(0, positions, 1, [&](int64_t begin, int64_t end) NOSHARING_VECTORISED {
     T* patch = thread_workspace<T>(0, patch_size * n);
     T* result = thread_workspace<T>(1, c_out * n);
     for (int64_t p = begin; p < end; ++p) {
@@ -245,7 +246,7 @@ void backward_impl(const LocallyConnectedGeometry& g, const T* grad_out, bool gr
   for (int64_t phase = 0; phase < phases; ++phase) {
     const int64_t phase_bands = (bands - phase + phases - 1) / phases;
     if (phase_bands <= 0) continue;
-    at::parallel_for(0, phase_bands, 1, [&](int64_t begin, int64_t end) {
+    at::parallel_for(0, phase_bands, 1, [&](int64_t begin, int64_t end) NOSHARING_VECTORISED {
       T* patch = thread_workspace<T>(0, patch_size * n);
       T* grad_patch = thread_workspace<T>(2, patch_size * n);
       T* grads = grad_out_chwn ? nullptr : thread_workspace<T>(3, block * c_out * n);
@@ -293,7 +294,7 @@ template <typename T>
 void transpose(const T* src, T* dst, int64_t rows, int64_t cols) {
   constexpr int64_t kTile = 32;
   const int64_t col_tiles = (cols + kTile - 1) / kTile;
-  at::parallel_for(0, col_tiles, 1, [&](int64_t begin, int64_t end) {
+  at::parallel_for(0, col_tiles, 1, [&](int64_t begin, int64_t end) NOSHARING_VECTORISED {
     for (int64_t ct = begin; ct < end; ++ct) {
       const int64_t c0 = ct * kTile, c1 = std::min(cols, c0 + kTile);
       for (int64_t r0 = 0; r0 < rows; r0 += kTile) {
