@@ -100,5 +100,22 @@ TEST_F(AnalyzeCommandTest, NoAnalyzeSkipsAndErrorsNameTheRun) {
   EXPECT_EQ(run_cli({"analyze"}).exit_code, 2);  // --run is required
 }
 
+// A model without a sheet analysis (a resnet): training ends with exit 0 and says so, instead
+// of reporting a failed analysis.
+TEST_F(AnalyzeCommandTest, TrainOfAModelWithoutMapAnalysisEndsCleanly) {
+  namespace fs = std::filesystem;
+  const std::string run = make_temp_dir("analyze-resnet") + "/run";
+  const auto trained =
+      run_cli({"train", "--data", *data_, "--out", run, "--threads", "1", "--set",
+               "model.preset=pogodin-resnet20", "--set", "model.channels=[2, 2, 2]", "--set",
+               "model.blocks=1", "--set", "train.batch_size=32", "--set", "train.max_steps=2",
+               "--set", "train.warmup_steps=1", "--set", "data.threads=1"});
+  ASSERT_EQ(trained.exit_code, 0) << trained.err;
+  EXPECT_EQ(last_line(trained.out), run);
+  EXPECT_NE(trained.out.find("no map analysis for model.type = resnet"), std::string::npos)
+      << trained.out;
+  EXPECT_FALSE(fs::exists(run + "/analysis.json"));
+}
+
 }  // namespace
 }  // namespace nosharing

@@ -18,6 +18,7 @@
 #include "nosharing/core/config.h"
 #include "nosharing/core/error.h"
 #include "nosharing/models/model.h"
+#include "nosharing/report/analyze_run.h"
 #include "nosharing/report/wlsc_report.h"
 #include "nosharing/train/checkpoint.h"
 #include "nosharing/train/distributed.h"
@@ -219,7 +220,13 @@ int run_train(const TrainArgs& args) {
                 result.last_eval.accuracy, static_cast<long long>(result.last_eval.n),
                 static_cast<long long>(result.state.step), result.state.seconds);
   }
-  if (!args.no_analyze) {
+  if (!args.no_analyze && !has_map_analysis(config)) {
+    if (!args.quiet) {
+      std::printf("no map analysis for model.type = %s (it covers lcnet, mapformer and wlsc); "
+                  "weight SNR per layer: nosharing info --run %s\n",
+                  config.get_string("model.type").c_str(), options.run_dir.c_str());
+    }
+  } else if (!args.no_analyze) {
     // The reason to train these networks is to look at their maps (DESIGN §8): a bare
     // `nosharing train` ends with a report. A failed analysis keeps the trained run.
     try {

@@ -17,6 +17,11 @@
 
 namespace nosharing {
 
+bool has_map_analysis(const Config& config) {
+  const std::string type = config.get_string("model.type");
+  return type == "lcnet" || type == "mapformer" || type == "wlsc";
+}
+
 AnalyzeRunResult analyze_run(const std::string& run_dir, const std::string& out_dir) {
   namespace fs = std::filesystem;
   const RunRecord run = read_run(run_dir);

@@ -8,6 +8,12 @@
 
 namespace nosharing {
 
+class Config;
+
+// Whether analyze_run covers the model type of this config (lcnet, mapformer, wlsc); a resnet
+// has unshared layers but no sheet analysis yet (its weight SNR: `nosharing info`).
+bool has_map_analysis(const Config& config);
+
 struct AnalyzeRunResult {
   std::string analysis_json;  // <out>/analysis.json
   std::string report;         // <out>/report/index.html (wlsc: <out>/report/dictionary.png)
