@@ -8,7 +8,8 @@
 // Put it where the work is: on a function, or after the parameter list of the lambda that an
 // at::parallel_for runs (a lambda does not inherit its enclosing function's target), e.g.
 //   at::parallel_for(0, n, grain, [&](int64_t begin, int64_t end) NOSHARING_VECTORISED {…});
-// Inline helpers called from it (row_math::dot, …) are compiled into each clone.
+// Helpers called from it are compiled into each clone only when inlined: mark them
+// NOSHARING_INLINE (row_math::dot, …).
 //
 // The clones round differently (FMA contracts a·b + c into one rounding), so float results
 // may differ in the last bits between machines of different CPU generations; on one machine
@@ -19,4 +20,12 @@
 #define NOSHARING_VECTORISED __attribute__((target_clones("arch=x86-64-v3", "default")))
 #else
 #define NOSHARING_VECTORISED
+#endif
+
+// NOSHARING_INLINE: a small row helper that must be compiled into each clone of its caller.
+// GCC otherwise may keep it out of line, where it runs the baseline code from every clone.
+#if defined(__GNUC__)
+#define NOSHARING_INLINE inline __attribute__((always_inline))
+#else
+#define NOSHARING_INLINE inline
 #endif

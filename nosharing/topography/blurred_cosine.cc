@@ -46,8 +46,8 @@ void downsample(const T* w, const BlurredCosineGeometry& geo, int64_t depth, T* 
 
 // Ĝ at cell (g, y, x) from the down-sampled grids, into `out` [D].
 template <typename T>
-void blurred_at(const T* low, const BlurredCosineGeometry& geo, int64_t depth, int64_t g,
-                int64_t y, int64_t x, T* out) {
+NOSHARING_INLINE void blurred_at(const T* low, const BlurredCosineGeometry& geo, int64_t depth,
+                                 int64_t g, int64_t y, int64_t x, T* out) {
   const int64_t h = geo.down_y.out, wd = geo.down_x.out;
   std::fill(out, out + depth, T(0));
   for (const auto& [ky, uy] : geo.up_y.rows[static_cast<size_t>(y)]) {

@@ -6,6 +6,8 @@
 #include <cmath>
 #include <cstdint>
 
+#include "nosharing/core/vectorised.h"
+
 namespace nosharing::row_math {
 
 // F.normalize's floor on a norm: a row is divided by max(‖v‖, ε).
@@ -14,7 +16,7 @@ constexpr double kEpsilon = 1e-12;
 // a·b with four independent sums, so the compiler can keep them in registers and vectorise
 // without reassociating one chain.
 template <typename T>
-T dot(const T* a, const T* b, int64_t n) {
+NOSHARING_INLINE T dot(const T* a, const T* b, int64_t n) {
   T s0 = 0, s1 = 0, s2 = 0, s3 = 0;
   int64_t i = 0;
   for (; i + 4 <= n; i += 4) {
@@ -29,7 +31,7 @@ T dot(const T* a, const T* b, int64_t n) {
 
 // v → v / max(‖v‖, ε) in place; returns ‖v‖.
 template <typename T>
-T normalise(T* v, int64_t n) {
+NOSHARING_INLINE T normalise(T* v, int64_t n) {
   const T norm = std::sqrt(dot(v, v, n));
   const T scale = T(1) / std::max<T>(norm, T(kEpsilon));
   for (int64_t i = 0; i < n; ++i) v[i] *= scale;
@@ -39,7 +41,7 @@ T normalise(T* v, int64_t n) {
 // The gradient through v̂ = v / max(‖v‖, ε), in place on dv̂: (dv̂ − (dv̂·v̂) v̂) / ‖v‖ above
 // the floor, dv̂ / ε below it (there the normalisation is a constant scale).
 template <typename T>
-void normalise_backward(T* grad, const T* unit, T norm, int64_t n) {
+NOSHARING_INLINE void normalise_backward(T* grad, const T* unit, T norm, int64_t n) {
   // Multiplied by the reciprocal: a division per element costs several multiplies.
   if (norm > T(kEpsilon)) {
     const T along = dot(grad, unit, n);

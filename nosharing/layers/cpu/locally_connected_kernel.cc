@@ -91,8 +91,8 @@ constexpr int64_t kBlock = 16;
 
 // grads[j, o, b] = grad_out[b, o, j] (grad_out already at p0, rows `positions` apart).
 template <typename T>
-void block_from_nchw(const T* grad_out, int64_t count, int64_t c_out, int64_t n,
-                     int64_t positions, T* grads) {
+NOSHARING_INLINE void block_from_nchw(const T* grad_out, int64_t count, int64_t c_out, int64_t n,
+                                      int64_t positions, T* grads) {
   T tile[kBlock][kBlock];
   for (int64_t o = 0; o < c_out; ++o) {
     for (int64_t b0 = 0; b0 < n; b0 += kBlock) {
@@ -146,8 +146,8 @@ void gather_patch(const LocallyConnectedGeometry& g, const T* x_chwn, int64_t oy
 
 // grad_x_chwn += patch gradient [C_in·k·k, B] of position (oy, ox); padding rows dropped.
 template <typename T>
-void scatter_add_patch(const LocallyConnectedGeometry& g, const T* grad_patch, int64_t oy,
-                       int64_t ox, T* grad_x_chwn) {
+NOSHARING_INLINE void scatter_add_patch(const LocallyConnectedGeometry& g, const T* grad_patch,
+                                        int64_t oy, int64_t ox, T* grad_x_chwn) {
   const int64_t k = g.kernel, n = g.batch;
   const Span sy = kernel_span(oy, g.stride, g.padding, k, g.height);
   const Span sx = kernel_span(ox, g.stride, g.padding, k, g.width);
@@ -214,7 +214,7 @@ void forward_impl(const LocallyConnectedGeometry& g, const T* x_chwn, const T* w
 // Σ row[0 .. n) in 16 interleaved partial sums, which the compiler vectorises (one running
 // sum cannot be, without reordering the additions). The order depends on n only.
 template <typename T>
-T sum_row(const T* row, int64_t n) {
+NOSHARING_INLINE T sum_row(const T* row, int64_t n) {
   constexpr int64_t kLanes = 16;
   T lanes[kLanes] = {};
   int64_t b = 0;
