@@ -16,7 +16,9 @@
 // every run picks the same clone.
 #pragma once
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__)
+// Build with -DNOSHARING_NO_CLONES (CMAKE_CXX_FLAGS) to compare against the baseline only.
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && defined(__linux__) && \
+    !defined(NOSHARING_NO_CLONES)
 #define NOSHARING_VECTORISED __attribute__((target_clones("arch=x86-64-v3", "default")))
 #else
 #define NOSHARING_VECTORISED
