@@ -24,6 +24,7 @@
 
 #include "nosharing/core/threads.h"
 #include "nosharing/layers/cpu/locally_connected_function.h"
+#include "nosharing/layers/cpu/locally_connected_kernel.h"
 #include "nosharing/layers/locally_connected_reference.h"
 #include "bench/column_linear_bench.h"
 #include "bench/measure.h"
@@ -114,6 +115,19 @@ void run_google_benchmark(benchmark::State& state, BenchShape s, Method method) 
   run_steps(state, [&c] { step(c); }, step_flops(s));
 }
 
+// The layer's two layout changes of a whole batch, NCHW → batch-innermost and back (the
+// input on the way in, its gradient on the way out), for each shape's input.
+void run_layout_benchmark(benchmark::State& state, BenchShape s, bool to_batch_innermost) {
+  const torch::Tensor nchw = torch::randn({kBatch, s.in_channels, s.size, s.size});
+  const torch::Tensor chwn = nchw_to_chwn(nchw);
+  const auto convert = [&] {
+    benchmark::DoNotOptimize(to_batch_innermost ? nchw_to_chwn(nchw) : chwn_to_nchw(chwn));
+  };
+  convert();
+  for (auto _ : state) convert();
+  state.SetBytesProcessed(state.iterations() * nchw.numel() * 4 * 2);
+}
+
 // ---- --one mode ---------------------------------------------------------------------------
 
 int run_one(const std::string& spec, double seconds, int threads) {
@@ -193,6 +207,16 @@ int main(int argc, char** argv) {
       benchmark::RegisterBenchmark((std::string("LocallyConnectedFwdBwd/") + name + "/" + s.name).c_str(),
                                    run_google_benchmark, s, method)
           ->Unit(benchmark::kMillisecond)
+          ->UseRealTime();
+    }
+  }
+  for (const BenchShape& s : kShapes) {
+    for (const bool to_chwn : {true, false}) {
+      benchmark::RegisterBenchmark(
+          (std::string("LayoutTranspose/") + (to_chwn ? "nchw_to_chwn/" : "chwn_to_nchw/") +
+           s.name).c_str(),
+          run_layout_benchmark, s, to_chwn)
+          ->Unit(benchmark::kMicrosecond)
           ->UseRealTime();
     }
   }

@@ -12,8 +12,16 @@
 namespace nosharing {
 namespace {
 
-constexpr size_t kMinPooledBytes = size_t{4} << 20;
-constexpr size_t kPageBytes = size_t{2} << 20;  // huge-page granularity
+// From 1 MB up. Medium buffers (a layer's batch of inputs, 1–4 MB) churn too: glibc serves
+// them from the heap between LibTorch's small allocations, and a training-like step of
+// ott-cifar's first layer grew its RSS by 1.5 MB a step for ten steps (bench --one lc1).
+constexpr size_t kMinPooledBytes = size_t{1} << 20;
+constexpr size_t kHugePageBytes = size_t{2} << 20;
+constexpr size_t kPageBytes = size_t{4} << 10;
+
+// Buffers from 4 MB up in whole huge pages (advised: fewer TLB misses on strided access);
+// smaller ones in whole pages, where a huge page's rounding would cost up to twice the size.
+size_t granule(size_t bytes) { return bytes >= (size_t{4} << 20) ? kHugePageBytes : kPageBytes; }
 // Free buffers kept at most; beyond this a released buffer is freed. Enough for the
 // largest layer's outputs and gradients of a few steps.
 constexpr size_t kMaxFreeBytes = size_t{2} << 30;
@@ -22,7 +30,8 @@ class LargeBufferPool {
  public:
   // A buffer of at least `bytes`; `capacity` receives its real size.
   void* acquire(size_t bytes, size_t* capacity) {
-    const size_t rounded = (bytes + kPageBytes - 1) / kPageBytes * kPageBytes;
+    const size_t page = granule(bytes);
+    const size_t rounded = (bytes + page - 1) / page * page;
     {
       std::lock_guard<std::mutex> lock(mutex_);
       // Sizes recur exactly from step to step; accept up to 25 % slack.
@@ -36,9 +45,9 @@ class LargeBufferPool {
       }
     }
     *capacity = rounded;
-    void* data = std::aligned_alloc(kPageBytes, *capacity);
+    void* data = std::aligned_alloc(page, *capacity);
     if (data == nullptr) throw std::bad_alloc();
-    madvise(data, *capacity, MADV_HUGEPAGE);  // fewer TLB misses on strided access; advisory
+    if (page == kHugePageBytes) madvise(data, *capacity, MADV_HUGEPAGE);  // advisory
     return data;
   }
 

@@ -14,8 +14,9 @@
 
 namespace nosharing {
 
-// Like at::empty(sizes, options) (CPU, contiguous). Requests below 4 MB go to at::empty;
-// larger ones come from the pool (buffers 64-byte aligned, transparent huge pages advised).
+// Like at::empty(sizes, options) (CPU, contiguous). Requests below 1 MB go to at::empty;
+// larger ones come from the pool (buffers page-aligned; from 4 MB up in whole huge pages,
+// transparent huge pages advised).
 at::Tensor pooled_empty(at::IntArrayRef sizes, const at::TensorOptions& options);
 
 // The same with explicit strides, for a dense permuted layout (e.g. sizes [B, C, H, W] with
