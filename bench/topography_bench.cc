@@ -52,6 +52,26 @@ void train_step(benchmark::State& state, const std::string& preset, InputShape i
       benchmark::Counter(static_cast<double>(kBatch), benchmark::Counter::kIsIterationInvariantRate);
 }
 
+// The loss alone, on the weights (kernel_smoothness, topoloss, wiring): forward and backward
+// into the weights' gradients, which are dropped as zero_grad would. Responses of one forward
+// pass are fixed, so the response losses' backward would run through the network: not here.
+void loss_alone(benchmark::State& state, const std::string& preset, InputShape input,
+                const std::string& loss) {
+  const Config config = Config::resolve(
+      std::nullopt,
+      {"model.preset=" + preset, "topography.loss=" + loss, "topography.weight=-1"},
+      preset_toml);
+  seed_torch(0);
+  Model model = build_model(config, input, 10);
+  const auto objective = TopographicObjective::from_config(config, *model);
+  model->train();
+  for (auto _ : state) {
+    objective->compute().backward();
+    for (auto& p : model->parameters()) p.mutable_grad() = torch::Tensor();
+  }
+  state.SetLabel(blas_core_name());
+}
+
 const bool kRegistered = [] {
   struct Network {
     const char* preset;
@@ -72,6 +92,15 @@ const bool kRegistered = [] {
           ->UseRealTime()
           ->MinTime(2.0);
     }
+  }
+  for (const char* loss : {"kernel_smoothness", "topoloss", "wiring"}) {
+    benchmark::RegisterBenchmark(
+        (std::string("TopographicLossAlone/alltnn-small/") + loss).c_str(),
+        [loss](benchmark::State& state) {
+          loss_alone(state, "alltnn-small", InputShape{3, 32, 32}, loss);
+        })
+        ->Unit(benchmark::kMillisecond)
+        ->UseRealTime();
   }
   return true;
 }();
