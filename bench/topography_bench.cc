@@ -18,6 +18,7 @@
 #include "nosharing/core/config.h"
 #include "nosharing/core/seed.h"
 #include "nosharing/core/threads.h"
+#include "nosharing/models/lcnet.h"
 #include "nosharing/models/model.h"
 #include "nosharing/train/topographic_objective.h"
 
@@ -52,9 +53,10 @@ void train_step(benchmark::State& state, const std::string& preset, InputShape i
       benchmark::Counter(static_cast<double>(kBatch), benchmark::Counter::kIsIterationInvariantRate);
 }
 
-// The loss alone, on the weights (kernel_smoothness, topoloss, wiring): forward and backward
-// into the weights' gradients, which are dropped as zero_grad would. Responses of one forward
-// pass are fixed, so the response losses' backward would run through the network: not here.
+// The loss alone: forward and backward of the loss summed over the network's layers, into
+// the weights' gradients and, for the response losses, into one forward pass's responses held
+// as leaves (their layout as the network records them); gradients dropped as zero_grad would.
+// The step's overhead minus this is what the loss costs the rest of the step.
 void loss_alone(benchmark::State& state, const std::string& preset, InputShape input,
                 const std::string& loss) {
   const Config config = Config::resolve(
@@ -63,11 +65,28 @@ void loss_alone(benchmark::State& state, const std::string& preset, InputShape i
       preset_toml);
   seed_torch(0);
   Model model = build_model(config, input, 10);
-  const auto objective = TopographicObjective::from_config(config, *model);
+  const auto objective = TopographicObjective::from_config(config, *model);  // records responses
+  const TopographicLoss topographic = make_topographic_loss(TopographicLossOptions::from_config(config));
   model->train();
+  (void)model->forward(torch::randn({kBatch, input.channels, input.height, input.width}));
+  const auto& net = dynamic_cast<const LcNetImpl&>(*model);
+  std::vector<TopographicLayer> layers;
+  for (size_t i = 0; i < net.layer_specs().size(); ++i) {
+    TopographicLayer layer = topographic_layer(net, i, topographic->needs_responses());
+    if (layer.responses.defined()) layer.responses = layer.responses.detach().clone().requires_grad_();
+    layers.push_back(std::move(layer));
+  }
   for (auto _ : state) {
-    objective->compute().backward();
+    torch::Tensor total;
+    for (const TopographicLayer& layer : layers) {
+      const torch::Tensor value = topographic->forward(layer);
+      total = total.defined() ? total + value : value;
+    }
+    total.backward();
     for (auto& p : model->parameters()) p.mutable_grad() = torch::Tensor();
+    for (TopographicLayer& layer : layers) {
+      if (layer.responses.defined()) layer.responses.mutable_grad() = torch::Tensor();
+    }
   }
   state.SetLabel(blas_core_name());
 }
@@ -93,14 +112,17 @@ const bool kRegistered = [] {
           ->MinTime(2.0);
     }
   }
-  for (const char* loss : {"kernel_smoothness", "topoloss", "wiring"}) {
-    benchmark::RegisterBenchmark(
-        (std::string("TopographicLossAlone/alltnn-small/") + loss).c_str(),
-        [loss](benchmark::State& state) {
-          loss_alone(state, "alltnn-small", InputShape{3, 32, 32}, loss);
-        })
-        ->Unit(benchmark::kMillisecond)
-        ->UseRealTime();
+  for (const Network& network : networks) {
+    for (const char* loss : losses) {
+      if (std::string(loss) == "none") continue;
+      benchmark::RegisterBenchmark(
+          (std::string("TopographicLossAlone/") + network.preset + "/" + loss).c_str(),
+          [network, loss](benchmark::State& state) {
+            loss_alone(state, network.preset, network.input, loss);
+          })
+          ->Unit(benchmark::kMillisecond)
+          ->UseRealTime();
+    }
   }
   return true;
 }();

@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "nosharing/core/error.h"
 
@@ -134,15 +135,31 @@ torch::Tensor Sheet::sample_neighbourhood(double radius, int64_t max_units) cons
               "; expected >= 1");
   TORCH_CHECK(radius >= 0, "Sheet::sample_neighbourhood: radius ", radius, "; expected >= 0");
   const int64_t centre = torch::randint(num_units(), {1}, kLong).item<int64_t>();
-  const torch::Tensor from_centre =
-      (coordinates_ - coordinates_[centre]).pow(2).sum(1).sqrt();
-  // A tiny tolerance so that points exactly on the circle (integer grids) count as inside.
-  torch::Tensor inside = torch::nonzero(from_centre <= radius + 1e-9).squeeze(1);
-  inside = inside.masked_select(inside != centre);
-  if (inside.size(0) > max_units - 1) {
-    inside = inside.index_select(0, torch::randperm(inside.size(0), kLong).narrow(0, 0, max_units - 1));
+  // One pass over the units in index order (the set the tensor expression
+  // nonzero(‖c_u − c_centre‖ ≤ r) gave, and in its order, so the random subset below draws
+  // the same units from the same generator state): some fifteen small LibTorch calls a
+  // step cost ~1 ms on this machine, most of the spatial-correlation loss's time.
+  const double* c = coordinates_.data_ptr<double>();
+  const double cy = c[2 * centre], cx = c[2 * centre + 1];
+  std::vector<int64_t> inside;
+  for (int64_t u = 0; u < num_units(); ++u) {
+    const double dy = c[2 * u] - cy, dx = c[2 * u + 1] - cx;
+    // A tiny tolerance so that points exactly on the circle (integer grids) count as inside.
+    if (u != centre && std::sqrt(dy * dy + dx * dx) <= radius + 1e-9) inside.push_back(u);
   }
-  return torch::cat({torch::full({1}, centre, kLong), inside});
+  const auto found = static_cast<int64_t>(inside.size());
+  const int64_t kept = std::min(found, max_units - 1);
+  torch::Tensor out = torch::empty({1 + kept}, kLong);
+  int64_t* o = out.data_ptr<int64_t>();
+  o[0] = centre;
+  if (found > kept) {
+    const torch::Tensor order = torch::randperm(found, kLong);
+    const int64_t* pick = order.data_ptr<int64_t>();
+    for (int64_t i = 0; i < kept; ++i) o[1 + i] = inside[static_cast<size_t>(pick[i])];
+  } else {
+    std::copy(inside.begin(), inside.end(), o + 1);
+  }
+  return out;
 }
 
 torch::Tensor Sheet::distances(const torch::Tensor& units) const {

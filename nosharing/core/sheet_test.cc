@@ -117,6 +117,28 @@ TEST(SheetTest, NeighbourhoodIsCappedAndKeepsItsCentre) {
   EXPECT_LE(d[0].max().item<double>(), 3.0 + 1e-9);
 }
 
+// The loop draws what the plain tensor expression draws from the same generator state:
+// the centre, then nonzero(‖c_u − c_centre‖ ≤ r) without it, and a randperm subset.
+TEST(SheetTest, NeighbourhoodMatchesTheTensorExpression) {
+  const Sheet sheet(SheetOptions(16, 8, 8).layout(SheetLayout::kRetinotopic));  // jittered
+  for (const int64_t cap : {int64_t{50}, int64_t{100000}}) {
+    torch::manual_seed(5);
+    const torch::Tensor fast = sheet.sample_neighbourhood(2.5, cap);
+    torch::manual_seed(5);
+    const int64_t centre = torch::randint(sheet.num_units(), {1}, torch::kInt64).item<int64_t>();
+    const torch::Tensor from_centre =
+        (sheet.coordinates() - sheet.coordinates()[centre]).pow(2).sum(1).sqrt();
+    torch::Tensor inside = torch::nonzero(from_centre <= 2.5 + 1e-9).squeeze(1);
+    inside = inside.masked_select(inside != centre);
+    if (inside.size(0) > cap - 1) {
+      inside = inside.index_select(
+          0, torch::randperm(inside.size(0), torch::kInt64).narrow(0, 0, cap - 1));
+    }
+    const torch::Tensor expected = torch::cat({torch::full({1}, centre, torch::kInt64), inside});
+    EXPECT_TRUE(torch::equal(fast, expected)) << "cap " << cap;
+  }
+}
+
 TEST(SheetTest, DistancesOfANeighbourhoodByHand) {
   const Sheet sheet(SheetOptions(4, 1, 2).layout(SheetLayout::kHypercolumn));
   // u0 at (0, 0), u3 at (0, 3), u7 at (1, 3).

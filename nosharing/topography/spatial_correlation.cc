@@ -9,6 +9,7 @@
 #include <cmath>
 
 #include "nosharing/core/vectorised.h"
+#include "nosharing/layers/cpu/blas.h"
 
 namespace nosharing {
 namespace {
@@ -69,24 +70,45 @@ struct PairCorrelationFunction : public torch::autograd::Function<PairCorrelatio
           }
         }
       });
-      r = at::mm(z.t(), z);  // [N, N]
+      // r = zᵀz [N, N] through oneDNN on the intra-op threads (at::mm would wake OpenBLAS's
+      // own pool for a 500 × 128 × 500 product).
+      r = torch::empty({n, n}, x.options());
+      gemm(CblasTrans, CblasNoTrans, n, n, batch, zp, n, zp, n, r.data_ptr<T>(), n);
       const T* rp = r.data_ptr<T>();
       const T* sp = s.data_ptr<T>();
+      // The five sums over the strict lower triangle (r and s are symmetric, so the
+      // off-diagonal sums are twice these), row by row in kLanes interleaved partial sums the
+      // compiler keeps in vector registers, each row's then added in double.
       struct Sums {
         double r = 0, s = 0, rs = 0, rr = 0, ss = 0;
       };
-      const Sums sums = at::parallel_reduce(
+      const Sums lower = at::parallel_reduce(
           0, n, 16, Sums{},
           [&](int64_t begin, int64_t end, Sums acc) NOSHARING_VECTORISED {
+            constexpr int64_t kLanes = 16;
             for (int64_t i = begin; i < end; ++i) {
-              for (int64_t j = 0; j < n; ++j) {
-                if (j == i) continue;
-                const double rv = rp[i * n + j], sv = sp[i * n + j];
-                acc.r += rv;
-                acc.s += sv;
-                acc.rs += rv * sv;
-                acc.rr += rv * rv;
-                acc.ss += sv * sv;
+              const T* ri = rp + i * n;
+              const T* si = sp + i * n;
+              T lr[kLanes] = {}, ls[kLanes] = {}, lrs[kLanes] = {}, lrr[kLanes] = {},
+                ls2[kLanes] = {};
+              int64_t j = 0;
+              for (; j + kLanes <= i; j += kLanes) {
+                for (int64_t l = 0; l < kLanes; ++l) {
+                  const T rv = ri[j + l], sv = si[j + l];
+                  lr[l] += rv;
+                  ls[l] += sv;
+                  lrs[l] += rv * sv;
+                  lrr[l] += rv * rv;
+                  ls2[l] += sv * sv;
+                }
+              }
+              for (; j < i; ++j) {
+                const T rv = ri[j], sv = si[j];
+                lr[0] += rv, ls[0] += sv, lrs[0] += rv * sv, lrr[0] += rv * rv, ls2[0] += sv * sv;
+              }
+              for (int64_t l = 0; l < kLanes; ++l) {
+                acc.r += lr[l], acc.s += ls[l], acc.rs += lrs[l], acc.rr += lrr[l];
+                acc.ss += ls2[l];
               }
             }
             return acc;
@@ -95,6 +117,7 @@ struct PairCorrelationFunction : public torch::autograd::Function<PairCorrelatio
             u.r += v.r, u.s += v.s, u.rs += v.rs, u.rr += v.rr, u.ss += v.ss;
             return u;
           });
+      const Sums sums{2 * lower.r, 2 * lower.s, 2 * lower.rs, 2 * lower.rr, 2 * lower.ss};
       mean_r = sums.r / pairs;
       mean_s = sums.s / pairs;
       // Σ (r − m_r)(s − m_s) = Σ rs − m_r Σ s − m_s Σ r + pairs·m_r·m_s, and so on.
@@ -137,16 +160,19 @@ struct PairCorrelationFunction : public torch::autograd::Function<PairCorrelatio
       const T* rp = r.data_ptr<T>();
       const T* sp = s.data_ptr<T>();
       T* gp = twice_g.data_ptr<T>();
+      const T cs = static_cast<T>(along_s), cr = static_cast<T>(along_r);
+      const T shift = static_cast<T>(-along_s * mean_s - along_r * mean_r);
       at::parallel_for(0, n, 16, [&](int64_t begin, int64_t end) NOSHARING_VECTORISED {
         for (int64_t i = begin; i < end; ++i) {
-          for (int64_t j = 0; j < n; ++j) {
-            gp[i * n + j] = j == i ? T(0)
-                                   : static_cast<T>(along_s * (sp[i * n + j] - mean_s) +
-                                                    along_r * (rp[i * n + j] - mean_r));
-          }
+          T* gi = gp + i * n;
+          for (int64_t j = 0; j < n; ++j) gi[j] = cs * sp[i * n + j] + cr * rp[i * n + j] + shift;
+          gi[i] = T(0);
         }
       });
-      grad_x = at::mm(z, twice_g);  // ∂L/∂z [B, N], turned into ∂L/∂x in place
+      // ∂L/∂z = z·2G [B, N] (G symmetric), turned into ∂L/∂x in place below.
+      grad_x = torch::empty({batch, n}, z.options());
+      gemm(CblasNoTrans, CblasNoTrans, batch, n, n, z.data_ptr<T>(), n, gp, n,
+           grad_x.data_ptr<T>(), n);
       T* dp = grad_x.data_ptr<T>();
       const T* zp = z.data_ptr<T>();
       const T* np = norms.data_ptr<T>();
@@ -177,17 +203,47 @@ void check_arguments(const torch::Tensor& responses, const torch::Tensor& distan
               responses.sizes(), " and ", distances.sizes());
 }
 
+// The loss from the similarities s = 1/(d + 1) [N, N] (already in the responses' dtype).
+torch::Tensor correlation_with_similarity(const torch::Tensor& responses,
+                                          const torch::Tensor& similarity) {
+  const int64_t n = responses.size(1);
+  if (n < 3) return torch::full({}, 0.5, responses.options());  // fewer than 2 pairs
+  TORCH_CHECK(responses.device().is_cpu(), "spatial_correlation_loss: expected CPU responses, got ",
+              responses.device());
+  return PairCorrelationFunction::apply(responses.contiguous(), similarity.contiguous());
+}
+
+// s_ij = 1/(‖p_i − p_j‖ + 1) from the units' coordinates [N, 2] (float64), in one pass: the
+// same through LibTorch (distances, cast, +1, reciprocal) was six [N, N] temporaries and
+// ~2.4 ms a layer and step at N = 500 (measured, TopographicLossAlone).
+torch::Tensor similarity_from_coordinates(const torch::Tensor& coordinates,
+                                          torch::ScalarType dtype) {
+  const torch::Tensor points = coordinates.to(torch::kFloat64).contiguous();
+  const int64_t n = points.size(0);
+  torch::Tensor out = torch::empty({n, n}, torch::TensorOptions().dtype(dtype));
+  const double* p = points.data_ptr<double>();
+  AT_DISPATCH_FLOATING_TYPES(dtype, "similarity_from_coordinates", [&] {
+    scalar_t* s = out.data_ptr<scalar_t>();
+    at::parallel_for(0, n, 32, [&](int64_t begin, int64_t end) NOSHARING_VECTORISED {
+      for (int64_t i = begin; i < end; ++i) {
+        const double yi = p[2 * i], xi = p[2 * i + 1];
+        for (int64_t j = 0; j < n; ++j) {
+          const double dy = yi - p[2 * j], dx = xi - p[2 * j + 1];
+          s[i * n + j] = static_cast<scalar_t>(1.0 / (std::sqrt(dy * dy + dx * dx) + 1.0));
+        }
+      }
+    });
+  });
+  return out;
+}
+
 }  // namespace
 
 torch::Tensor spatial_correlation_loss(const torch::Tensor& responses,
                                        const torch::Tensor& distances) {
   check_arguments(responses, distances);
-  const int64_t n = responses.size(1);
-  if (n < 3) return torch::full({}, 0.5, responses.options());  // fewer than 2 pairs
-  TORCH_CHECK(responses.device().is_cpu(), "spatial_correlation_loss: expected CPU responses, got ",
-              responses.device());
-  return PairCorrelationFunction::apply(
-      responses.contiguous(), (1.0 / (distances.to(responses.scalar_type()) + 1.0)).contiguous());
+  return correlation_with_similarity(
+      responses, 1.0 / (distances.to(responses.scalar_type()) + 1.0));
 }
 
 torch::Tensor spatial_correlation_loss_reference(const torch::Tensor& responses,
@@ -233,7 +289,9 @@ torch::Tensor SpatialCorrelationLossImpl::forward(const TopographicLayer& layer)
         layer.sheet.sample_neighbourhood(options_.radius(), options_.units());
     const torch::Tensor selected =
         batch_innermost ? table.index_select(0, units).t() : table.index_select(1, units);
-    const torch::Tensor loss = spatial_correlation_loss(selected, layer.sheet.distances(units));
+    const torch::Tensor loss = correlation_with_similarity(
+        selected, similarity_from_coordinates(layer.sheet.coordinates(units),
+                                              responses.scalar_type()));
     total = total.defined() ? total + loss : loss;
   }
   return total / static_cast<double>(options_.neighbourhoods());
