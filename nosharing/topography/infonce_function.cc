@@ -10,7 +10,9 @@
 #include <limits>
 #include <vector>
 
+#include "nosharing/core/large_buffer_pool.h"
 #include "nosharing/core/vectorised.h"
+#include "nosharing/layers/cpu/blas.h"
 #include "nosharing/topography/row_math.h"
 
 namespace nosharing {
@@ -138,42 +140,42 @@ struct InfoNceFunction : public torch::autograd::Function<InfoNceFunction> {
         }
       });
     });
-    // s_an = ẑ_a·ẑ_n/τ [A, N]. Loops, not a GEMM: at A = N = 256 and C ≤ 64 the product is a
-    // few MFLOP, and waking OpenBLAS's threads for it cost ~1.5 ms a call (profiled).
+    // s_an = ẑ_a·ẑ_n/τ [A, N]: one GEMM through oneDNN on the intra-op threads (at::mm's
+    // OpenBLAS would wake its own pool, ~1.5 ms a call when profiled; loops of dots cost
+    // ~0.35 ms a layer). Then, per anchor, same-image negatives masked and the log-sum-exp
+    // over [s⁺_a, s_a·]; the exponentials through ATen's vectorised exp.
     logits = torch::empty({A, N}, options);
     AT_DISPATCH_FLOATING_TYPES(columns.scalar_type(), "infonce_logits", [&] {
       using T = scalar_t;
-      const T* za = anchor_z.data_ptr<T>();
-      const T* zn = negative_z.data_ptr<T>();
       T* l = logits.data_ptr<T>();
-      at::parallel_for(0, A, 16, [&](int64_t begin, int64_t end) NOSHARING_VECTORISED {
-        for (int64_t a = begin; a < end; ++a) {
-          for (int64_t n = 0; n < N; ++n) l[a * N + n] = dot(za + a * C, zn + n * C, C) / T(tau);
-        }
-      });
-    });
-    // A·N exponentials: parallel over anchors (serial, they were a millisecond per layer).
-    AT_DISPATCH_FLOATING_TYPES(columns.scalar_type(), "infonce_lse", [&] {
-      using T = scalar_t;
-      T* l = logits.data_ptr<T>();
+      gemm(CblasNoTrans, CblasTrans, A, N, C, anchor_z.data_ptr<T>(), C,
+           negative_z.data_ptr<T>(), C, l, N);
       const T* sp = positive.data_ptr<T>();
-      T* out = lse.data_ptr<T>();
+      T* top = lse.data_ptr<T>();  // the row maxima for now
+      const T inv_tau = T(1) / static_cast<T>(tau);
       at::parallel_for(0, A, 16, [&](int64_t begin, int64_t end) NOSHARING_VECTORISED {
         for (int64_t a = begin; a < end; ++a) {
           const int64_t b = s.image[static_cast<size_t>(s.anchor_image[static_cast<size_t>(a)])];
-          T top = sp[a];
+          T* row = l + a * N;
+          T m = sp[a];
           for (int64_t n = 0; n < N; ++n) {
             if (s.negative_image[static_cast<size_t>(n)] == b) {
-              l[a * N + n] = -std::numeric_limits<T>::infinity();  // same image: masked
+              row[n] = -std::numeric_limits<T>::infinity();  // same image: masked
             } else {
-              top = std::max(top, l[a * N + n]);
+              row[n] *= inv_tau;
+              m = std::max(m, row[n]);
             }
           }
-          T sum = std::exp(sp[a] - top);
-          for (int64_t n = 0; n < N; ++n) sum += std::exp(l[a * N + n] - top);
-          out[a] = top + std::log(sum);
+          top[a] = m;
         }
       });
+    });
+    const torch::Tensor sums =
+        (logits - lse.unsqueeze(1)).exp_().sum(1) + (positive - lse).exp_();
+    lse.add_(sums.log_());
+    AT_DISPATCH_FLOATING_TYPES(columns.scalar_type(), "infonce_total", [&] {
+      const scalar_t* out = lse.data_ptr<scalar_t>();
+      const scalar_t* sp = positive.data_ptr<scalar_t>();
       for (int64_t a = 0; a < A; ++a) total += static_cast<double>(out[a] - sp[a]);
     });
     ctx->save_for_backward({images, image_norms, negative_z, negative_norms, weights, anchor_z,
@@ -204,50 +206,23 @@ struct InfoNceFunction : public torch::autograd::Function<InfoNceFunction> {
                                  ctx->saved_data["negatives"].toTensor());
     const int64_t I = s.images, P = s.positions, C = s.channels;
     const int64_t A = anchor_z.size(0), N = negative_z.size(0);
-    // ∂L/∂s⁺_a = (p⁺_a − 1)/A, ∂L/∂s_an = p_an/A, p the softmax over [s⁺_a, s_a·].
-    torch::Tensor d_logits = torch::empty({A, N}, images.options());
-    torch::Tensor d_positive = torch::empty({A}, images.options());
-    AT_DISPATCH_FLOATING_TYPES(images.scalar_type(), "infonce_softmax", [&] {
-      using T = scalar_t;
-      const T q = static_cast<T>(grad.item<double>() / static_cast<double>(A));
-      const T* l = logits.data_ptr<T>();
-      T* dl = d_logits.data_ptr<T>();
-      at::parallel_for(0, A, 16, [&](int64_t begin, int64_t end) NOSHARING_VECTORISED {
-        for (int64_t a = begin; a < end; ++a) {
-          const T top = lse.data_ptr<T>()[a];
-          d_positive.data_ptr<T>()[a] = q * (std::exp(positive.data_ptr<T>()[a] - top) - T(1));
-          for (int64_t n = 0; n < N; ++n) dl[a * N + n] = q * std::exp(l[a * N + n] - top);
-        }
-      });
-    });
-    // The logits were ẑ_a·ẑ_n/τ and s⁺ = ẑ_a·t_a/τ.
-    // d_anchor = d_logits·ẑ_n/τ [A, C] (plus s⁺'s below), d_negative = d_logitsᵀ·ẑ_a/τ [N, C]:
-    // loops for the reason of the forward's.
-    torch::Tensor d_anchor = torch::zeros({A, C}, images.options());
-    torch::Tensor d_negative = torch::zeros({N, C}, images.options());
+    // ∂L/∂s⁺_a = (p⁺_a − 1)/A, ∂L/∂s_an = p_an/A, p the softmax over [s⁺_a, s_a·]
+    // (p = exp(s − lse); masked logits are −∞, so their p is 0).
+    const double q = grad.item<double>() / static_cast<double>(A);
+    const torch::Tensor d_positive = ((positive - lse).exp_() - 1).mul_(q);
+    // The logits were ẑ_a·ẑ_n/τ: d_logits/τ is what the two products below need.
+    const torch::Tensor d_logits_over_tau = (logits - lse.unsqueeze(1)).exp_().mul_(q / tau);
+    // d_anchor = d_logits·ẑ_n/τ [A, C] (s⁺'s term added below), d_negative = d_logitsᵀ·ẑ_a/τ
+    // [N, C]: two GEMMs, for the reason of the forward's.
+    torch::Tensor d_anchor = torch::empty({A, C}, images.options());
+    torch::Tensor d_negative = torch::empty({N, C}, images.options());
     AT_DISPATCH_FLOATING_TYPES(images.scalar_type(), "infonce_logits_backward", [&] {
       using T = scalar_t;
-      const T* dl = d_logits.data_ptr<T>();
-      const T* za = anchor_z.data_ptr<T>();
-      const T* zn = negative_z.data_ptr<T>();
-      T* da = d_anchor.data_ptr<T>();
-      T* dn = d_negative.data_ptr<T>();
-      at::parallel_for(0, A, 16, [&](int64_t begin, int64_t end) NOSHARING_VECTORISED {
-        for (int64_t a = begin; a < end; ++a) {
-          for (int64_t n = 0; n < N; ++n) {
-            const T g = dl[a * N + n] / T(tau);
-            for (int64_t c = 0; c < C; ++c) da[a * C + c] += g * zn[n * C + c];
-          }
-        }
-      });
-      at::parallel_for(0, N, 16, [&](int64_t begin, int64_t end) NOSHARING_VECTORISED {
-        for (int64_t n = begin; n < end; ++n) {
-          for (int64_t a = 0; a < A; ++a) {
-            const T g = dl[a * N + n] / T(tau);
-            for (int64_t c = 0; c < C; ++c) dn[n * C + c] += g * za[a * C + c];
-          }
-        }
-      });
+      const T* dl = d_logits_over_tau.data_ptr<T>();
+      gemm(CblasNoTrans, CblasNoTrans, A, C, N, dl, N, negative_z.data_ptr<T>(), C,
+           d_anchor.data_ptr<T>(), C);
+      gemm(CblasTrans, CblasNoTrans, N, C, A, dl, N, anchor_z.data_ptr<T>(), C,
+           d_negative.data_ptr<T>(), C);
     });
     torch::Tensor d_target = torch::empty({A, C}, images.options());
     torch::Tensor d_images = torch::zeros({I, P, C}, images.options());
@@ -290,7 +265,7 @@ struct InfoNceFunction : public torch::autograd::Function<InfoNceFunction> {
     // The gradient in the columns' own layout, every element written once: an image with
     // anchors gets its ∂ẑ rows through the normalisation, the others zeros (no zero-filled
     // page of the whole response first), then the negatives add theirs.
-    torch::Tensor out = at::empty_strided(sizes, strides, images.options());
+    torch::Tensor out = pooled_empty_strided(sizes, strides, images.options());
     AT_DISPATCH_FLOATING_TYPES(images.scalar_type(), "infonce_columns_backward", [&] {
       using T = scalar_t;
       T* di = d_images.data_ptr<T>();
@@ -308,9 +283,16 @@ struct InfoNceFunction : public torch::autograd::Function<InfoNceFunction> {
       const int64_t sb = strides[0], sp = strides[1], sc = strides[2];
       const T* zi = images.data_ptr<T>();
       const T* ni = image_norms.data_ptr<T>();
+      // An image's P·C values one dense block (NCHW seen as [B, P, C], or [B, P, C] itself):
+      // the images without anchors are zeroed a block at a time.
+      const bool image_blocks = sb == P * C && ((sp == 1 && sc == P) || (sp == C && sc == 1));
       at::parallel_for(0, s.batch, 1, [&](int64_t begin, int64_t end) NOSHARING_VECTORISED {
         for (int64_t b = begin; b < end; ++b) {
           const int64_t i = image_of_batch[static_cast<size_t>(b)];
+          if (i < 0 && image_blocks) {
+            std::fill(x + b * sb, x + (b + 1) * sb, T(0));
+            continue;
+          }
           for (int64_t p = 0; p < P; ++p) {
             T* row = x + b * sb + p * sp;
             if (i < 0) {
