@@ -180,7 +180,7 @@ int run_one(const std::string& spec, double seconds, int threads) {
 
 int main(int argc, char** argv) {
   using namespace nosharing;
-  ensure_passive_waiting(argv);  // as the CLI does: what users' training gets
+  ensure_short_waiting(argv);  // as the CLI does: what users' training gets
   std::string one;
   int threads = 2;
   double seconds = 3.0;

@@ -93,9 +93,16 @@ TEST_F(CliTest, TrainWritesTheRunDirectoryOfTheContract) {
     EXPECT_TRUE(provenance.contains(key)) << key;
   }
   EXPECT_EQ(provenance["threads"], 1);
-  // OpenMP threads wait passively (cli/main.cc) unless the caller chose a policy.
+  // OpenMP threads spin briefly, then sleep (core/threads.h), unless the caller chose a
+  // policy or a spin count.
   const char* caller_policy = std::getenv("OMP_WAIT_POLICY");
-  EXPECT_EQ(provenance["omp_wait_policy"], caller_policy ? caller_policy : "PASSIVE");
+  const char* caller_spin = std::getenv("GOMP_SPINCOUNT");
+  if (caller_policy != nullptr) {
+    EXPECT_EQ(provenance["omp_wait_policy"], caller_policy);
+  } else {
+    EXPECT_TRUE(provenance["omp_wait_policy"].is_null());
+    EXPECT_EQ(provenance["gomp_spincount"], caller_spin ? caller_spin : "1000");
+  }
   const char* caller_timeout = std::getenv("OPENBLAS_THREAD_TIMEOUT");
   EXPECT_EQ(provenance["openblas_thread_timeout"], caller_timeout ? caller_timeout : "4");
   // The commit is recorded at build time (cmake/build_info.cmake); built from a git checkout

@@ -33,7 +33,7 @@ std::string one_line_message(const std::exception& error) {
 
 int main(int argc, char** argv) {
   using namespace nosharing;
-  ensure_passive_waiting(argv);
+  ensure_short_waiting(argv);
   cli::g_command_line = cli::command_line_of(argc, argv);
   CLI::App app{"nosharing: train and analyse topographic vision networks without weight sharing"};
   app.require_subcommand(1);

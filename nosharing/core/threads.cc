@@ -15,15 +15,18 @@ char* openblas_get_corename(void);
 
 namespace nosharing {
 
-void ensure_passive_waiting(char** argv) {
-  // Both libraries read their variable once, when loaded: set what is unset, then re-execute.
+void ensure_short_waiting(char** argv) {
+  // Both libraries read their variables once, when loaded: set what is unset, then re-execute.
   bool changed = false;
-  for (const auto& [name, value] :
-       {std::pair{"OMP_WAIT_POLICY", "PASSIVE"}, std::pair{"OPENBLAS_THREAD_TIMEOUT", "4"}}) {
-    if (std::getenv(name) != nullptr) continue;
-    if (setenv(name, value, /*overwrite=*/1) != 0) return;
+  const auto set_if_unset = [&changed](const char* name, const char* value) {
+    if (std::getenv(name) != nullptr) return true;
+    if (setenv(name, value, /*overwrite=*/1) != 0) return false;
     changed = true;
-  }
+    return true;
+  };
+  // A wait policy the user chose is kept whole (under PASSIVE libgomp ignores the spin count).
+  if (std::getenv("OMP_WAIT_POLICY") == nullptr && !set_if_unset("GOMP_SPINCOUNT", "1000")) return;
+  if (!set_if_unset("OPENBLAS_THREAD_TIMEOUT", "4")) return;
   if (changed) execv("/proc/self/exe", argv);  // returns only on failure: then run as we are
 }
 

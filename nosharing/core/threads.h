@@ -8,21 +8,27 @@ namespace nosharing {
 // Returns the number used.
 int set_compute_threads(int threads);
 
-// LibTorch's OpenMP threads spin after every parallel region (libgomp's default wait policy),
-// and on a machine with as many cores as compute threads they spin against OpenBLAS's own
-// threads and the data loader's: measured on 2 cores (docs/RESULTS.md, "Threads"), the
-// Mapformer trains at 316 images/s with 2 threads against 734 with passive waiting, the
-// ott-cifar twin at ≈ 500 against ≈ 600. libgomp reads OMP_WAIT_POLICY once, when it is
-// loaded, so a process that finds it unset sets it to PASSIVE and re-executes itself
-// (/proc/self/exe with `argv`); a value the user set is kept (an empty one gives libgomp's
-// default spinning, for comparison).
+// How the two thread pools wait between parallel regions, set before either library loads.
+//
+// OpenMP: libgomp's default is to spin ~300,000 iterations (about a millisecond) after every
+// parallel region, and on a machine with as many cores as compute threads two spinning
+// threads fight OpenBLAS's threads and the data loader: the Mapformer trained at 316 images/s
+// against 735 with OMP_WAIT_POLICY=PASSIVE (docs/RESULTS.md, "Threads"). But passive waiting
+// puts every worker to sleep after every region, and waking it costs tens of microseconds on
+// this VM: the topographic losses and small layers run dozens of short regions a step, and
+// measured alone the local InfoNCE took 4.4 ms per step passive against 1.5 ms with a short
+// spin. So the default is GOMP_SPINCOUNT=1000 (a thousand polls, then sleep): the Mapformer
+// at 805–850 images/s (passive 679–787), the topographic steps 10–20 % faster, the ott-cifar
+// rows within their noise. A value the user set for OMP_WAIT_POLICY or GOMP_SPINCOUNT is kept
+// (OMP_WAIT_POLICY=PASSIVE gives the previous behaviour; an empty one libgomp's default).
 // OpenBLAS's own threads, after each multi-threaded BLAS call (a head's addmm, a loss's mm),
 // spin on sched_yield for 2^28 cycles (~0.1 s, its THREAD_TIMEOUT) before they sleep: every
 // training step. Measured on alltnn-small (docs/RESULTS.md, "Threads"): 8–9 s of system time
 // in a 13–17 s benchmark run, step times 25–36 ms, against 1.8 s and 25 ms with the shortest
 // timeout, OPENBLAS_THREAD_TIMEOUT=4 (2^4 cycles), which is set the same way when unset.
-// Call first thing in main(): the CLI and the benchmarks.
-void ensure_passive_waiting(char** argv);
+// A process that finds a variable unset sets it and re-executes itself (/proc/self/exe with
+// `argv`). Call first thing in main(): the CLI and the benchmarks.
+void ensure_short_waiting(char** argv);
 
 // Name of the BLAS core kernel OpenBLAS chose ("Haswell", "Cooperlake" …), or "unknown".
 const char* blas_core_name();

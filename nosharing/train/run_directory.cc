@@ -61,8 +61,9 @@ nlohmann::json make_provenance(int threads, const std::string& command_line,
   ::gethostname(host.data(), host.size() - 1);
   const std::string commit = NOSHARING_GIT_COMMIT;  // of the build, not of today's tree
   const char* coretype = std::getenv("OPENBLAS_CORETYPE");
-  // The CLI sets these two if unset (core/threads.h).
+  // The CLI sets GOMP_SPINCOUNT and OPENBLAS_THREAD_TIMEOUT if unset (core/threads.h).
   const char* wait_policy = std::getenv("OMP_WAIT_POLICY");
+  const char* spin_count = std::getenv("GOMP_SPINCOUNT");
   const char* blas_timeout = std::getenv("OPENBLAS_THREAD_TIMEOUT");
   nlohmann::json provenance = {
       {"git_commit", commit.empty() ? nlohmann::json(nullptr) : nlohmann::json(commit)},
@@ -72,6 +73,7 @@ nlohmann::json make_provenance(int threads, const std::string& command_line,
       {"blas_kernel", blas_core_name()},
       {"openblas_coretype_env", coretype ? nlohmann::json(coretype) : nlohmann::json(nullptr)},
       {"omp_wait_policy", wait_policy ? nlohmann::json(wait_policy) : nlohmann::json(nullptr)},
+      {"gomp_spincount", spin_count ? nlohmann::json(spin_count) : nlohmann::json(nullptr)},
       {"openblas_thread_timeout",
        blas_timeout ? nlohmann::json(blas_timeout) : nlohmann::json(nullptr)},
       {"threads", threads},
