@@ -10,6 +10,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <type_traits>
 
 #include "nosharing/layers/cpu/blas.h"
 #include "nosharing/core/large_buffer_pool.h"
@@ -290,27 +291,78 @@ void backward_impl(const LocallyConnectedGeometry& g, const T* grad_out, bool gr
 // ---- Transposes ---------------------------------------------------------------------------
 
 // dst [cols, rows] = src [rows, cols]ᵀ through a 16×16 tile held in L1: src rows are read
-// 16 floats (one cache line) at a time and dst rows written the same way. Reading src down a
-// column instead touched 32 lines per tile that were `cols` floats apart — 12 kB for ott-cifar's
-// first layer, the same cache set each time — and re-read them for every column.
+// 16 values (a cache line of floats) at a time and dst rows written the same way. Reading
+// src down a column instead touched 32 lines per tile that were `cols` values apart — 12 kB
+// for ott-cifar's first layer, the same cache set each time — and re-read them per column.
+// The plain path for double, and for the float path's ragged edges.
+template <typename T>
+NOSHARING_INLINE void transpose_tile(const T* src, T* dst, int64_t rows, int64_t cols,
+                                     int64_t r0, int64_t nr, int64_t c0, int64_t nc) {
+  constexpr int64_t kTile = 16;
+  T tile[kTile][kTile];
+  for (int64_t r = 0; r < nr; ++r) {
+    const T* in = src + (r0 + r) * cols + c0;
+    for (int64_t c = 0; c < nc; ++c) tile[c][r] = in[c];
+  }
+  for (int64_t c = 0; c < nc; ++c) {
+    T* out = dst + (c0 + c) * rows + r0;
+    for (int64_t r = 0; r < nr; ++r) out[r] = tile[c][r];
+  }
+}
+
+// An 8×8 block of floats transposed in registers: three rounds of shuffles (pairs of
+// values, pairs of pairs, 128-bit halves), as unpcklps / shufps / vperm2f128 do on AVX.
+// GCC's generic vectors compile it for the x86-64-v3 clone as such and for the baseline as
+// SSE2 pairs. The scalar tile moves one value per load and per store.
+typedef float Float8 __attribute__((vector_size(32)));
+typedef int Int8 __attribute__((vector_size(32)));
+NOSHARING_INLINE void transpose_8x8(const float* src, int64_t src_stride, float* dst,
+                                    int64_t dst_stride) {
+  Float8 r[8];
+  for (int i = 0; i < 8; ++i) std::memcpy(&r[i], src + i * src_stride, sizeof(Float8));
+  const Int8 low = {0, 8, 1, 9, 4, 12, 5, 13}, high = {2, 10, 3, 11, 6, 14, 7, 15};
+  const Int8 pair_low = {0, 1, 8, 9, 4, 5, 12, 13}, pair_high = {2, 3, 10, 11, 6, 7, 14, 15};
+  const Int8 half_low = {0, 1, 2, 3, 8, 9, 10, 11}, half_high = {4, 5, 6, 7, 12, 13, 14, 15};
+  Float8 t[8], u[8];
+  for (int i = 0; i < 8; i += 2) {
+    t[i] = __builtin_shuffle(r[i], r[i + 1], low);       // a_i0 a_j0 a_i1 a_j1 | …4 …5
+    t[i + 1] = __builtin_shuffle(r[i], r[i + 1], high);  // a_i2 a_j2 a_i3 a_j3 | …6 …7
+  }
+  for (int i = 0; i < 8; i += 4) {
+    u[i] = __builtin_shuffle(t[i], t[i + 2], pair_low);           // column 0 | 4 of 4 rows
+    u[i + 1] = __builtin_shuffle(t[i], t[i + 2], pair_high);      // column 1 | 5
+    u[i + 2] = __builtin_shuffle(t[i + 1], t[i + 3], pair_low);   // column 2 | 6
+    u[i + 3] = __builtin_shuffle(t[i + 1], t[i + 3], pair_high);  // column 3 | 7
+  }
+  for (int c = 0; c < 4; ++c) {
+    const Float8 first = __builtin_shuffle(u[c], u[c + 4], half_low);    // column c
+    const Float8 second = __builtin_shuffle(u[c], u[c + 4], half_high);  // column c + 4
+    std::memcpy(dst + c * dst_stride, &first, sizeof(Float8));
+    std::memcpy(dst + (c + 4) * dst_stride, &second, sizeof(Float8));
+  }
+}
+
+// dst [cols, rows] = src [rows, cols]ᵀ, parallel over 16-column strips (each thread writes
+// whole dst rows); float in 8×8 register blocks, the rest through the tile.
 template <typename T>
 void transpose(const T* src, T* dst, int64_t rows, int64_t cols) {
-  constexpr int64_t kTile = 16;
-  const int64_t col_tiles = (cols + kTile - 1) / kTile;
-  at::parallel_for(0, col_tiles, 1, [&](int64_t begin, int64_t end) NOSHARING_VECTORISED {
-    T tile[kTile][kTile];
-    for (int64_t ct = begin; ct < end; ++ct) {
-      const int64_t c0 = ct * kTile, nc = std::min(kTile, cols - c0);
-      for (int64_t r0 = 0; r0 < rows; r0 += kTile) {
-        const int64_t nr = std::min(kTile, rows - r0);
-        for (int64_t r = 0; r < nr; ++r) {
-          const T* in = src + (r0 + r) * cols + c0;
-          for (int64_t c = 0; c < nc; ++c) tile[c][r] = in[c];
+  constexpr int64_t kStrip = 16;
+  const int64_t strips = (cols + kStrip - 1) / kStrip;
+  at::parallel_for(0, strips, 1, [&](int64_t begin, int64_t end) NOSHARING_VECTORISED {
+    for (int64_t strip = begin; strip < end; ++strip) {
+      const int64_t c0 = strip * kStrip, nc = std::min(kStrip, cols - c0);
+      int64_t r0 = 0;
+      if constexpr (std::is_same_v<T, float>) {
+        if (nc == kStrip) {
+          for (; r0 + 8 <= rows; r0 += 8) {
+            for (int64_t c = c0; c < c0 + kStrip; c += 8) {
+              transpose_8x8(src + r0 * cols + c, cols, dst + c * rows + r0, rows);
+            }
+          }
         }
-        for (int64_t c = 0; c < nc; ++c) {
-          T* out = dst + (c0 + c) * rows + r0;
-          for (int64_t r = 0; r < nr; ++r) out[r] = tile[c][r];
-        }
+      }
+      for (; r0 < rows; r0 += kStrip) {
+        transpose_tile(src, dst, rows, cols, r0, std::min(kStrip, rows - r0), c0, nc);
       }
     }
   });

@@ -244,11 +244,20 @@ TEST(LocallyConnectedKernel, RestoresBlasThreads) {
 }
 
 TEST(LocallyConnectedKernel, ChwnRoundTrip) {
+  // Ragged sizes (the tile path), multiples of 8 and 16 (the 8×8 register blocks) and
+  // mixtures, float and double: every layout change equals LibTorch's permuted copy.
+  for (const auto& sizes : std::vector<std::vector<int64_t>>{
+           {5, 3, 7, 9}, {16, 2, 4, 4}, {24, 3, 8, 6}, {13, 4, 4, 4}, {128, 3, 5, 5}}) {
+    for (const auto dtype : {torch::kFloat, torch::kDouble}) {
+      const torch::Tensor x = torch::randn(sizes, dtype);
+      const torch::Tensor chwn = nchw_to_chwn(x);
+      EXPECT_TRUE(chwn.is_contiguous());
+      EXPECT_TRUE(torch::equal(chwn, x.permute({1, 2, 3, 0}))) << x.sizes();
+      EXPECT_TRUE(torch::equal(chwn_to_nchw(chwn), x)) << x.sizes();
+    }
+  }
   const torch::Tensor x = torch::randn({5, 3, 7, 9});
   const torch::Tensor chwn = nchw_to_chwn(x);
-  EXPECT_TRUE(chwn.is_contiguous());
-  EXPECT_TRUE(torch::equal(chwn, x.permute({1, 2, 3, 0})));
-  EXPECT_TRUE(torch::equal(chwn_to_nchw(chwn), x));
   // A batch-innermost view converts for free.
   const torch::Tensor view = chwn.permute({3, 0, 1, 2});
   EXPECT_TRUE(is_batch_innermost(view));
