@@ -7,10 +7,15 @@ overhead in percent (issue 5: at most 25 %), and the OpenBLAS kernel that ran.
 
 It runs two passes: with the environment as the machine sets it, and with OPENBLAS_CORETYPE
 and OPENBLAS_L2_SIZE unset (OpenBLAS's own kernel choice); if neither is set, the second pass
-forces OPENBLAS_CORETYPE=Haswell instead, so both kernels show. Each pass runs every case 7
-times in random interleaved order and reports medians: step times on a shared 2-core VM
-drift by ±20 % over minutes, and interleaving spreads the drift over all cases instead of
-charging it to whichever ran last. Run it on a quiet machine.
+forces OPENBLAS_CORETYPE=Haswell instead, so both kernels show. Each pass runs every case 15
+times for 0.2 s in random interleaved order and reports medians: step times on a shared
+2-core VM drift by ±20 % over minutes and dip for a minute at a time, and many short
+interleaved samples spread both over all cases instead of charging them to whichever ran
+last. Beside each step it prints the loss alone (TopographicLossAlone: forward + backward
+of the loss over the network's layers, the same interleaving), as a share of the step
+without a loss: the loss's own cost, which the step's difference adds the loss's share of
+the gradient accumulation to and which the VM's drift moves much less. Run it on a quiet
+machine.
 """
 import json
 import os
@@ -21,21 +26,27 @@ binary = sys.argv[1] if len(sys.argv) > 1 else "build/nosharing_bench"
 extra = sys.argv[2:]
 
 
-def run_pass(title, env):
+def medians(filter_regex, env):
     out = subprocess.run(
-        [binary, "--benchmark_filter=TopographicTrainStep", "--benchmark_format=json",
-         "--benchmark_repetitions=7", "--benchmark_enable_random_interleaving=true",
-         "--benchmark_min_time=0.5"] + extra,
+        [binary, f"--benchmark_filter={filter_regex}", "--benchmark_format=json",
+         "--benchmark_repetitions=15", "--benchmark_enable_random_interleaving=true",
+         "--benchmark_min_time=0.2"] + extra,
         check=True, capture_output=True, text=True, env=env).stdout
     rows, kernels = {}, set()
     for b in json.loads(out)["benchmarks"]:
-        if b.get("run_type") == "aggregate" and b.get("aggregate_name") != "median":
+        if b.get("aggregate_name") != "median":  # the repetitions' median only
             continue
-        # run_name: TopographicTrainStep/<network>/<loss>[/min_time:…/real_time]
+        # run_name: <family>/<network>/<loss>[/min_time:…/real_time]
         _, network, loss = b["run_name"].split("/")[:3]
         rows.setdefault(network, {})[loss] = b["real_time"]  # ms (Unit kMillisecond)
         if b.get("label"):
             kernels.add(b["label"])
+    return rows, kernels
+
+
+def run_pass(title, env):
+    rows, kernels = medians("TopographicTrainStep", env)
+    alone, _ = medians("TopographicLossAlone", env)
     print(f"== {title}: OpenBLAS kernel {', '.join(sorted(kernels)) or 'unknown'}")
     for network, times in rows.items():
         base = times.get("none")
@@ -44,7 +55,10 @@ def run_pass(title, env):
             if loss == "none":
                 continue
             verdict = "ok" if ms <= 1.25 * base else "OVER 25 %"
-            print(f"  {loss:20s} {ms:8.1f} ms  {100 * (ms / base - 1):+6.1f} %  {verdict}")
+            own = alone.get(network, {}).get(loss)
+            own_text = f"alone {own:5.2f} ms = {100 * own / base:4.1f} %" if own else ""
+            print(f"  {loss:20s} {ms:8.1f} ms  {100 * (ms / base - 1):+6.1f} %  {verdict:9s}"
+                  f"  {own_text}")
     sys.stdout.flush()
 
 
