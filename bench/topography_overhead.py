@@ -7,15 +7,15 @@ overhead in percent (issue 5: at most 25 %), and the OpenBLAS kernel that ran.
 
 It runs two passes: with the environment as the machine sets it, and with OPENBLAS_CORETYPE
 and OPENBLAS_L2_SIZE unset (OpenBLAS's own kernel choice); if neither is set, the second pass
-forces OPENBLAS_CORETYPE=Haswell instead, so both kernels show. Each pass runs every case 15
-times for 0.2 s in random interleaved order and reports medians: step times on a shared
+forces OPENBLAS_CORETYPE=Haswell instead, so both kernels show. Each pass runs every case 9
+times for 0.3 s in random interleaved order and reports medians: step times on a shared
 2-core VM drift by ±20 % over minutes and dip for a minute at a time, and many short
 interleaved samples spread both over all cases instead of charging them to whichever ran
 last. Beside each step it prints the loss alone (TopographicLossAlone: forward + backward
 of the loss over the network's layers, the same interleaving), as a share of the step
 without a loss: the loss's own cost, which the step's difference adds the loss's share of
 the gradient accumulation to and which the VM's drift moves much less. Run it on a quiet
-machine.
+machine; it takes about a quarter of an hour (each repetition builds its network).
 """
 import json
 import os
@@ -29,8 +29,8 @@ extra = sys.argv[2:]
 def medians(filter_regex, env):
     out = subprocess.run(
         [binary, f"--benchmark_filter={filter_regex}", "--benchmark_format=json",
-         "--benchmark_repetitions=15", "--benchmark_enable_random_interleaving=true",
-         "--benchmark_min_time=0.2"] + extra,
+         "--benchmark_repetitions=9", "--benchmark_enable_random_interleaving=true",
+         "--benchmark_min_time=0.3"] + extra,
         check=True, capture_output=True, text=True, env=env).stdout
     rows, kernels = {}, set()
     for b in json.loads(out)["benchmarks"]:
