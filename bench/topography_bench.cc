@@ -12,6 +12,7 @@
 #include <torch/optim/sgd.h>
 #include <torch/torch.h>
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -27,15 +28,33 @@ namespace {
 
 constexpr int64_t kBatch = 128;
 
+// The network of `preset` (10 classes, seed 0) with `loss` on its layers at the loss's paper
+// weight (topography.weight = -1); the objective is null for "none" and turns on the
+// network's response recording when the loss reads responses.
+struct RegularisedNetwork {
+  Config config;
+  Model model;
+  std::unique_ptr<TopographicObjective> objective;
+};
+
+RegularisedNetwork regularised_network(const std::string& preset, InputShape input,
+                                       const std::string& loss) {
+  RegularisedNetwork out{Config::resolve(std::nullopt,
+                                         {"model.preset=" + preset, "topography.loss=" + loss,
+                                          "topography.weight=-1"},
+                                         preset_toml),
+                         nullptr, nullptr};
+  seed_torch(0);
+  out.model = build_model(out.config, input, 10);
+  out.objective = TopographicObjective::from_config(out.config, *out.model);
+  return out;
+}
+
 void train_step(benchmark::State& state, const std::string& preset, InputShape input,
                 const std::string& loss) {
-  const Config config = Config::resolve(
-      std::nullopt,
-      {"model.preset=" + preset, "topography.loss=" + loss, "topography.weight=-1"},
-      preset_toml);
-  seed_torch(0);
-  Model model = build_model(config, input, 10);
-  const auto objective = TopographicObjective::from_config(config, *model);
+  const RegularisedNetwork network = regularised_network(preset, input, loss);
+  const Model& model = network.model;
+  TopographicObjective* objective = network.objective.get();
   torch::optim::SGD sgd(model->parameters(), torch::optim::SGDOptions(0.01).momentum(0.9));
   const torch::Tensor images = torch::randn({kBatch, input.channels, input.height, input.width});
   const torch::Tensor labels = torch::randint(10, {kBatch}, torch::kInt64);
@@ -59,14 +78,10 @@ void train_step(benchmark::State& state, const std::string& preset, InputShape i
 // The step's overhead minus this is what the loss costs the rest of the step.
 void loss_alone(benchmark::State& state, const std::string& preset, InputShape input,
                 const std::string& loss) {
-  const Config config = Config::resolve(
-      std::nullopt,
-      {"model.preset=" + preset, "topography.loss=" + loss, "topography.weight=-1"},
-      preset_toml);
-  seed_torch(0);
-  Model model = build_model(config, input, 10);
-  const auto objective = TopographicObjective::from_config(config, *model);  // records responses
-  const TopographicLoss topographic = make_topographic_loss(TopographicLossOptions::from_config(config));
+  const RegularisedNetwork network = regularised_network(preset, input, loss);
+  const Model& model = network.model;
+  const TopographicLoss topographic =
+      make_topographic_loss(TopographicLossOptions::from_config(network.config));
   model->train();
   (void)model->forward(torch::randn({kBatch, input.channels, input.height, input.width}));
   const auto& net = dynamic_cast<const LcNetImpl&>(*model);
