@@ -16,10 +16,10 @@ int set_compute_threads(int threads);
 // against 735 with OMP_WAIT_POLICY=PASSIVE (docs/RESULTS.md, "Threads"). But passive waiting
 // puts every worker to sleep after every region, and waking it costs tens of microseconds on
 // this VM: the topographic losses and small layers run dozens of short regions a step, and
-// measured alone the local InfoNCE took 4.4 ms per step passive against 1.5 ms with a short
-// spin. So the default is GOMP_SPINCOUNT=1000 (a thousand polls, then sleep): the Mapformer
-// at 805–850 images/s (passive 679–787), the topographic steps 10–20 % faster, the ott-cifar
-// rows within their noise. A value the user set for OMP_WAIT_POLICY or GOMP_SPINCOUNT is kept
+// measured alone the local InfoNCE took 4.3–5.6 ms per step passive against 1.7–2.2 ms with
+// GOMP_SPINCOUNT=1000 (alltnn-small). So the default is GOMP_SPINCOUNT=1000 (a thousand
+// polls, then sleep): the Mapformer at 805–850 images/s (passive 679–787), the topographic
+// steps 10–20 % faster, the ott-cifar rows within their noise. A value the user set for OMP_WAIT_POLICY or GOMP_SPINCOUNT is kept
 // (OMP_WAIT_POLICY=PASSIVE gives the previous behaviour; an empty one libgomp's default).
 // OpenBLAS's own threads, after each multi-threaded BLAS call (a head's addmm, a loss's mm),
 // spin on sched_yield for 2^28 cycles (~0.1 s, its THREAD_TIMEOUT) before they sleep: every

@@ -170,16 +170,19 @@ struct InfoNceFunction : public torch::autograd::Function<InfoNceFunction> {
         }
       });
     });
-    const torch::Tensor sums =
-        (logits - lse.unsqueeze(1)).exp_().sum(1) + (positive - lse).exp_();
-    lse.add_(sums.log_());
+    // The softmax over the negatives, p_an = exp(s_an − lse_a), is what the backward needs:
+    // kept instead of the logits, so their exponentials are taken once.
+    torch::Tensor softmax = (logits - lse.unsqueeze(1)).exp_();  // exp(s − max)
+    const torch::Tensor sums = softmax.sum(1) + (positive - lse).exp_();
+    softmax.div_(sums.unsqueeze(1));
+    lse.add_(sums.log());
     AT_DISPATCH_FLOATING_TYPES(columns.scalar_type(), "infonce_total", [&] {
       const scalar_t* out = lse.data_ptr<scalar_t>();
       const scalar_t* sp = positive.data_ptr<scalar_t>();
       for (int64_t a = 0; a < A; ++a) total += static_cast<double>(out[a] - sp[a]);
     });
     ctx->save_for_backward({images, image_norms, negative_z, negative_norms, weights, anchor_z,
-                            target, target_norms, positive, lse, logits});
+                            target, target_norms, positive, lse, softmax});
     ctx->saved_data["anchors"] = anchors;
     ctx->saved_data["negatives"] = negatives;
     ctx->saved_data["tau"] = tau;
@@ -197,7 +200,7 @@ struct InfoNceFunction : public torch::autograd::Function<InfoNceFunction> {
     const auto v = ctx->get_saved_variables();
     const torch::Tensor &images = v[0], &image_norms = v[1], &negative_z = v[2],
                         &negative_norms = v[3], &weights = v[4], &anchor_z = v[5], &target = v[6],
-                        &target_norms = v[7], &positive = v[8], &lse = v[9], &logits = v[10];
+                        &target_norms = v[7], &positive = v[8], &lse = v[9], &softmax = v[10];
     const double tau = ctx->saved_data["tau"].toDouble();
     const auto sizes = ctx->saved_data["sizes"].toIntVector();
     const auto strides = ctx->saved_data["strides"].toIntVector();
@@ -211,7 +214,7 @@ struct InfoNceFunction : public torch::autograd::Function<InfoNceFunction> {
     const double q = grad.item<double>() / static_cast<double>(A);
     const torch::Tensor d_positive = ((positive - lse).exp_() - 1).mul_(q);
     // The logits were ẑ_a·ẑ_n/τ: d_logits/τ is what the two products below need.
-    const torch::Tensor d_logits_over_tau = (logits - lse.unsqueeze(1)).exp_().mul_(q / tau);
+    const torch::Tensor d_logits_over_tau = softmax * (q / tau);
     // d_anchor = d_logits·ẑ_n/τ [A, C] (s⁺'s term added below), d_negative = d_logitsᵀ·ẑ_a/τ
     // [N, C]: two GEMMs, for the reason of the forward's.
     torch::Tensor d_anchor = torch::empty({A, C}, images.options());
