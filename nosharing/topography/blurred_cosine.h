@@ -11,7 +11,9 @@
 
 #include <torch/types.h>
 
+#include <array>
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "nosharing/core/sheet.h"
@@ -28,11 +30,29 @@ struct ResamplingTaps {
 // The bilinear (align_corners = false) resampling of a side from `in` to `out` cells.
 ResamplingTaps bilinear_taps(int64_t in, int64_t out);
 
+// The blurred grid at one cell as four rows of the down-sampled grid L:
+// Ĝ_cell = Σ_t weight[t]·L[low[t]]. Bilinear up-sampling reads at most 2 × 2 cells; a cell with
+// fewer taps (at a border, or a side down-sampled to one cell) points the rest at distinct
+// all-zero padding rows after L with weight 0, so every cell runs the same four-row loop and its
+// four rows never alias.
+struct BlurTaps {
+  std::array<int64_t, 4> low{};
+  std::array<double, 4> weight{};
+};
+
 struct BlurredCosineGeometry {
   int64_t grids = 0, height = 0, width = 0;  // the grids [G, H, W]
   std::vector<int64_t> rows;                 // [G·H·W]: the weight row p·C + c of each cell
+  std::vector<int64_t> cells_of_rows;        // [P·C]: the cell of each weight row (rows⁻¹)
+  std::vector<BlurTaps> taps;                // [P·C]: Ĝ at each weight row's cell
   ResamplingTaps down_y, down_x, up_y, up_x;
+
+  int64_t cells() const { return grids * height * width; }
+  int64_t low_rows() const { return grids * down_y.out * down_x.out; }  // L's cells
 };
+
+// The zero rows after L that BlurTaps's missing taps point at.
+constexpr int64_t kPaddingRows = 3;
 
 // The grids of `sheet` (Sheet::grids(): every unit in exactly one cell) over a layer of
 // `positions` × `channels` units, with blur factor `factor` ≥ 1.
@@ -42,6 +62,7 @@ BlurredCosineGeometry blurred_cosine_geometry(const Sheet& sheet, int64_t positi
 // S above: weight [P, C, D] float32 or float64 on the CPU (the kernels, no bias) → scalar
 // tensor of its dtype, differentiable in weight (first order). Cosines use F.normalize's
 // floor: cos(x, y) = x·y / (max(‖x‖, ε)·max(‖y‖, ε)), ε = 1e-12.
-torch::Tensor blurred_cosine(const torch::Tensor& weight, const BlurredCosineGeometry& geometry);
+torch::Tensor blurred_cosine(const torch::Tensor& weight,
+                             std::shared_ptr<const BlurredCosineGeometry> geometry);
 
 }  // namespace nosharing

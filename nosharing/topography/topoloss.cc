@@ -39,8 +39,9 @@ torch::Tensor TopoLossImpl::forward(const TopographicLayer& layer) {
   auto cached = geometries_.find(key);
   if (cached == geometries_.end()) {
     cached = geometries_
-                 .emplace(key, blurred_cosine_geometry(layer.sheet, layer.weight.size(0),
-                                                       layer.weight.size(1), options_.factor()))
+                 .emplace(key, std::make_shared<const BlurredCosineGeometry>(
+                                   blurred_cosine_geometry(layer.sheet, layer.weight.size(0),
+                                                           layer.weight.size(1), options_.factor())))
                  .first;
   }
   return 1 - blurred_cosine(layer.weight, cached->second);

@@ -13,6 +13,7 @@
 #include <torch/nn/pimpl.h>
 
 #include <map>
+#include <memory>
 #include <string>
 #include <tuple>
 
@@ -41,7 +42,8 @@ class TopoLossImpl : public TopographicLossImpl {
  private:
   TopoLossOptions options_;
   // Geometry per layer (name, positions, channels).
-  std::map<std::tuple<std::string, int64_t, int64_t>, BlurredCosineGeometry> geometries_;
+  std::map<std::tuple<std::string, int64_t, int64_t>, std::shared_ptr<const BlurredCosineGeometry>>
+      geometries_;
 };
 TORCH_MODULE(TopoLoss);
 

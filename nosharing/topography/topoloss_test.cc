@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <utility>
 
 #include "nosharing/core/gradcheck_test_util.h"
 
@@ -77,9 +78,10 @@ TEST(TopoLossTest, FusedMatchesTheReference) {
   for (const Sheet& sheet : sheets) {
     const int64_t c = sheet.options().channels();
     const int64_t p = sheet.num_units() / c;
-    for (const double factor : {3.0, 2.0}) {
+    // Depth 37: the fused loops' 16-lane blocks and their tail.
+    for (const auto& [factor, depth] : {std::pair{3.0, 5}, {2.0, 5}, {3.0, 37}, {1.0, 37}}) {
       for (const auto dtype : {torch::kFloat64, torch::kFloat32}) {
-        const torch::Tensor w0 = torch::randn({p, c, 5}, dtype);
+        const torch::Tensor w0 = torch::randn({p, c, depth}, dtype);
         std::vector<torch::Tensor> grads;
         std::vector<double> values;
         for (const bool fused : {true, false}) {
