@@ -12,10 +12,13 @@
 namespace nosharing {
 namespace {
 
-// From 1 MB up. Medium buffers (a layer's batch of inputs, 1–4 MB) churn too: glibc serves
-// them from the heap between LibTorch's small allocations, and a training-like step of
-// ott-cifar's first layer grew its RSS by 1.5 MB a step for ten steps (bench --one lc1).
-constexpr size_t kMinPooledBytes = size_t{1} << 20;
+// From 128 kB (glibc's first mmap threshold) up. Medium buffers (a layer's batch of inputs,
+// 1–4 MB) churn too: glibc serves them from the heap between LibTorch's small allocations,
+// and a training-like step of ott-cifar's first layer grew its RSS by 1.5 MB a step for ten
+// steps (bench --one lc1). Below 1 MB, TopoLoss's scratch (the down-sampled grids, 0.1–0.6 MB
+// per layer) page-faulted ~300 times a step on alltnn-small (page_faults_per_step of
+// TopographicTrainStep) until it came from here.
+constexpr size_t kMinPooledBytes = size_t{128} << 10;
 constexpr size_t kHugePageBytes = size_t{2} << 20;
 constexpr size_t kPageBytes = size_t{4} << 10;
 

@@ -14,7 +14,7 @@
 
 namespace nosharing {
 
-// Like at::empty(sizes, options) (CPU, contiguous). Requests below 1 MB go to at::empty;
+// Like at::empty(sizes, options) (CPU, contiguous). Requests below 128 kB go to at::empty;
 // larger ones come from the pool (buffers page-aligned; from 4 MB up in whole huge pages,
 // transparent huge pages advised).
 at::Tensor pooled_empty(at::IntArrayRef sizes, const at::TensorOptions& options);

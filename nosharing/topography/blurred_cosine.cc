@@ -176,12 +176,15 @@ void backward_rows(const T* w, const T* low, const T* dots, const BlurredCosineG
   const int64_t rows = geo.cells();
   const int64_t low_size = (geo.low_rows() + kPaddingRows) * depth;
   const int64_t tasks = std::max<int64_t>(1, at::get_num_threads());
-  std::vector<std::vector<T>> grad_low(static_cast<size_t>(tasks));
+  // One ∂S/∂L per task, from the buffer pool: fresh each call they page-faulted every step.
+  const torch::Tensor grad_low_buffer =
+      pooled_empty({tasks, low_size}, torch::CPU(c10::CppTypeToScalarType<T>::value));
+  T* const grad_low = grad_low_buffer.data_ptr<T>();
   const int64_t chunk = (rows + tasks - 1) / tasks;
   at::parallel_for(0, tasks, 1, [&](int64_t task_begin, int64_t task_end) NOSHARING_VECTORISED {
     for (int64_t task = task_begin; task < task_end; ++task) {
-      std::vector<T>& gl = grad_low[static_cast<size_t>(task)];
-      gl.assign(static_cast<size_t>(low_size), T(0));
+      T* const gl = grad_low + task * low_size;
+      std::fill(gl, gl + low_size, T(0));
       for (int64_t row = task * chunk; row < std::min(rows, (task + 1) * chunk); ++row) {
         const T* v = w + row * depth;
         T* gv = grad_w + row * depth;
@@ -200,17 +203,16 @@ void backward_rows(const T* w, const T* low, const T* dots, const BlurredCosineG
         backward_row(v, low + taps.low[0] * depth, low + taps.low[1] * depth,
                      low + taps.low[2] * depth, low + taps.low[3] * depth, s,
                      {scale * inv_vb, scale * self_v, scale * inv_vb, scale * self_b}, depth, gv,
-                     gl.data() + taps.low[0] * depth, gl.data() + taps.low[1] * depth,
-                     gl.data() + taps.low[2] * depth, gl.data() + taps.low[3] * depth);
+                     gl + taps.low[0] * depth, gl + taps.low[1] * depth, gl + taps.low[2] * depth,
+                     gl + taps.low[3] * depth);
       }
     }
   });
   for (int64_t task = 1; task < tasks; ++task) {
-    T* total = grad_low[0].data();
-    const T* part = grad_low[static_cast<size_t>(task)].data();
-    for (int64_t i = 0; i < low_size; ++i) total[i] += part[i];
+    const T* part = grad_low + task * low_size;
+    for (int64_t i = 0; i < low_size; ++i) grad_low[i] += part[i];
   }
-  const T* gl = grad_low[0].data();
+  const T* gl = grad_low;
   at::parallel_for(0, rows, kGrain, [&](int64_t begin, int64_t end) NOSHARING_VECTORISED {
     const int64_t h = geo.down_y.out, wd = geo.down_x.out;
     for (int64_t row = begin; row < end; ++row) {
@@ -234,8 +236,8 @@ struct BlurredCosineFunction : public torch::autograd::Function<BlurredCosineFun
                                std::shared_ptr<const BlurredCosineGeometry> geometry) {
     const int64_t depth = weight.size(2);
     const BlurredCosineGeometry& geo = *geometry;
-    torch::Tensor low = torch::empty({geo.low_rows() + kPaddingRows, depth}, weight.options());
-    torch::Tensor dots = torch::empty({geo.cells(), 3}, weight.options());
+    torch::Tensor low = pooled_empty({geo.low_rows() + kPaddingRows, depth}, weight.options());
+    torch::Tensor dots = pooled_empty({geo.cells(), 3}, weight.options());
     double sum = 0;
     AT_DISPATCH_FLOATING_TYPES(weight.scalar_type(), "blurred_cosine_forward", [&] {
       downsample(weight.data_ptr<scalar_t>(), geo, depth, low.data_ptr<scalar_t>());

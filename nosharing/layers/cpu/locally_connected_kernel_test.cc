@@ -327,17 +327,18 @@ TEST(LocallyConnectedKernel, LargeBuffersAreRecycled) {
   EXPECT_EQ(again.data_ptr(), first);
   EXPECT_EQ(pooled_empty({10}, torch::kFloat).numel(), 10);  // small: plain at::empty
   // A batch of inputs (~1.5 MB; an odd size no other test frees) is recycled as well, in
-  // whole 4 kB pages rather than huge pages.
-  constexpr int64_t kMedium = 128 * 3 * 32 * 32 + 3000;
-  void* medium = nullptr;
-  const size_t free_before = pooled_free_bytes();
-  {
-    const torch::Tensor t = pooled_empty({kMedium}, torch::kFloat);
-    medium = t.data_ptr();
-    EXPECT_EQ(reinterpret_cast<uintptr_t>(medium) % 4096, 0u);
+  // whole 4 kB pages rather than huge pages, and so is a scratch buffer of ~200 kB.
+  for (const int64_t elements : {int64_t{128 * 3 * 32 * 32 + 3000}, int64_t{50 * 1000 + 17}}) {
+    void* medium = nullptr;
+    const size_t free_before = pooled_free_bytes();
+    {
+      const torch::Tensor t = pooled_empty({elements}, torch::kFloat);
+      medium = t.data_ptr();
+      EXPECT_EQ(reinterpret_cast<uintptr_t>(medium) % 4096, 0u);
+    }
+    EXPECT_EQ(pooled_free_bytes() - free_before, (elements * 4 + 4095) / 4096 * 4096);
+    EXPECT_EQ(pooled_empty({elements}, torch::kFloat).data_ptr(), medium);
   }
-  EXPECT_EQ(pooled_free_bytes() - free_before, (kMedium * 4 + 4095) / 4096 * 4096);
-  EXPECT_EQ(pooled_empty({kMedium}, torch::kFloat).data_ptr(), medium);
 }
 
 std::string error_of(const std::function<void()>& f) {
