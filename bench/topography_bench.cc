@@ -23,6 +23,7 @@
 #include "nosharing/core/threads.h"
 #include "nosharing/models/lcnet.h"
 #include "nosharing/models/model.h"
+#include "nosharing/train/optimizer.h"
 #include "nosharing/train/topographic_objective.h"
 
 namespace nosharing {
@@ -71,7 +72,7 @@ void train_step(benchmark::State& state, const std::string& preset, InputShape i
   model->train();
   const long faults_before = minor_page_faults();
   for (auto _ : state) {
-    sgd.zero_grad();
+    clear_gradients(sgd);  // as the trainer does
     torch::Tensor total =
         torch::nn::functional::cross_entropy(model->forward(images), labels);
     if (objective) total = total + objective->compute();

@@ -17,4 +17,11 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(const Config& config,
 // Sets the learning rate of every parameter group.
 void set_learning_rate(torch::optim::Optimizer& optimizer, double lr);
 
+// Drops every parameter's gradient (PyTorch's zero_grad(set_to_none=True); LibTorch 1.13's
+// Optimizer::zero_grad() fills them with zeros). The next backward then hands its gradient
+// to .grad as it is, where zeros cost a fill and an addition over every parameter per step
+// (alltnn-small: steps ~6 % faster; TopographicTrainStep). A parameter the step does not reach
+// keeps no gradient and the optimiser skips it, weight decay included.
+void clear_gradients(torch::optim::Optimizer& optimizer);
+
 }  // namespace nosharing

@@ -343,7 +343,7 @@ TrainResult train_model(const Config& config, const TrainOptions& options) {
       const double lr = learning_rate_at(
           state.step, schedule, max_minutes > 0 ? budget_clock() / (max_minutes * 60) : 0.0);
       set_learning_rate(*optimizer, lr);
-      optimizer->zero_grad();
+      clear_gradients(*optimizer);
       if (grad_sync) grad_sync->begin_step(state.step + 1);
       // Cross-entropy for a classifier, the model's own objective for an unlabelled one, plus
       // the topographic losses.
