@@ -23,10 +23,10 @@ using row_math::kEpsilon;
 
 constexpr int64_t kGrain = 16;  // rows per parallel task
 
-// The loops over cells run in the weight's memory order (row r is cell geo.cells_of_rows[r]), so the
-// reads of W and the writes of its gradient stream, and the scattered reads go to the small
-// down-sampled grid (1/f² of W). In grid order every row of W was a cache miss (perf: a
-// quarter of the backward on loading the row).
+// The loops over cells run in the weight's memory order (row r is cell
+// geo.cells_of_rows[r]), so the reads of W and the writes of its gradient stream, and the
+// scattered reads go to the small down-sampled grid (1/f² of W). In grid order every row of W
+// was a cache miss (perf: a quarter of the backward on loading the row).
 
 // Σ_t scale[t]·src[t] over `taps` (1–4) rows of D values into `out`, in one pass: one store
 // per element instead of a fill and a read-modify-write per tap.

@@ -7,6 +7,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
+#include <optional>
+#include <utility>
+#include <vector>
 
 #include "nosharing/core/vectorised.h"
 #include "nosharing/layers/cpu/blas.h"
@@ -25,36 +29,47 @@ torch::Tensor standardize_columns(const torch::Tensor& x) {
 constexpr double kNormEpsilon = 1e-12;  // in ‖c‖² (standardize_columns)
 constexpr double kQuadraticEpsilon = 1e-12;  // in Q_r and Q_s
 
-// L from responses x [B, N] and s [N, N] (symmetric), fused, with a hand-written backward.
+// L from responses x [B, N] and the similarities of the units' points: unit i sits at point
+// p(i) of m points (`points` int64 [N]), s_ij = S[p(i), p(j)] with S [m, m] symmetric — m = N
+// with p the identity for arbitrary similarities, m ≪ N on a column sheet, whose channels
+// share their position's point (fmnist-lc-topo: ~29 points for 500 units). Fused, with a
+// hand-written backward.
 // Columns are standardised, z = c / ‖c‖ with c = x − mean_b x, so r = zᵀz. The off-diagonal
 // entries hold every lower-triangle pair twice: the same means, and sums of products twice
 // the lower triangle's. With rc, sc the off-diagonal entries centred (zero on the diagonal),
 //   A = ½ Σ rc·sc,  Q_r = ½ Σ rc² + ε,  Q_s = ½ Σ sc² + ε,  corr = A / √(Q_r Q_s),
 // (halving keeps the reference's ε exactly) and L = (1 − corr)/2. A, Q_r and Q_s come from
-// five off-diagonal sums (Σr, Σs, Σrs, Σr², Σs², in double), and r = zᵀz [N, N] is never
-// formed: with u = z·1 [B], Y = z·S [B, N], K = z·zᵀ [B, B] and d_i = r_ii = Σ_b z_bi²,
-//   Σr = ‖u‖² − Σ d,  Σrs = Σ Y∘z − Σ d_i s_ii,  Σr² = ‖K‖²_F − Σ d²  (tr(zᵀz zᵀz) = tr(zzᵀ zzᵀ)),
-// and Σs, Σs² from s directly. Backward:
+// five off-diagonal sums (Σr, Σs, Σrs, Σr², Σs², in double), and neither r = zᵀz nor s
+// [N, N] is formed: with P [N, m] the one-hot points of the units, the point sums Z = z·P
+// [B, m], W = Z·S [B, m] (so z·s = W Pᵀ, i.e. (z·s)_bi = W_b,p(i)), u = z·1 [B],
+// K = z·zᵀ [B, B], d_i = r_ii = Σ_b z_bi² and n_q the units at point q,
+//   Σr = ‖u‖² − Σ d,  Σrs = Σ W∘Z − Σ d_i S_p(i)p(i),  Σr² = ‖K‖²_F − Σ d²  (tr(zᵀz zᵀz) =
+//   tr(zzᵀ zzᵀ)),  Σs = Σ n_q n_q' S_qq' − Σ n_q S_qq,  Σs² likewise. Backward:
 //   ∂L/∂r = −½ (sc / (2√(Q_r Q_s)) − A·rc / (2 Q_r^{3/2} √Q_s)) = G (off the diagonal, 0 on it),
 // already of zero off-diagonal mean (so the centring passes it through); with G = α s + β r + γ
 // off the diagonal,
-//   ∂L/∂z = 2 z G = 2 (α Y + β K z + γ u 1ᵀ − z diag(α s_ii + β d_i + γ)),
+//   ∂L/∂z = 2 z G = 2 (α W Pᵀ + β K z + γ u 1ᵀ − z diag(α s_ii + β d_i + γ)),
 // ∂L/∂c = (∂z − z (z·∂z)) / ‖c‖ per column; ∂L/∂x = ∂c − mean_b ∂c. At N = 500 units and a
-// batch of 128 that is one N×N×B GEMM and two B×B×N ones (r = zᵀz and z·G were two N×N×B ones
-// and their [N, N] passes), where the same ops through autograd were some 60 small LibTorch
-// calls per layer and step, each waking the thread pool.
+// batch of 128 that is two B×B×N GEMMs and one B×m×m (r = zᵀz and z·G were two N×N×B ones and
+// three [N, N] passes), where the same ops through autograd were some 60 small LibTorch calls
+// per layer and step, each waking the thread pool.
 struct PairCorrelationFunction : public torch::autograd::Function<PairCorrelationFunction> {
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& x,
-                               const torch::Tensor& s) {
-    const int64_t batch = x.size(0), n = x.size(1);
+                               const torch::Tensor& s, const torch::Tensor& points) {
+    const int64_t batch = x.size(0), n = x.size(1), m = s.size(0);
+    const int64_t* point = points.data_ptr<int64_t>();
+    std::vector<int64_t> units_at(static_cast<size_t>(m), 0);  // n_q
+    for (int64_t i = 0; i < n; ++i) ++units_at[static_cast<size_t>(point[i])];
     torch::Tensor z = torch::empty({batch, n}, x.options());
     torch::Tensor norms = torch::empty({n}, x.options());
     torch::Tensor diagonal = torch::empty({n}, x.options());     // d_i = r_ii
     torch::Tensor row_sums = torch::empty({batch}, x.options());  // u = z·1
-    torch::Tensor zs = torch::empty({batch, n}, x.options());     // Y = z·S
+    torch::Tensor point_sums = torch::zeros({batch, m}, x.options());  // Z = z·P
+    torch::Tensor zs = torch::empty({batch, m}, x.options());     // W = Z·S
     torch::Tensor gram = torch::empty({batch, batch}, x.options());  // K = z·zᵀ
     const double pairs = static_cast<double>(n * (n - 1));  // counted twice
     double mean_r = 0, mean_s = 0, a = 0, q_r = 0, q_s = 0;
+    bool constant_s = true;
     AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "spatial_correlation_forward", [&] {
       using T = scalar_t;
       const T* xp = x.data_ptr<T>();
@@ -83,10 +98,16 @@ struct PairCorrelationFunction : public torch::autograd::Function<PairCorrelatio
           dp[i] = static_cast<T>(unit_squares);
         }
       });
-      // Y = z·S and K = z·zᵀ through oneDNN on the intra-op threads (at::mm would wake
-      // OpenBLAS's own pool).
-      gemm(CblasNoTrans, CblasNoTrans, batch, n, n, zp, n, s.data_ptr<T>(), n,
-           zs.data_ptr<T>(), n);
+      // Z = z·P, then W = Z·S and K = z·zᵀ through oneDNN on the intra-op threads (at::mm
+      // would wake OpenBLAS's own pool).
+      T* zq = point_sums.data_ptr<T>();
+      at::parallel_for(0, batch, 16, [&](int64_t begin, int64_t end) {
+        for (int64_t b = begin; b < end; ++b) {
+          for (int64_t i = 0; i < n; ++i) zq[b * m + point[i]] += zp[b * n + i];
+        }
+      });
+      gemm(CblasNoTrans, CblasNoTrans, batch, m, m, zq, m, s.data_ptr<T>(), m,
+           zs.data_ptr<T>(), m);
       gemm(CblasNoTrans, CblasTrans, batch, batch, n, zp, n, zp, n, gram.data_ptr<T>(), batch);
       const T* sp = s.data_ptr<T>();
       const T* yp = zs.data_ptr<T>();
@@ -99,41 +120,39 @@ struct PairCorrelationFunction : public torch::autograd::Function<PairCorrelatio
         u.r += v.r, u.s += v.s, u.rs += v.rs, u.rr += v.rr, u.ss += v.ss;
         return u;
       };
-      // Over s's rows: Σs, Σs² (all entries) and their diagonal; over the batch: ‖u‖²,
-      // Σ Y∘z and ‖K‖²_F. Each row in kLanes interleaved partial sums the compiler keeps in
+      // Σs, Σs² over the m points' pairs weighted by their units; over the batch: ‖u‖²,
+      // Σ W∘Z and ‖K‖²_F, each row in kLanes interleaved partial sums the compiler keeps in
       // vector registers, then added in double.
-      const Sums full = at::parallel_reduce(
-          0, n + batch, 16, Sums{},
+      Sums full;
+      for (int64_t q = 0; q < m; ++q) {
+        for (int64_t q2 = 0; q2 < m; ++q2) {
+          const double weight = double(units_at[static_cast<size_t>(q)]) *
+                                double(units_at[static_cast<size_t>(q2)]);
+          const double sq = sp[q * m + q2];
+          full.s += weight * sq;
+          full.ss += weight * sq * sq;
+        }
+      }
+      full = add(full, at::parallel_reduce(
+          0, batch, 8, Sums{},
           [&](int64_t begin, int64_t end, Sums acc) NOSHARING_VECTORISED {
             constexpr int64_t kLanes = 16;
-            for (int64_t row = begin; row < end; ++row) {
-              if (row < n) {
-                const T* si = sp + row * n;
-                T ls[kLanes] = {}, ls2[kLanes] = {};
-                int64_t j = 0;
-                for (; j + kLanes <= n; j += kLanes) {
-                  for (int64_t l = 0; l < kLanes; ++l) {
-                    ls[l] += si[j + l];
-                    ls2[l] += si[j + l] * si[j + l];
-                  }
-                }
-                for (; j < n; ++j) ls[0] += si[j], ls2[0] += si[j] * si[j];
-                for (int64_t l = 0; l < kLanes; ++l) acc.s += ls[l], acc.ss += ls2[l];
-                continue;
-              }
-              const int64_t b = row - n;
+            for (int64_t b = begin; b < end; ++b) {
               const T* zb = zp + b * n;
-              const T* yb = yp + b * n;
+              const T* zqb = zq + b * m;
+              const T* yb = yp + b * m;
               const T* kb = kp + b * batch;
               T lu[kLanes] = {}, lyz[kLanes] = {}, lk[kLanes] = {};
               int64_t i = 0;
               for (; i + kLanes <= n; i += kLanes) {
-                for (int64_t l = 0; l < kLanes; ++l) {
-                  lu[l] += zb[i + l];
-                  lyz[l] += yb[i + l] * zb[i + l];
-                }
+                for (int64_t l = 0; l < kLanes; ++l) lu[l] += zb[i + l];
               }
-              for (; i < n; ++i) lu[0] += zb[i], lyz[0] += yb[i] * zb[i];
+              for (; i < n; ++i) lu[0] += zb[i];
+              int64_t q = 0;
+              for (; q + kLanes <= m; q += kLanes) {
+                for (int64_t l = 0; l < kLanes; ++l) lyz[l] += yb[q + l] * zqb[q + l];
+              }
+              for (; q < m; ++q) lyz[0] += yb[q] * zqb[q];
               int64_t c = 0;
               for (; c + kLanes <= batch; c += kLanes) {
                 for (int64_t l = 0; l < kLanes; ++l) lk[l] += kb[c + l] * kb[c + l];
@@ -148,27 +167,46 @@ struct PairCorrelationFunction : public torch::autograd::Function<PairCorrelatio
             }
             return acc;
           },
-          add);
+          add));
       Sums diag;
       for (int64_t i = 0; i < n; ++i) {
-        const double d = dp[i], si = sp[i * n + i];
+        const double d = dp[i], si = sp[point[i] * (m + 1)];
         diag.r += d, diag.s += si, diag.rs += d * si, diag.rr += d * d, diag.ss += si * si;
       }
       const Sums sums{full.r - diag.r, full.s - diag.s, full.rs - diag.rs, full.rr - diag.rr,
                       full.ss - diag.ss};
+      // All similarities equal (one point, or equal distances): corr = 0, L = ½ and no
+      // gradient, exactly; the sums' rounding would leave A ≈ 1e-16 against Q_s = ε.
+      std::optional<T> pair_similarity;  // of the first pair of units met
+      for (int64_t q = 0; q < m && constant_s; ++q) {
+        for (int64_t q2 = 0; q2 < m; ++q2) {
+          const int64_t units_q = units_at[static_cast<size_t>(q)];
+          const int64_t units_q2 = units_at[static_cast<size_t>(q2)];
+          if (q == q2 ? units_q < 2 : units_q == 0 || units_q2 == 0) continue;  // no pair
+          if (!pair_similarity) pair_similarity = sp[q * m + q2];
+          if (sp[q * m + q2] != *pair_similarity) {
+            constant_s = false;
+            break;
+          }
+        }
+      }
       mean_r = sums.r / pairs;
       mean_s = sums.s / pairs;
       // Σ (r − m_r)(s − m_s) = Σ rs − m_r Σ s − m_s Σ r + pairs·m_r·m_s, and so on.
-      a = (sums.rs - mean_r * sums.s - mean_s * sums.r + pairs * mean_r * mean_s) / 2;
+      a = constant_s
+              ? 0.0
+              : (sums.rs - mean_r * sums.s - mean_s * sums.r + pairs * mean_r * mean_s) / 2;
       q_r = std::max(0.0, sums.rr - sums.r * mean_r) / 2 + kQuadraticEpsilon;
       q_s = std::max(0.0, sums.ss - sums.s * mean_s) / 2 + kQuadraticEpsilon;
     });
-    ctx->save_for_backward({z, norms, diagonal, row_sums, zs, gram, s.diagonal().contiguous()});
+    ctx->save_for_backward({z, norms, diagonal, row_sums, zs, gram, s.diagonal().contiguous(),
+                            points});
     ctx->saved_data["mean_r"] = mean_r;
     ctx->saved_data["mean_s"] = mean_s;
     ctx->saved_data["a"] = a;
     ctx->saved_data["q_r"] = q_r;
     ctx->saved_data["q_s"] = q_s;
+    ctx->saved_data["constant_s"] = constant_s;
     return torch::full({}, (1 - a / std::sqrt(q_r * q_s)) / 2, x.options());
   }
 
@@ -178,30 +216,35 @@ struct PairCorrelationFunction : public torch::autograd::Function<PairCorrelatio
                 "spatial_correlation_loss: double backward (create_graph=true) is not "
                 "supported; use spatial_correlation_loss_reference");
     const torch::Tensor& grad = grad_outputs[0];
-    if (!grad.defined()) return {{}, {}};
+    if (!grad.defined()) return {{}, {}, {}};
     const auto saved = ctx->get_saved_variables();
     const torch::Tensor &z = saved[0], &norms = saved[1], &diagonal = saved[2],
                         &row_sums = saved[3], &zs = saved[4], &gram = saved[5],
-                        &s_diagonal = saved[6];
+                        &s_diagonal = saved[6], &points = saved[7];
     const double mean_r = ctx->saved_data["mean_r"].toDouble();
     const double mean_s = ctx->saved_data["mean_s"].toDouble();
     const double a = ctx->saved_data["a"].toDouble();
     const double q_r = ctx->saved_data["q_r"].toDouble();
     const double q_s = ctx->saved_data["q_s"].toDouble();
+    const int64_t batch = z.size(0), n = z.size(1);
+    if (ctx->saved_data["constant_s"].toBool()) {
+      return {torch::zeros({batch, n}, z.options()), {}, {}};
+    }
     const double g = grad.item<double>();
     // 2·G = α s + β r + γ off the diagonal: α = −½/√(Q_r Q_s), β = ½ A/(Q_r^{3/2} √Q_s),
     // γ = −α m_s − β m_r, times the incoming gradient.
     const double along_s = -0.5 * g / std::sqrt(q_r * q_s);
     const double along_r = 0.5 * g * a / (q_r * std::sqrt(q_r * q_s));
     const double shift = -along_s * mean_s - along_r * mean_r;
-    const int64_t batch = z.size(0), n = z.size(1);
     torch::Tensor grad_x = torch::empty({batch, n}, z.options());
     AT_DISPATCH_FLOATING_TYPES(z.scalar_type(), "spatial_correlation_backward", [&] {
       using T = scalar_t;
       const T* zp = z.data_ptr<T>();
       T* gp = grad_x.data_ptr<T>();
-      // K z [B, N] first, then per element α Y + β (K z) + γ u − (α s_ii + β d_i + γ) z.
+      // K z [B, N] first, then per element α W_b,p(i) + β (K z) + γ u − (α s_ii + β d_i + γ) z.
       gemm(CblasNoTrans, CblasNoTrans, batch, n, batch, gram.data_ptr<T>(), batch, zp, n, gp, n);
+      const int64_t m = zs.size(1);
+      const int64_t* point = points.data_ptr<int64_t>();
       const T* yp = zs.data_ptr<T>();
       const T* up = row_sums.data_ptr<T>();
       const T* dp = diagonal.data_ptr<T>();
@@ -213,8 +256,8 @@ struct PairCorrelationFunction : public torch::autograd::Function<PairCorrelatio
         for (int64_t b = begin; b < end; ++b) {
           const T ub = cg * up[b];
           for (int64_t i = 0; i < n; ++i) {
-            gp[b * n + i] = cs * yp[b * n + i] + cr * gp[b * n + i] + ub -
-                            (cs * sd[i] + cr * dp[i] + cg) * zp[b * n + i];
+            gp[b * n + i] = cs * yp[b * m + point[i]] + cr * gp[b * n + i] + ub -
+                            (cs * sd[point[i]] + cr * dp[i] + cg) * zp[b * n + i];
           }
         }
       });
@@ -234,7 +277,7 @@ struct PairCorrelationFunction : public torch::autograd::Function<PairCorrelatio
         }
       });
     });
-    return {grad_x, {}};
+    return {grad_x, {}, {}};
   }
 };
 
@@ -246,14 +289,37 @@ void check_arguments(const torch::Tensor& responses, const torch::Tensor& distan
               responses.sizes(), " and ", distances.sizes());
 }
 
-// The loss from the similarities s = 1/(d + 1) [N, N] (already in the responses' dtype).
+// The loss from the similarities S = 1/(d + 1) [m, m] of the units' points (already in the
+// responses' dtype) and each unit's point, int64 [N].
 torch::Tensor correlation_with_similarity(const torch::Tensor& responses,
-                                          const torch::Tensor& similarity) {
+                                          const torch::Tensor& similarity,
+                                          const torch::Tensor& points) {
   const int64_t n = responses.size(1);
   if (n < 3) return torch::full({}, 0.5, responses.options());  // fewer than 2 pairs
   TORCH_CHECK(responses.device().is_cpu(), "spatial_correlation_loss: expected CPU responses, got ",
               responses.device());
-  return PairCorrelationFunction::apply(responses.contiguous(), similarity.contiguous());
+  return PairCorrelationFunction::apply(responses.contiguous(), similarity.contiguous(),
+                                        points.contiguous());
+}
+
+// The distinct points among the units' coordinates [N, 2] (float64): each unit's point, int64
+// [N], and the points [m, 2], in order of first appearance. A column sheet's channels share
+// their position's point exactly.
+std::pair<torch::Tensor, torch::Tensor> distinct_points(const torch::Tensor& coordinates) {
+  const torch::Tensor c = coordinates.to(torch::kFloat64).contiguous();
+  const int64_t n = c.size(0);
+  const double* p = c.data_ptr<double>();
+  torch::Tensor points = torch::empty({n}, torch::kInt64);
+  int64_t* point = points.data_ptr<int64_t>();
+  std::map<std::pair<double, double>, int64_t> index;
+  std::vector<int64_t> first;  // a unit at each point
+  for (int64_t i = 0; i < n; ++i) {
+    const auto [it, inserted] =
+        index.emplace(std::make_pair(p[2 * i], p[2 * i + 1]), static_cast<int64_t>(first.size()));
+    if (inserted) first.push_back(i);
+    point[i] = it->second;
+  }
+  return {points, c.index_select(0, torch::tensor(first, torch::kInt64))};
 }
 
 // s_ij = 1/(‖p_i − p_j‖ + 1) from the units' coordinates [N, 2] (float64), in one pass: the
@@ -291,8 +357,10 @@ torch::Tensor similarity_from_coordinates(const torch::Tensor& coordinates,
 torch::Tensor spatial_correlation_loss(const torch::Tensor& responses,
                                        const torch::Tensor& distances) {
   check_arguments(responses, distances);
-  return correlation_with_similarity(
-      responses, 1.0 / (distances.to(responses.scalar_type()) + 1.0));
+  // Every unit its own point.
+  return correlation_with_similarity(responses,
+                                     1.0 / (distances.to(responses.scalar_type()) + 1.0),
+                                     torch::arange(responses.size(1), torch::kInt64));
 }
 
 torch::Tensor spatial_correlation_loss_reference(const torch::Tensor& responses,
@@ -338,9 +406,9 @@ torch::Tensor SpatialCorrelationLossImpl::forward(const TopographicLayer& layer)
         layer.sheet.sample_neighbourhood(options_.radius(), options_.units());
     const torch::Tensor selected =
         batch_innermost ? table.index_select(0, units).t() : table.index_select(1, units);
+    const auto [points, coordinates] = distinct_points(layer.sheet.coordinates(units));
     const torch::Tensor loss = correlation_with_similarity(
-        selected, similarity_from_coordinates(layer.sheet.coordinates(units),
-                                              responses.scalar_type()));
+        selected, similarity_from_coordinates(coordinates, responses.scalar_type()), points);
     total = total.defined() ? total + loss : loss;
   }
   return total / static_cast<double>(options_.neighbourhoods());

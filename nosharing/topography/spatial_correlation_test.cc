@@ -55,6 +55,18 @@ TEST(SpatialCorrelationTest, ModuleOnASmallSheetEqualsTheLossOverAllUnits) {
               spatial_correlation_loss(layer.responses.flatten(1), sheet.distances(all))
                   .item<double>(),
               1e-9);
+  // A column sheet: its 24 units share 6 points, which the module's loss sums over; the
+  // distances form treats every unit as its own point. Same value and gradient.
+  const Sheet column(SheetOptions(4, 2, 3));
+  TopographicLayer columns{"lc1", column};
+  columns.responses = layer.responses.clone().requires_grad_(true);
+  const torch::Tensor flat = layer.responses.flatten(1).clone().requires_grad_(true);
+  const torch::Tensor by_points = loss->forward(columns);
+  const torch::Tensor by_units = spatial_correlation_loss(flat, column.distances(all));
+  EXPECT_NEAR(by_points.item<double>(), by_units.item<double>(), 1e-12);
+  by_points.backward();
+  by_units.backward();
+  EXPECT_TRUE(torch::allclose(columns.responses.grad().flatten(1), flat.grad(), 1e-9, 1e-12));
   // The same map stored batch-innermost (the unshared kernels' layout, read as [U, B] rows):
   // the same loss and the same gradient.
   const torch::Tensor nchw = layer.responses.clone().requires_grad_(true);

@@ -38,11 +38,9 @@ torch::Tensor TopoLossImpl::forward(const TopographicLayer& layer) {
   const auto key = std::make_tuple(layer.name, layer.weight.size(0), layer.weight.size(1));
   auto cached = geometries_.find(key);
   if (cached == geometries_.end()) {
-    cached = geometries_
-                 .emplace(key, std::make_shared<const BlurredCosineGeometry>(
-                                   blurred_cosine_geometry(layer.sheet, layer.weight.size(0),
-                                                           layer.weight.size(1), options_.factor())))
-                 .first;
+    auto geometry = std::make_shared<const BlurredCosineGeometry>(blurred_cosine_geometry(
+        layer.sheet, layer.weight.size(0), layer.weight.size(1), options_.factor()));
+    cached = geometries_.emplace(key, std::move(geometry)).first;
   }
   return 1 - blurred_cosine(layer.weight, cached->second);
 }
