@@ -1,4 +1,4 @@
-// The fast kernels' float GEMM backends side by side (nosharing/layers/cpu/blas.h): oneDNN's
+// The fast kernels' float GEMM backends side by side (nosharing/core/blas.h): oneDNN's
 // sgemm against OpenBLAS's, on the GEMM shapes the kernels issue, called the way the kernels
 // call them — every compute thread at once, each running its own single-threaded GEMMs on
 // its own matrices (OpenMP over positions, BLAS single-threaded inside). GFLOP/s count all
@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "nosharing/core/threads.h"
-#include "nosharing/layers/cpu/blas.h"
+#include "nosharing/core/blas.h"
 
 namespace nosharing {
 namespace {

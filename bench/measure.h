@@ -18,7 +18,7 @@
 #include <vector>
 
 #include "nosharing/core/threads.h"
-#include "nosharing/layers/cpu/blas.h"
+#include "nosharing/core/blas.h"
 
 namespace nosharing::bench {
 

@@ -12,7 +12,7 @@
 
 #include "nosharing/core/large_buffer_pool.h"
 #include "nosharing/core/vectorised.h"
-#include "nosharing/layers/cpu/blas.h"
+#include "nosharing/core/blas.h"
 #include "nosharing/topography/row_math.h"
 
 namespace nosharing {

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "nosharing/core/vectorised.h"
-#include "nosharing/layers/cpu/blas.h"
+#include "nosharing/core/blas.h"
 
 namespace nosharing {
 namespace {

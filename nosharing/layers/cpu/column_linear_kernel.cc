@@ -7,7 +7,7 @@
 
 #include <algorithm>
 
-#include "nosharing/layers/cpu/blas.h"
+#include "nosharing/core/blas.h"
 #include "nosharing/core/large_buffer_pool.h"
 #include "nosharing/core/vectorised.h"
 

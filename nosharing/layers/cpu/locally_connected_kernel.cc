@@ -12,7 +12,7 @@
 #include <new>
 #include <type_traits>
 
-#include "nosharing/layers/cpu/blas.h"
+#include "nosharing/core/blas.h"
 #include "nosharing/core/large_buffer_pool.h"
 #include "nosharing/core/vectorised.h"
 

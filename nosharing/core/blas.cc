@@ -1,4 +1,4 @@
-#include "nosharing/layers/cpu/blas.h"
+#include "nosharing/core/blas.h"
 
 #include <atomic>
 #include <cstdlib>

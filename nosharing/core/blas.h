@@ -1,6 +1,7 @@
-// What the fast CPU kernels share about calling BLAS: a typed gemm for float and double,
-// the guard that keeps OpenBLAS single-threaded while the kernels' own OpenMP threads call
-// it, and the check that a tensor handed to them is a CPU float32 or float64 tensor.
+// What the fast CPU kernels (layers/cpu/) and the fused topographic losses share about calling
+// BLAS: a typed gemm for float and double, the guard that keeps OpenBLAS single-threaded while
+// the kernels' own OpenMP threads call it, and the check that a tensor handed to them is a
+// CPU float32 or float64 tensor.
 //
 // float GEMMs go to oneDNN's sgemm (Debian libdnnl-dev; the library LibTorch's conv2d already
 // runs on), double ones to OpenBLAS. The kernels' GEMMs are small and single-threaded (one

@@ -1,4 +1,4 @@
-#include "nosharing/layers/cpu/blas.h"
+#include "nosharing/core/blas.h"
 
 #include <gtest/gtest.h>
 #include <torch/torch.h>
