@@ -20,20 +20,19 @@ import sys
 if len(sys.argv) < 5:
     sys.exit(__doc__)
 case_filter, rounds, binaries, extra = sys.argv[1], int(sys.argv[2]), sys.argv[3:5], sys.argv[5:]
-times = {binary: {} for binary in binaries}
+times = ({}, {})  # per build (by position: the two may be the same file), case → real times
 for round_index in range(rounds):
-    for binary in (binaries if round_index % 2 == 0 else binaries[::-1]):
+    for which in ((0, 1) if round_index % 2 == 0 else (1, 0)):
         out = subprocess.run(
-            [binary, f"--benchmark_filter={case_filter}", "--benchmark_format=json",
+            [binaries[which], f"--benchmark_filter={case_filter}", "--benchmark_format=json",
              "--benchmark_min_time=0.2"] + extra,
             check=True, capture_output=True, text=True).stdout
         for row in json.loads(out)["benchmarks"]:
-            times[binary].setdefault(row["run_name"], []).append(row["real_time"])
-a, b = binaries
-for case, a_times in times[a].items():
-    b_times = times[b].get(case)
+            times[which].setdefault(row["run_name"], []).append(row["real_time"])
+for case, a_times in times[0].items():
+    b_times = times[1].get(case)
     if not b_times:
-        print(f"{case}: only in {a}")
+        print(f"{case}: only in {binaries[0]}")
         continue
     ratio = statistics.median(b_times) / statistics.median(a_times)
     print(f"{case}\n  A min {min(a_times):8.3f}  median {statistics.median(a_times):8.3f}"
