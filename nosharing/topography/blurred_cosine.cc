@@ -18,7 +18,6 @@ namespace {
 
 using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
-using row_math::dot;
 using row_math::kEpsilon;
 
 constexpr int64_t kGrain = 16;  // rows per parallel task

@@ -12,8 +12,9 @@
 #include <utility>
 #include <vector>
 
-#include "nosharing/core/vectorised.h"
 #include "nosharing/core/blas.h"
+#include "nosharing/core/vectorised.h"
+#include "nosharing/topography/row_math.h"
 
 namespace nosharing {
 namespace {
@@ -121,8 +122,7 @@ struct PairCorrelationFunction : public torch::autograd::Function<PairCorrelatio
         return u;
       };
       // Σs, Σs² over the m points' pairs weighted by their units; over the batch: ‖u‖²,
-      // Σ W∘Z and ‖K‖²_F, each row in kLanes interleaved partial sums the compiler keeps in
-      // vector registers, then added in double.
+      // Σ W∘Z and ‖K‖²_F, a row at a time, added in double.
       Sums full;
       for (int64_t q = 0; q < m; ++q) {
         for (int64_t q2 = 0; q2 < m; ++q2) {
@@ -136,34 +136,14 @@ struct PairCorrelationFunction : public torch::autograd::Function<PairCorrelatio
       full = add(full, at::parallel_reduce(
           0, batch, 8, Sums{},
           [&](int64_t begin, int64_t end, Sums acc) NOSHARING_VECTORISED {
-            constexpr int64_t kLanes = 16;
             for (int64_t b = begin; b < end; ++b) {
-              const T* zb = zp + b * n;
               const T* zqb = zq + b * m;
-              const T* yb = yp + b * m;
-              const T* kb = kp + b * batch;
-              T lu[kLanes] = {}, lyz[kLanes] = {}, lk[kLanes] = {};
-              int64_t i = 0;
-              for (; i + kLanes <= n; i += kLanes) {
-                for (int64_t l = 0; l < kLanes; ++l) lu[l] += zb[i + l];
-              }
-              for (; i < n; ++i) lu[0] += zb[i];
-              int64_t q = 0;
-              for (; q + kLanes <= m; q += kLanes) {
-                for (int64_t l = 0; l < kLanes; ++l) lyz[l] += yb[q + l] * zqb[q + l];
-              }
-              for (; q < m; ++q) lyz[0] += yb[q] * zqb[q];
-              int64_t c = 0;
-              for (; c + kLanes <= batch; c += kLanes) {
-                for (int64_t l = 0; l < kLanes; ++l) lk[l] += kb[c + l] * kb[c + l];
-              }
-              for (; c < batch; ++c) lk[0] += kb[c] * kb[c];
-              double u = 0;
-              for (int64_t l = 0; l < kLanes; ++l) {
-                u += lu[l], acc.rs += lyz[l], acc.rr += lk[l];
-              }
+              double u = 0;  // Σ_i z_bi, summed over the points
+              for (int64_t q = 0; q < m; ++q) u += zqb[q];
               up[b] = static_cast<T>(u);
               acc.r += u * u;
+              acc.rs += row_math::dot(yp + b * m, zqb, m);
+              acc.rr += row_math::dot(kp + b * batch, kp + b * batch, batch);
             }
             return acc;
           },
@@ -252,12 +232,18 @@ struct PairCorrelationFunction : public torch::autograd::Function<PairCorrelatio
       const T* np = norms.data_ptr<T>();
       const T cs = static_cast<T>(along_s), cr = static_cast<T>(along_r);
       const T cg = static_cast<T>(shift);
+      // The diagonal term's factor per unit, once rather than per image.
+      std::vector<T> diagonal_factor(static_cast<size_t>(n));
+      for (int64_t i = 0; i < n; ++i) {
+        diagonal_factor[static_cast<size_t>(i)] = cs * sd[point[i]] + cr * dp[i] + cg;
+      }
+      const T* df = diagonal_factor.data();
       at::parallel_for(0, batch, 16, [&](int64_t begin, int64_t end) NOSHARING_VECTORISED {
         for (int64_t b = begin; b < end; ++b) {
           const T ub = cg * up[b];
           for (int64_t i = 0; i < n; ++i) {
             gp[b * n + i] = cs * yp[b * m + point[i]] + cr * gp[b * n + i] + ub -
-                            (cs * sd[point[i]] + cr * dp[i] + cg) * zp[b * n + i];
+                            df[i] * zp[b * n + i];
           }
         }
       });
