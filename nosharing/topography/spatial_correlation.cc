@@ -65,7 +65,11 @@ struct PairCorrelationFunction : public torch::autograd::Function<PairCorrelatio
     torch::Tensor norms = torch::empty({n}, x.options());
     torch::Tensor diagonal = torch::empty({n}, x.options());     // d_i = r_ii
     torch::Tensor row_sums = torch::empty({batch}, x.options());  // u = z·1
-    torch::Tensor point_sums = torch::zeros({batch, m}, x.options());  // Z = z·P
+    // Every unit its own point (a hypercolumn sheet, the distances form): Z = z, no copy.
+    bool own_points = m == n;
+    for (int64_t i = 0; i < n && own_points; ++i) own_points = point[i] == i;
+    torch::Tensor point_sums =
+        own_points ? torch::Tensor() : torch::zeros({batch, m}, x.options());  // Z = z·P
     torch::Tensor zs = torch::empty({batch, m}, x.options());     // W = Z·S
     torch::Tensor gram = torch::empty({batch, batch}, x.options());  // K = z·zᵀ
     const double pairs = static_cast<double>(n * (n - 1));  // counted twice
@@ -101,12 +105,16 @@ struct PairCorrelationFunction : public torch::autograd::Function<PairCorrelatio
       });
       // Z = z·P, then W = Z·S and K = z·zᵀ through oneDNN on the intra-op threads (at::mm
       // would wake OpenBLAS's own pool).
-      T* zq = point_sums.data_ptr<T>();
-      at::parallel_for(0, batch, 16, [&](int64_t begin, int64_t end) {
-        for (int64_t b = begin; b < end; ++b) {
-          for (int64_t i = 0; i < n; ++i) zq[b * m + point[i]] += zp[b * n + i];
-        }
-      });
+      const T* zq = zp;
+      if (!own_points) {
+        T* sums = point_sums.data_ptr<T>();
+        at::parallel_for(0, batch, 16, [&](int64_t begin, int64_t end) {
+          for (int64_t b = begin; b < end; ++b) {
+            for (int64_t i = 0; i < n; ++i) sums[b * m + point[i]] += zp[b * n + i];
+          }
+        });
+        zq = sums;
+      }
       gemm(CblasNoTrans, CblasNoTrans, batch, m, m, zq, m, s.data_ptr<T>(), m,
            zs.data_ptr<T>(), m);
       gemm(CblasNoTrans, CblasTrans, batch, batch, n, zp, n, zp, n, gram.data_ptr<T>(), batch);
@@ -187,6 +195,7 @@ struct PairCorrelationFunction : public torch::autograd::Function<PairCorrelatio
     ctx->saved_data["q_r"] = q_r;
     ctx->saved_data["q_s"] = q_s;
     ctx->saved_data["constant_s"] = constant_s;
+    ctx->saved_data["own_points"] = own_points;
     return torch::full({}, (1 - a / std::sqrt(q_r * q_s)) / 2, x.options());
   }
 
@@ -238,12 +247,21 @@ struct PairCorrelationFunction : public torch::autograd::Function<PairCorrelatio
         diagonal_factor[static_cast<size_t>(i)] = cs * sd[point[i]] + cr * dp[i] + cg;
       }
       const T* df = diagonal_factor.data();
+      const bool own_points = ctx->saved_data["own_points"].toBool();
       at::parallel_for(0, batch, 16, [&](int64_t begin, int64_t end) NOSHARING_VECTORISED {
         for (int64_t b = begin; b < end; ++b) {
           const T ub = cg * up[b];
-          for (int64_t i = 0; i < n; ++i) {
-            gp[b * n + i] = cs * yp[b * m + point[i]] + cr * gp[b * n + i] + ub -
-                            df[i] * zp[b * n + i];
+          T* gb = gp + b * n;
+          const T* zb = zp + b * n;
+          const T* yb = yp + b * m;
+          if (own_points) {  // W's columns are the units': a contiguous, vectorised pass
+            for (int64_t i = 0; i < n; ++i) {
+              gb[i] = cs * yb[i] + cr * gb[i] + ub - df[i] * zb[i];
+            }
+          } else {
+            for (int64_t i = 0; i < n; ++i) {
+              gb[i] = cs * yb[point[i]] + cr * gb[i] + ub - df[i] * zb[i];
+            }
           }
         }
       });
