@@ -14,6 +14,8 @@
 
 #include <sys/resource.h>
 
+#include <algorithm>
+#include <chrono>
 #include <memory>
 #include <string>
 #include <vector>
@@ -61,30 +63,91 @@ long minor_page_faults() {
   return usage.ru_minflt;
 }
 
+// One training step of `network` as the trainer takes it: gradients dropped, forward,
+// cross-entropy plus the topographic loss, backward, SGD step.
+void step(const RegularisedNetwork& network, torch::optim::SGD& sgd,
+          const torch::Tensor& images, const torch::Tensor& labels) {
+  clear_gradients(sgd);
+  torch::Tensor total =
+      torch::nn::functional::cross_entropy(network.model->forward(images), labels);
+  if (network.objective) total = total + network.objective->compute();
+  total.backward();
+  sgd.step();
+}
+
 void train_step(benchmark::State& state, const std::string& preset, InputShape input,
                 const std::string& loss) {
   const RegularisedNetwork network = regularised_network(preset, input, loss);
-  const Model& model = network.model;
-  TopographicObjective* objective = network.objective.get();
-  torch::optim::SGD sgd(model->parameters(), torch::optim::SGDOptions(0.01).momentum(0.9));
+  torch::optim::SGD sgd(network.model->parameters(),
+                        torch::optim::SGDOptions(0.01).momentum(0.9));
   const torch::Tensor images = torch::randn({kBatch, input.channels, input.height, input.width});
   const torch::Tensor labels = torch::randint(10, {kBatch}, torch::kInt64);
-  model->train();
+  network.model->train();
   const long faults_before = minor_page_faults();
-  for (auto _ : state) {
-    clear_gradients(sgd);  // as the trainer does
-    torch::Tensor total =
-        torch::nn::functional::cross_entropy(model->forward(images), labels);
-    if (objective) total = total + objective->compute();
-    total.backward();
-    sgd.step();
-  }
+  for (auto _ : state) step(network, sgd, images, labels);
   state.SetLabel(blas_core_name());
   state.counters["page_faults_per_step"] = benchmark::Counter(
       static_cast<double>(minor_page_faults() - faults_before),
       benchmark::Counter::kAvgIterations);
   state.counters["images_per_second"] =
       benchmark::Counter(static_cast<double>(kBatch), benchmark::Counter::kIsIterationInvariantRate);
+}
+
+// The step, in seconds.
+double timed_step(const RegularisedNetwork& network, torch::optim::SGD& sgd,
+                  const torch::Tensor& images, const torch::Tensor& labels) {
+  const auto start = std::chrono::steady_clock::now();
+  step(network, sgd, images, labels);
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+double median(std::vector<double> values) {
+  const auto middle = values.begin() + static_cast<std::ptrdiff_t>(values.size() / 2);
+  std::nth_element(values.begin(), middle, values.end());
+  return *middle;
+}
+
+// The step with `loss` and the same network's step without a loss, alternately in one loop
+// (A B B A A B ...): the VM's speed drifts by ±20 % over minutes and dips for seconds, which
+// separate benchmark runs charge to whichever case ran in the dip, while two steps tens of
+// milliseconds apart see the same machine. Each iteration is one pair; its time is the step
+// with the loss, and the counters give the medians of both steps and of the pairs' overhead
+// (step with / step without - 1, in percent; issue 5's floor is 25 %).
+void paired_steps(benchmark::State& state, const std::string& preset, InputShape input,
+                  const std::string& loss) {
+  const RegularisedNetwork with_loss = regularised_network(preset, input, loss);
+  const RegularisedNetwork without = regularised_network(preset, input, "none");
+  torch::optim::SGD sgd_with(with_loss.model->parameters(),
+                             torch::optim::SGDOptions(0.01).momentum(0.9));
+  torch::optim::SGD sgd_without(without.model->parameters(),
+                                torch::optim::SGDOptions(0.01).momentum(0.9));
+  const torch::Tensor images = torch::randn({kBatch, input.channels, input.height, input.width});
+  const torch::Tensor labels = torch::randint(10, {kBatch}, torch::kInt64);
+  with_loss.model->train();
+  without.model->train();
+  timed_step(with_loss, sgd_with, images, labels);  // warm-up: workspaces, thread pools
+  timed_step(without, sgd_without, images, labels);
+  std::vector<double> times_with, times_without, overheads;
+  bool with_first = true;
+  for (auto _ : state) {
+    double t_with, t_without;
+    if (with_first) {
+      t_with = timed_step(with_loss, sgd_with, images, labels);
+      t_without = timed_step(without, sgd_without, images, labels);
+    } else {
+      t_without = timed_step(without, sgd_without, images, labels);
+      t_with = timed_step(with_loss, sgd_with, images, labels);
+    }
+    if (times_with.size() % 2 == 0) with_first = !with_first;  // A B, B A, A B, ...
+    state.SetIterationTime(t_with);
+    times_with.push_back(t_with);
+    times_without.push_back(t_without);
+    overheads.push_back(100.0 * (t_with / t_without - 1.0));
+  }
+  state.SetLabel(blas_core_name());
+  state.counters["with_loss_ms"] = 1e3 * median(times_with);
+  state.counters["without_loss_ms"] = 1e3 * median(times_without);
+  state.counters["overhead_percent"] = median(overheads);
 }
 
 // The loss alone: forward and backward of the loss summed over the network's layers, into
@@ -140,6 +203,19 @@ const bool kRegistered = [] {
           ->Unit(benchmark::kMillisecond)
           ->UseRealTime()
           ->MinTime(2.0);
+    }
+  }
+  for (const Network& network : networks) {
+    for (const char* loss : losses) {
+      if (std::string(loss) == "none") continue;
+      benchmark::RegisterBenchmark(
+          (std::string("TopographicStepPair/") + network.preset + "/" + loss).c_str(),
+          [network, loss](benchmark::State& state) {
+            paired_steps(state, network.preset, network.input, loss);
+          })
+          ->Unit(benchmark::kMillisecond)
+          ->UseManualTime()
+          ->MinTime(3.0);
     }
   }
   for (const Network& network : networks) {

@@ -7,7 +7,8 @@
 //
 // Why fused: the plain LibTorch form (kernel_smoothness.h, mean_neighbour_cosine_reference)
 // makes some 25 full-size passes over the layer's weights per step (permute, normalise, gather
-// to the grid, products per direction and their backward); this reads the weights a few times
+// to the grid, products per direction and their backward); this reads the weights three times
+// (norms, each pair's dot once, the backward's one pass per row over a row and its neighbours)
 // and writes the gradient once, in the weight's own [P, C, D] layout.
 #pragma once
 
@@ -22,10 +23,11 @@ namespace nosharing {
 // The neighbour pairs of a sheet's C·P units as rows of a layer weight [P, C, D] (unit
 // u = c·P + p of the sheet is row r = p·C + c), in CSR form: row r's neighbours are
 // neighbours[offsets[r] … offsets[r+1]) with their pair weights a_uv (each pair listed at both
-// of its rows).
+// of its rows; mirrors[j] is the entry of the same pair at the other row).
 struct NeighbourPairs {
   torch::Tensor offsets;     // int64 [R + 1]
   torch::Tensor neighbours;  // int64 [2·pairs]
+  torch::Tensor mirrors;     // int64 [2·pairs]
   torch::Tensor weights;     // float64 [2·pairs]: a_uv
   int64_t pairs = 0;         // 0: a sheet of one unit (S is then 1)
 };
