@@ -40,6 +40,7 @@ struct RegularisedNetwork {
   Config config;
   Model model;
   std::unique_ptr<TopographicObjective> objective;
+  bool records_responses = false;  // the loss reads them
 };
 
 RegularisedNetwork regularised_network(const std::string& preset, InputShape input,
@@ -52,6 +53,9 @@ RegularisedNetwork regularised_network(const std::string& preset, InputShape inp
   seed_torch(0);
   out.model = build_model(out.config, input, 10);
   out.objective = TopographicObjective::from_config(out.config, *out.model);
+  const TopographicLoss topographic =
+      make_topographic_loss(TopographicLossOptions::from_config(out.config));
+  out.records_responses = topographic != nullptr && topographic->needs_responses();
   return out;
 }
 
@@ -64,14 +68,19 @@ long minor_page_faults() {
 }
 
 // One training step of `network` as the trainer takes it: gradients dropped, forward,
-// cross-entropy plus the topographic loss, backward, SGD step.
+// cross-entropy plus the topographic loss, backward, the in-place losses' gradients, SGD
+// step. Without the loss (`with_loss` false) the network does not record its responses.
 void step(const RegularisedNetwork& network, torch::optim::SGD& sgd,
-          const torch::Tensor& images, const torch::Tensor& labels) {
+          const torch::Tensor& images, const torch::Tensor& labels, bool with_loss = true) {
+  TopographicObjective* objective = with_loss ? network.objective.get() : nullptr;
+  dynamic_cast<LcNetImpl&>(*network.model)
+      .record_responses(objective != nullptr && network.records_responses);
   clear_gradients(sgd);
   torch::Tensor total =
       torch::nn::functional::cross_entropy(network.model->forward(images), labels);
-  if (network.objective) total = total + network.objective->compute();
+  if (objective) total = total + objective->compute();
   total.backward();
+  if (objective) objective->add_weight_gradients();
   sgd.step();
 }
 
@@ -93,11 +102,11 @@ void train_step(benchmark::State& state, const std::string& preset, InputShape i
       benchmark::Counter(static_cast<double>(kBatch), benchmark::Counter::kIsIterationInvariantRate);
 }
 
-// The step, in seconds.
-double timed_step(const RegularisedNetwork& network, torch::optim::SGD& sgd,
+// The step with or without the network's loss, in seconds.
+double timed_step(const RegularisedNetwork& network, bool with_loss, torch::optim::SGD& sgd,
                   const torch::Tensor& images, const torch::Tensor& labels) {
   const auto start = std::chrono::steady_clock::now();
-  step(network, sgd, images, labels);
+  step(network, sgd, images, labels, with_loss);
   return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
@@ -107,38 +116,29 @@ double median(std::vector<double> values) {
   return *middle;
 }
 
-// The step with `loss` and the same network's step without a loss, alternately in one loop
-// (A B B A A B ...): the VM's speed drifts by ±20 % over minutes and dips for seconds, which
-// separate benchmark runs charge to whichever case ran in the dip, while two steps tens of
-// milliseconds apart see the same machine. Each iteration is one pair; its time is the step
-// with the loss, and the counters give the medians of both steps and of the pairs' overhead
-// (step with / step without - 1, in percent; issue 5's floor is 25 %).
+// The network's step with `loss` and without it, alternately in one loop (A B, B A, A B, ...)
+// on the same network and optimiser: the VM's speed drifts by ±20 % over minutes and dips for
+// seconds, which separate benchmark runs charge to whichever case ran in the dip, while two
+// steps tens of milliseconds apart see the same machine (and one network, not two competing
+// for the caches). Each iteration is one pair; its time is the step with the loss, and the
+// counters give the medians of both steps and of the pairs' overhead (step with / step
+// without − 1, in percent; issue 5's floor is 25 %).
 void paired_steps(benchmark::State& state, const std::string& preset, InputShape input,
                   const std::string& loss) {
-  const RegularisedNetwork with_loss = regularised_network(preset, input, loss);
-  const RegularisedNetwork without = regularised_network(preset, input, "none");
-  torch::optim::SGD sgd_with(with_loss.model->parameters(),
-                             torch::optim::SGDOptions(0.01).momentum(0.9));
-  torch::optim::SGD sgd_without(without.model->parameters(),
-                                torch::optim::SGDOptions(0.01).momentum(0.9));
+  const RegularisedNetwork network = regularised_network(preset, input, loss);
+  torch::optim::SGD sgd(network.model->parameters(), torch::optim::SGDOptions(0.01).momentum(0.9));
   const torch::Tensor images = torch::randn({kBatch, input.channels, input.height, input.width});
   const torch::Tensor labels = torch::randint(10, {kBatch}, torch::kInt64);
-  with_loss.model->train();
-  without.model->train();
-  timed_step(with_loss, sgd_with, images, labels);  // warm-up: workspaces, thread pools
-  timed_step(without, sgd_without, images, labels);
+  network.model->train();
+  timed_step(network, true, sgd, images, labels);  // warm-up: workspaces, thread pools
+  timed_step(network, false, sgd, images, labels);
   std::vector<double> times_with, times_without, overheads;
-  bool with_first = true;
   for (auto _ : state) {
-    double t_with, t_without;
-    if (with_first) {
-      t_with = timed_step(with_loss, sgd_with, images, labels);
-      t_without = timed_step(without, sgd_without, images, labels);
-    } else {
-      t_without = timed_step(without, sgd_without, images, labels);
-      t_with = timed_step(with_loss, sgd_with, images, labels);
-    }
-    if (times_with.size() % 2 == 0) with_first = !with_first;  // A B, B A, A B, ...
+    // Which goes first alternates every pair.
+    const bool with_first = times_with.size() % 2 == 0;
+    const double first = timed_step(network, with_first, sgd, images, labels);
+    const double second = timed_step(network, !with_first, sgd, images, labels);
+    const double t_with = with_first ? first : second, t_without = with_first ? second : first;
     state.SetIterationTime(t_with);
     times_with.push_back(t_with);
     times_without.push_back(t_without);
@@ -150,10 +150,12 @@ void paired_steps(benchmark::State& state, const std::string& preset, InputShape
   state.counters["overhead_percent"] = median(overheads);
 }
 
-// The loss alone: forward and backward of the loss summed over the network's layers, into
-// the weights' gradients and, for the response losses, into one forward pass's responses held
-// as leaves (their layout as the network records them); gradients dropped as zero_grad would.
-// The step's overhead minus this is what the loss costs the rest of the step.
+// The loss alone, as the step takes it: for the losses of the weights alone, their value and
+// gradient added in place into the parameters' gradients (add_gradients); for the response
+// losses, forward and backward of the loss summed over the network's layers, into the
+// weights' gradients and into one forward pass's responses held as leaves (their layout as
+// the network records them), gradients dropped as the trainer does. The step's overhead
+// minus this is what the loss costs the rest of the step.
 void loss_alone(benchmark::State& state, const std::string& preset, InputShape input,
                 const std::string& loss) {
   const RegularisedNetwork network = regularised_network(preset, input, loss);
@@ -168,6 +170,19 @@ void loss_alone(benchmark::State& state, const std::string& preset, InputShape i
     TopographicLayer layer = topographic_layer(net, i, topographic->needs_responses());
     if (layer.responses.defined()) layer.responses = layer.responses.detach().clone().requires_grad_();
     layers.push_back(std::move(layer));
+  }
+  if (topographic->adds_gradients()) {
+    const torch::Tensor no_grad;
+    for (auto& p : model->parameters()) p.mutable_grad() = torch::zeros_like(p);
+    for (auto _ : state) {
+      for (const TopographicLayer& layer : layers) {
+        benchmark::DoNotOptimize(topographic->add_gradients(
+            layer, 1.0, layer.weight.grad(),
+            layer.bias.defined() ? layer.bias.grad() : no_grad));
+      }
+    }
+    state.SetLabel(blas_core_name());
+    return;
   }
   for (auto _ : state) {
     torch::Tensor total;

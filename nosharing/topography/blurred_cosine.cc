@@ -11,6 +11,7 @@
 
 #include "nosharing/core/large_buffer_pool.h"
 #include "nosharing/core/vectorised.h"
+#include "nosharing/topography/gradient_target.h"
 #include "nosharing/topography/row_math.h"
 
 namespace nosharing {
@@ -146,7 +147,7 @@ double forward_sum(const T* w, const T* low, const BlurredCosineGeometry& geo, i
 // the pull into the four rows d0..d3 of ∂S/∂L (distinct: BlurTaps). factors = (scale/(‖v‖‖b‖),
 // scale·cos/‖v‖², scale/(‖v‖‖b‖), scale·cos/‖b‖²). Restrict-qualified parameters: on local
 // pointers GCC ignored the qualifier and kept the loop scalar.
-template <typename T>
+template <bool kAccumulate, typename T>
 NOSHARING_INLINE void backward_row(const T* __restrict v, const T* __restrict r0,
                                    const T* __restrict r1, const T* __restrict r2,
                                    const T* __restrict r3, const T (&s)[4],
@@ -156,7 +157,11 @@ NOSHARING_INLINE void backward_row(const T* __restrict v, const T* __restrict r0
   const auto [direct_b, direct_v, pull_v, pull_b] = factors;
   for (int64_t k = 0; k < depth; ++k) {
     const T b = s[0] * r0[k] + s[1] * r1[k] + s[2] * r2[k] + s[3] * r3[k];
-    gv[k] = direct_b * b - direct_v * v[k];
+    if constexpr (kAccumulate) {
+      gv[k] += direct_b * b - direct_v * v[k];
+    } else {
+      gv[k] = direct_b * b - direct_v * v[k];
+    }
     const T pull = pull_v * v[k] - pull_b * b;
     d0[k] += s[0] * pull;
     d1[k] += s[1] * pull;
@@ -168,10 +173,10 @@ NOSHARING_INLINE void backward_row(const T* __restrict v, const T* __restrict r0
 // ∂S/∂G: per row, the direct term (b̂ − cos·v̂)/‖v‖ written into the row, and the blur term
 // (v̂ − cos·b̂)/‖b‖ pulled back through U into per-task ∂S/∂L buffers (its four taps, in the
 // same pass that re-forms b), then through D (by columns: every row gathers from the
-// down-sampled cells that read it).
+// down-sampled cells that read it). Added into grad_w when `accumulate`.
 template <typename T>
 void backward_rows(const T* w, const T* low, const T* dots, const BlurredCosineGeometry& geo,
-                   int64_t depth, T scale, T* grad_w) {
+                   int64_t depth, T scale, bool accumulate, T* grad_w) {
   const int64_t rows = geo.cells();
   const int64_t low_size = (geo.low_rows() + kPaddingRows) * depth;
   const int64_t tasks = std::max<int64_t>(1, at::get_num_threads());
@@ -199,11 +204,17 @@ void backward_rows(const T* w, const T* low, const T* dots, const BlurredCosineG
         const BlurTaps& taps = geo.taps[static_cast<size_t>(row)];
         const T s[4] = {static_cast<T>(taps.weight[0]), static_cast<T>(taps.weight[1]),
                         static_cast<T>(taps.weight[2]), static_cast<T>(taps.weight[3])};
-        backward_row(v, low + taps.low[0] * depth, low + taps.low[1] * depth,
-                     low + taps.low[2] * depth, low + taps.low[3] * depth, s,
-                     {scale * inv_vb, scale * self_v, scale * inv_vb, scale * self_b}, depth, gv,
-                     gl + taps.low[0] * depth, gl + taps.low[1] * depth, gl + taps.low[2] * depth,
-                     gl + taps.low[3] * depth);
+        const std::array<T, 4> factors = {scale * inv_vb, scale * self_v, scale * inv_vb,
+                                          scale * self_b};
+        const T *r0 = low + taps.low[0] * depth, *r1 = low + taps.low[1] * depth,
+                *r2 = low + taps.low[2] * depth, *r3 = low + taps.low[3] * depth;
+        T *d0 = gl + taps.low[0] * depth, *d1 = gl + taps.low[1] * depth,
+          *d2 = gl + taps.low[2] * depth, *d3 = gl + taps.low[3] * depth;
+        if (accumulate) {
+          backward_row<true>(v, r0, r1, r2, r3, s, factors, depth, gv, d0, d1, d2, d3);
+        } else {
+          backward_row<false>(v, r0, r1, r2, r3, s, factors, depth, gv, d0, d1, d2, d3);
+        }
       }
     }
   });
@@ -230,23 +241,46 @@ void backward_rows(const T* w, const T* low, const T* dots, const BlurredCosineG
   });
 }
 
+// The forward's results that the backward reads: the down-sampled grid L (with its zero
+// padding rows) and each row's three dots.
+struct ForwardState {
+  torch::Tensor low, dots;
+  double sum = 0;  // Σ_cells cos
+};
+
+ForwardState forward_state(const torch::Tensor& weight, const BlurredCosineGeometry& geo) {
+  const int64_t depth = weight.size(2);
+  ForwardState out{pooled_empty({geo.low_rows() + kPaddingRows, depth}, weight.options()),
+                   pooled_empty({geo.cells(), 3}, weight.options())};
+  AT_DISPATCH_FLOATING_TYPES(weight.scalar_type(), "blurred_cosine_forward", [&] {
+    downsample(weight.data_ptr<scalar_t>(), geo, depth, out.low.data_ptr<scalar_t>());
+    out.sum = forward_sum(weight.data_ptr<scalar_t>(), out.low.data_ptr<scalar_t>(), geo, depth,
+                          out.dots.data_ptr<scalar_t>());
+  });
+  return out;
+}
+
+// grad · ∂S/∂weight written, or added when `accumulate`, into grad_w.
+void backward_state(const torch::Tensor& weight, const ForwardState& state,
+                    const BlurredCosineGeometry& geo, double grad, bool accumulate,
+                    const torch::Tensor& grad_w) {
+  AT_DISPATCH_FLOATING_TYPES(weight.scalar_type(), "blurred_cosine_backward", [&] {
+    backward_rows(weight.data_ptr<scalar_t>(), state.low.data_ptr<scalar_t>(),
+                  state.dots.data_ptr<scalar_t>(), geo, weight.size(2),
+                  static_cast<scalar_t>(grad / static_cast<double>(geo.cells())), accumulate,
+                  grad_w.data_ptr<scalar_t>());
+  });
+}
+
 struct BlurredCosineFunction : public torch::autograd::Function<BlurredCosineFunction> {
   static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& weight,
                                std::shared_ptr<const BlurredCosineGeometry> geometry) {
-    const int64_t depth = weight.size(2);
-    const BlurredCosineGeometry& geo = *geometry;
-    torch::Tensor low = pooled_empty({geo.low_rows() + kPaddingRows, depth}, weight.options());
-    torch::Tensor dots = pooled_empty({geo.cells(), 3}, weight.options());
-    double sum = 0;
-    AT_DISPATCH_FLOATING_TYPES(weight.scalar_type(), "blurred_cosine_forward", [&] {
-      downsample(weight.data_ptr<scalar_t>(), geo, depth, low.data_ptr<scalar_t>());
-      sum = forward_sum(weight.data_ptr<scalar_t>(), low.data_ptr<scalar_t>(), geo, depth,
-                        dots.data_ptr<scalar_t>());
-    });
-    ctx->save_for_backward({weight, low, dots});
+    const ForwardState state = forward_state(weight, *geometry);
+    ctx->save_for_backward({weight, state.low, state.dots});
+    const double cells = static_cast<double>(geometry->cells());
     ctx->saved_data["geometry"] =
         c10::IValue::make_capsule(c10::make_intrusive<GeometryHolder>(std::move(geometry)));
-    return torch::full({}, sum / static_cast<double>(geo.cells()), weight.options());
+    return torch::full({}, state.sum / cells, weight.options());
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
@@ -256,17 +290,12 @@ struct BlurredCosineFunction : public torch::autograd::Function<BlurredCosineFun
     const torch::Tensor& grad = grad_outputs[0];
     if (!grad.defined()) return {{}, {}};
     const auto saved = ctx->get_saved_variables();
-    const torch::Tensor &weight = saved[0], &low = saved[1], &dots = saved[2];
+    const torch::Tensor& weight = saved[0];
     const auto holder = c10::static_intrusive_pointer_cast<GeometryHolder>(
         ctx->saved_data["geometry"].toCapsule());
-    const BlurredCosineGeometry& geo = *holder->geometry;
     torch::Tensor grad_w = pooled_empty(weight.sizes(), weight.options());
-    AT_DISPATCH_FLOATING_TYPES(weight.scalar_type(), "blurred_cosine_backward", [&] {
-      backward_rows(weight.data_ptr<scalar_t>(), low.data_ptr<scalar_t>(),
-                    dots.data_ptr<scalar_t>(), geo, weight.size(2),
-                    static_cast<scalar_t>(grad.item<double>() / static_cast<double>(geo.cells())),
-                    grad_w.data_ptr<scalar_t>());
-    });
+    backward_state(weight, {saved[1], saved[2]}, *holder->geometry, grad.item<double>(),
+                   /*accumulate=*/false, grad_w);
     return {grad_w, {}};
   }
 
@@ -357,14 +386,34 @@ BlurredCosineGeometry blurred_cosine_geometry(const Sheet& sheet, int64_t positi
   return geo;
 }
 
-torch::Tensor blurred_cosine(const torch::Tensor& weight,
-                             std::shared_ptr<const BlurredCosineGeometry> geometry) {
+namespace {
+
+void check_arguments(const torch::Tensor& weight, const BlurredCosineGeometry* geometry) {
   TORCH_CHECK(geometry != nullptr, "blurred_cosine: no geometry");
   TORCH_CHECK(weight.dim() == 3 && weight.device().is_cpu() &&
                   geometry->cells() == weight.size(0) * weight.size(1),
               "blurred_cosine: expected a CPU weight [P, C, D] with P·C = ", geometry->cells(),
               " units, got ", weight.sizes());
+}
+
+}  // namespace
+
+torch::Tensor blurred_cosine(const torch::Tensor& weight,
+                             std::shared_ptr<const BlurredCosineGeometry> geometry) {
+  check_arguments(weight, geometry.get());
   return BlurredCosineFunction::apply(weight.contiguous(), std::move(geometry));
+}
+
+double blurred_cosine_add_gradients(const torch::Tensor& weight,
+                                    const BlurredCosineGeometry& geometry, double scale,
+                                    const torch::Tensor& grad_weight) {
+  check_arguments(weight, &geometry);
+  check_gradient_target("blurred_cosine", weight, grad_weight);
+  torch::NoGradGuard no_grad;
+  const torch::Tensor w = weight.detach().contiguous();
+  const ForwardState state = forward_state(w, geometry);
+  backward_state(w, state, geometry, scale, /*accumulate=*/true, grad_weight);
+  return state.sum / static_cast<double>(geometry.cells());
 }
 
 }  // namespace nosharing

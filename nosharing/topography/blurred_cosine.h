@@ -65,4 +65,11 @@ BlurredCosineGeometry blurred_cosine_geometry(const Sheet& sheet, int64_t positi
 torch::Tensor blurred_cosine(const torch::Tensor& weight,
                              std::shared_ptr<const BlurredCosineGeometry> geometry);
 
+// The same S as a double, outside autograd, with scale · ∂S/∂weight added into grad_weight
+// (contiguous, weight's shape and dtype): the training step's fused path
+// (TopographicLossImpl::add_gradients).
+double blurred_cosine_add_gradients(const torch::Tensor& weight,
+                                    const BlurredCosineGeometry& geometry, double scale,
+                                    const torch::Tensor& grad_weight);
+
 }  // namespace nosharing

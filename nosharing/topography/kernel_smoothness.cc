@@ -32,7 +32,7 @@ torch::Tensor mean_neighbour_cosine_reference(const TopographicLayer& layer, boo
   return torch::stack(directions).mean();
 }
 
-torch::Tensor KernelSmoothnessLossImpl::forward(const TopographicLayer& layer) {
+const NeighbourPairs& KernelSmoothnessLossImpl::pairs_of(const TopographicLayer& layer) {
   // The pairs depend only on the sheet and the weight's shape: built once per layer.
   const auto key = std::make_tuple(layer.name, layer.weight.size(0), layer.weight.size(1));
   auto cached = pairs_.find(key);
@@ -42,8 +42,22 @@ torch::Tensor KernelSmoothnessLossImpl::forward(const TopographicLayer& layer) {
                                                layer.weight.size(1)))
                  .first;
   }
+  return cached->second;
+}
+
+torch::Tensor KernelSmoothnessLossImpl::forward(const TopographicLayer& layer) {
   const torch::Tensor s = neighbour_cosine(
-      layer.weight, options_.include_bias() ? layer.bias : torch::Tensor(), cached->second);
+      layer.weight, options_.include_bias() ? layer.bias : torch::Tensor(), pairs_of(layer));
+  return (1 - s) / 2;
+}
+
+double KernelSmoothnessLossImpl::add_gradients(const TopographicLayer& layer, double scale,
+                                               const torch::Tensor& grad_weight,
+                                               const torch::Tensor& grad_bias) {
+  // L = (1 − S) / 2: ∂L = −½ ∂S.
+  const double s = neighbour_cosine_add_gradients(
+      layer.weight, options_.include_bias() ? layer.bias : torch::Tensor(), pairs_of(layer),
+      -scale / 2, grad_weight, grad_bias);
   return (1 - s) / 2;
 }
 

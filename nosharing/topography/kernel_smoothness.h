@@ -39,8 +39,12 @@ class KernelSmoothnessLossImpl : public TopographicLossImpl {
       : options_(options) {}
   bool needs_responses() const override { return false; }
   torch::Tensor forward(const TopographicLayer& layer) override;
+  bool adds_gradients() const override { return true; }
+  double add_gradients(const TopographicLayer& layer, double scale,
+                       const torch::Tensor& grad_weight, const torch::Tensor& grad_bias) override;
 
  private:
+  const NeighbourPairs& pairs_of(const TopographicLayer& layer);
   KernelSmoothnessLossOptions options_;
   // Neighbour pairs per layer (name, positions, channels).
   std::map<std::tuple<std::string, int64_t, int64_t>, NeighbourPairs> pairs_;

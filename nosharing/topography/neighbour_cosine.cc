@@ -10,6 +10,7 @@
 
 #include "nosharing/core/large_buffer_pool.h"
 #include "nosharing/core/vectorised.h"
+#include "nosharing/topography/gradient_target.h"
 #include "nosharing/topography/row_math.h"
 
 namespace nosharing {
@@ -142,6 +143,38 @@ Rows rows_of(const torch::Tensor& weight, const torch::Tensor& offsets,
           weights.data_ptr<double>()};
 }
 
+// The forward's results that the backward reads: each row's norm and each CSR entry's cosine.
+struct ForwardState {
+  torch::Tensor norms, cosines;
+  double sum = 0;  // S
+};
+
+ForwardState forward_state(const torch::Tensor& weight, const torch::Tensor& bias,
+                           const Rows& rows, int64_t entries) {
+  ForwardState out{torch::empty({rows.count}, weight.options()),
+                   torch::empty({entries}, weight.options())};
+  AT_DISPATCH_FLOATING_TYPES(weight.scalar_type(), "neighbour_cosine_forward", [&] {
+    const scalar_t* b = bias.defined() ? bias.data_ptr<scalar_t>() : nullptr;
+    row_norms(weight.data_ptr<scalar_t>(), b, rows, out.norms.data_ptr<scalar_t>());
+    out.sum = forward_sum(weight.data_ptr<scalar_t>(), b, out.norms.data_ptr<scalar_t>(), rows,
+                          out.cosines.data_ptr<scalar_t>());
+  });
+  return out;
+}
+
+// grad · ∂S/∂weight (and ∂S/∂bias) written, or added when `accumulate`, into grad_w (grad_b).
+void backward_state(const torch::Tensor& weight, const torch::Tensor& bias,
+                    const ForwardState& state, const Rows& rows, double grad, bool accumulate,
+                    const torch::Tensor& grad_w, const torch::Tensor& grad_b) {
+  AT_DISPATCH_FLOATING_TYPES(weight.scalar_type(), "neighbour_cosine_backward", [&] {
+    backward_rows(weight.data_ptr<scalar_t>(),
+                  bias.defined() ? bias.data_ptr<scalar_t>() : nullptr,
+                  state.norms.data_ptr<scalar_t>(), state.cosines.data_ptr<scalar_t>(), rows,
+                  static_cast<scalar_t>(grad), accumulate, grad_w.data_ptr<scalar_t>(),
+                  grad_b.defined() ? grad_b.data_ptr<scalar_t>() : nullptr);
+  });
+}
+
 struct NeighbourCosineFunction : public torch::autograd::Function<NeighbourCosineFunction> {
   // An absent bias arrives as an empty 1-D tensor (custom functions take no undefined inputs).
   static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& weight,
@@ -150,18 +183,12 @@ struct NeighbourCosineFunction : public torch::autograd::Function<NeighbourCosin
                                const torch::Tensor& weights) {
     const bool has_bias = bias.dim() == 2;
     const Rows rows = rows_of(weight, offsets, neighbours, mirrors, weights);
-    torch::Tensor norms = torch::empty({rows.count}, weight.options());
-    torch::Tensor cosines = torch::empty({neighbours.numel()}, weight.options());
-    double sum = 0;
-    AT_DISPATCH_FLOATING_TYPES(weight.scalar_type(), "neighbour_cosine_forward", [&] {
-      const scalar_t* b = has_bias ? bias.data_ptr<scalar_t>() : nullptr;
-      row_norms(weight.data_ptr<scalar_t>(), b, rows, norms.data_ptr<scalar_t>());
-      sum = forward_sum(weight.data_ptr<scalar_t>(), b, norms.data_ptr<scalar_t>(), rows,
-                        cosines.data_ptr<scalar_t>());
-    });
-    ctx->save_for_backward({weight, bias, norms, cosines, offsets, neighbours, mirrors, weights});
+    const ForwardState state =
+        forward_state(weight, has_bias ? bias : torch::Tensor(), rows, neighbours.numel());
+    ctx->save_for_backward(
+        {weight, bias, state.norms, state.cosines, offsets, neighbours, mirrors, weights});
     ctx->saved_data["has_bias"] = has_bias;
-    return torch::full({}, sum, weight.options());
+    return torch::full({}, state.sum, weight.options());
   }
 
   static variable_list backward(AutogradContext* ctx, variable_list grad_outputs) {
@@ -169,23 +196,34 @@ struct NeighbourCosineFunction : public torch::autograd::Function<NeighbourCosin
                 "neighbour_cosine: double backward (create_graph=true) is not supported; use "
                 "mean_neighbour_cosine_reference for higher-order gradients");
     const auto saved = ctx->get_saved_variables();
-    const torch::Tensor &weight = saved[0], &bias = saved[1], &norms = saved[2],
-                        &cosines = saved[3];
+    const torch::Tensor& weight = saved[0];
     const bool has_bias = ctx->saved_data["has_bias"].toBool();
+    const torch::Tensor bias = has_bias ? saved[1] : torch::Tensor();
     const torch::Tensor& grad = grad_outputs[0];
     if (!grad.defined()) return {{}, {}, {}, {}, {}, {}};
     const Rows rows = rows_of(weight, saved[4], saved[5], saved[6], saved[7]);
     torch::Tensor grad_w = pooled_empty(weight.sizes(), weight.options());
     torch::Tensor grad_b = has_bias ? torch::empty_like(bias) : torch::Tensor();
-    AT_DISPATCH_FLOATING_TYPES(weight.scalar_type(), "neighbour_cosine_backward", [&] {
-      backward_rows(weight.data_ptr<scalar_t>(), has_bias ? bias.data_ptr<scalar_t>() : nullptr,
-                    norms.data_ptr<scalar_t>(), cosines.data_ptr<scalar_t>(), rows,
-                    grad.item<scalar_t>(), /*accumulate=*/false, grad_w.data_ptr<scalar_t>(),
-                    has_bias ? grad_b.data_ptr<scalar_t>() : nullptr);
-    });
+    backward_state(weight, bias, {saved[2], saved[3]}, rows, grad.item<double>(),
+                   /*accumulate=*/false, grad_w, grad_b);
     return {grad_w, grad_b, {}, {}, {}, {}};
   }
 };
+
+void check_arguments(const torch::Tensor& weight, const torch::Tensor& bias,
+                     const NeighbourPairs& pairs) {
+  TORCH_CHECK(weight.dim() == 3 && weight.device().is_cpu(),
+              "neighbour_cosine: expected a CPU weight [P, C, D], got ", weight.sizes());
+  TORCH_CHECK(pairs.offsets.numel() == weight.size(0) * weight.size(1) + 1,
+              "neighbour_cosine: pairs for ", pairs.offsets.numel() - 1, " rows, weight ",
+              weight.sizes());
+  if (bias.defined()) {
+    TORCH_CHECK(bias.sizes() == weight.sizes().slice(0, 2) &&
+                    bias.scalar_type() == weight.scalar_type(),
+                "neighbour_cosine: expected bias [", weight.size(0), ", ", weight.size(1), "] of ",
+                weight.scalar_type(), ", got ", bias.sizes(), " of ", bias.scalar_type());
+  }
+}
 
 }  // namespace
 
@@ -250,22 +288,30 @@ NeighbourPairs neighbour_pairs(const Sheet& sheet, int64_t positions, int64_t ch
 
 torch::Tensor neighbour_cosine(const torch::Tensor& weight, const torch::Tensor& bias,
                                const NeighbourPairs& pairs) {
-  TORCH_CHECK(weight.dim() == 3 && weight.device().is_cpu(),
-              "neighbour_cosine: expected a CPU weight [P, C, D], got ", weight.sizes());
-  TORCH_CHECK(pairs.offsets.numel() == weight.size(0) * weight.size(1) + 1,
-              "neighbour_cosine: pairs for ", pairs.offsets.numel() - 1, " rows, weight ",
-              weight.sizes());
+  check_arguments(weight, bias, pairs);
   if (pairs.pairs == 0) return torch::ones({}, weight.options());
-  torch::Tensor b = torch::empty({0}, weight.options());
-  if (bias.defined()) {
-    TORCH_CHECK(bias.sizes() == weight.sizes().slice(0, 2) &&
-                    bias.scalar_type() == weight.scalar_type(),
-                "neighbour_cosine: expected bias [", weight.size(0), ", ", weight.size(1), "] of ",
-                weight.scalar_type(), ", got ", bias.sizes(), " of ", bias.scalar_type());
-    b = bias.contiguous();
-  }
+  const torch::Tensor b =
+      bias.defined() ? bias.contiguous() : torch::empty({0}, weight.options());
   return NeighbourCosineFunction::apply(weight.contiguous(), b, pairs.offsets, pairs.neighbours,
                                         pairs.mirrors, pairs.weights);
+}
+
+double neighbour_cosine_add_gradients(const torch::Tensor& weight, const torch::Tensor& bias,
+                                      const NeighbourPairs& pairs, double scale,
+                                      const torch::Tensor& grad_weight,
+                                      const torch::Tensor& grad_bias) {
+  check_arguments(weight, bias, pairs);
+  check_gradient_target("neighbour_cosine", weight, grad_weight);
+  if (bias.defined()) check_gradient_target("neighbour_cosine", bias, grad_bias);
+  if (pairs.pairs == 0) return 1.0;
+  torch::NoGradGuard no_grad;
+  const torch::Tensor w = weight.detach().contiguous();
+  const torch::Tensor b = bias.defined() ? bias.detach().contiguous() : torch::Tensor();
+  const Rows rows = rows_of(w, pairs.offsets, pairs.neighbours, pairs.mirrors, pairs.weights);
+  const ForwardState state = forward_state(w, b, rows, pairs.neighbours.numel());
+  backward_state(w, b, state, rows, scale, /*accumulate=*/true, grad_weight,
+                 b.defined() ? grad_bias : torch::Tensor());
+  return state.sum;
 }
 
 }  // namespace nosharing

@@ -40,4 +40,12 @@ NeighbourPairs neighbour_pairs(const Sheet& sheet, int64_t positions, int64_t ch
 torch::Tensor neighbour_cosine(const torch::Tensor& weight, const torch::Tensor& bias,
                                const NeighbourPairs& pairs);
 
+// The same S as a double, outside autograd, with scale · ∂S/∂weight added into grad_weight
+// and, for a defined bias, scale · ∂S/∂bias into grad_bias (contiguous, the shapes and dtype
+// of weight and bias): the training step's fused path (TopographicLossImpl::add_gradients).
+double neighbour_cosine_add_gradients(const torch::Tensor& weight, const torch::Tensor& bias,
+                                      const NeighbourPairs& pairs, double scale,
+                                      const torch::Tensor& grad_weight,
+                                      const torch::Tensor& grad_bias);
+
 }  // namespace nosharing

@@ -29,6 +29,13 @@ constexpr LossName kLosses[] = {
 
 }  // namespace
 
+double TopographicLossImpl::add_gradients(const TopographicLayer& layer, double /*scale*/,
+                                          const torch::Tensor& /*grad_weight*/,
+                                          const torch::Tensor& /*grad_bias*/) {
+  TORCH_CHECK(false, "topographic loss on layer ", layer.name,
+              ": add_gradients is only for losses of the weights alone (adds_gradients())");
+}
+
 TopographicLossKind parse_topographic_loss(const std::string& name) {
   for (const LossName& loss : kLosses) {
     if (name == loss.name) return loss.kind;

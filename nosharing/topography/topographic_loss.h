@@ -87,6 +87,18 @@ class TopographicLossImpl : public torch::nn::Module {
   // Scalar loss of one layer, unweighted, differentiable w.r.t. weight, bias and responses;
   // in the dtype of the tensors it reads.
   virtual torch::Tensor forward(const TopographicLayer& layer) = 0;
+
+  // True for the losses of the weights alone that can add their gradient in place.
+  virtual bool adds_gradients() const { return false; }
+  // The loss's unweighted value (forward's, as a double) with scale · its gradient added,
+  // outside autograd, into grad_weight and, when the loss reads the bias, grad_bias: the
+  // gradients of layer.weight and layer.bias, contiguous, written in place. The training
+  // step's path for adds_gradients() losses (TopographicObjective::add_weight_gradients):
+  // through autograd the loss's gradient is a second weight-sized tensor, which LibTorch
+  // 1.13's engine then sums with the task's into a third, fresh one every step (its
+  // InputBuffer; ~1 ms a step on alltnn-small, LibTorch's profiler).
+  virtual double add_gradients(const TopographicLayer& layer, double scale,
+                               const torch::Tensor& grad_weight, const torch::Tensor& grad_bias);
 };
 using TopographicLoss = std::shared_ptr<TopographicLossImpl>;
 

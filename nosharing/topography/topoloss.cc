@@ -33,7 +33,8 @@ TopoLossImpl::TopoLossImpl(TopoLossOptions options) : options_(options) {
   TORCH_CHECK(options_.factor() >= 1, "topoloss: factor ", options_.factor(), "; expected >= 1");
 }
 
-torch::Tensor TopoLossImpl::forward(const TopographicLayer& layer) {
+const std::shared_ptr<const BlurredCosineGeometry>& TopoLossImpl::geometry_of(
+    const TopographicLayer& layer) {
   // The geometry depends only on the sheet and the weight's shape: built once per layer.
   const auto key = std::make_tuple(layer.name, layer.weight.size(0), layer.weight.size(1));
   auto cached = geometries_.find(key);
@@ -42,7 +43,19 @@ torch::Tensor TopoLossImpl::forward(const TopographicLayer& layer) {
         layer.sheet, layer.weight.size(0), layer.weight.size(1), options_.factor()));
     cached = geometries_.emplace(key, std::move(geometry)).first;
   }
-  return 1 - blurred_cosine(layer.weight, cached->second);
+  return cached->second;
+}
+
+torch::Tensor TopoLossImpl::forward(const TopographicLayer& layer) {
+  return 1 - blurred_cosine(layer.weight, geometry_of(layer));
+}
+
+double TopoLossImpl::add_gradients(const TopographicLayer& layer, double scale,
+                                   const torch::Tensor& grad_weight,
+                                   const torch::Tensor& /*grad_bias: no bias*/) {
+  // L = 1 − S: ∂L = −∂S.
+  return 1 - blurred_cosine_add_gradients(layer.weight, *geometry_of(layer), -scale,
+                                          grad_weight);
 }
 
 torch::Tensor topoloss_reference(const TopographicLayer& layer, double factor) {

@@ -38,8 +38,12 @@ class TopoLossImpl : public TopographicLossImpl {
   explicit TopoLossImpl(TopoLossOptions options = {});
   bool needs_responses() const override { return false; }
   torch::Tensor forward(const TopographicLayer& layer) override;
+  bool adds_gradients() const override { return true; }
+  double add_gradients(const TopographicLayer& layer, double scale,
+                       const torch::Tensor& grad_weight, const torch::Tensor& grad_bias) override;
 
  private:
+  const std::shared_ptr<const BlurredCosineGeometry>& geometry_of(const TopographicLayer& layer);
   TopoLossOptions options_;
   // Geometry per layer (name, positions, channels).
   std::map<std::tuple<std::string, int64_t, int64_t>, std::shared_ptr<const BlurredCosineGeometry>>

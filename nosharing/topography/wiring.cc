@@ -10,11 +10,70 @@
 
 #include "nosharing/core/large_buffer_pool.h"
 #include "nosharing/core/vectorised.h"
+#include "nosharing/topography/gradient_target.h"
 
 namespace nosharing {
 namespace {
 
 constexpr int64_t kGrain = 256;  // weight rows per parallel task
+
+// Σ_{p,c,j} f_j |w_pcj| / P: one read of the weights.
+double wiring_sum(const torch::Tensor& weight, const torch::Tensor& factors) {
+  const int64_t rows = weight.size(0) * weight.size(1), width = weight.size(2);
+  double total = 0;
+  AT_DISPATCH_FLOATING_TYPES(weight.scalar_type(), "wiring_cost_forward", [&] {
+    const scalar_t* w = weight.data_ptr<scalar_t>();
+    const scalar_t* f = factors.data_ptr<scalar_t>();
+    total = at::parallel_reduce(
+        0, rows, kGrain, 0.0,
+        [&](int64_t begin, int64_t end, double sum) NOSHARING_VECTORISED {
+          for (int64_t r = begin; r < end; ++r) {
+            const scalar_t* row = w + r * width;
+            scalar_t row_sum = 0;
+            for (int64_t j = 0; j < width; ++j) row_sum += f[j] * std::abs(row[j]);
+            sum += static_cast<double>(row_sum);
+          }
+          return sum;
+        },
+        std::plus<double>());
+  });
+  return total / static_cast<double>(weight.size(0));
+}
+
+// grad · ∂cost/∂w = grad · f_j sign(w_pcj) / P written, or added when `accumulate`, into
+// grad_weight, in one pass that also forms the cost (returned): one read of the weights and
+// one write of the gradient.
+double wiring_backward(const torch::Tensor& weight, const torch::Tensor& factors, double grad,
+                       bool accumulate, const torch::Tensor& grad_weight) {
+  const int64_t rows = weight.size(0) * weight.size(1), width = weight.size(2);
+  double total = 0;
+  AT_DISPATCH_FLOATING_TYPES(weight.scalar_type(), "wiring_cost_backward", [&] {
+    const auto scale = static_cast<scalar_t>(grad / static_cast<double>(weight.size(0)));
+    const scalar_t* w = weight.data_ptr<scalar_t>();
+    const scalar_t* f = factors.data_ptr<scalar_t>();
+    scalar_t* g = grad_weight.data_ptr<scalar_t>();
+    total = at::parallel_reduce(
+        0, rows, kGrain, 0.0,
+        [&](int64_t begin, int64_t end, double sum) NOSHARING_VECTORISED {
+          for (int64_t r = begin; r < end; ++r) {
+            const scalar_t* row = w + r * width;
+            scalar_t* out = g + r * width;
+            scalar_t row_sum = 0;
+            // d|w|/dw = sign(w), 0 at 0 (as autograd's abs).
+            for (int64_t j = 0; j < width; ++j) {
+              const scalar_t step =
+                  scale * f[j] * static_cast<scalar_t>((row[j] > 0) - (row[j] < 0));
+              out[j] = accumulate ? out[j] + step : step;
+              row_sum += f[j] * std::abs(row[j]);
+            }
+            sum += static_cast<double>(row_sum);
+          }
+          return sum;
+        },
+        std::plus<double>());
+  });
+  return total / static_cast<double>(weight.size(0));
+}
 
 // The autograd chain of wiring_cost_reference (abs, a sum over rows, a product with the
 // factors; backward an expand, sgn and a product) writes three weight-sized temporaries per
@@ -24,26 +83,8 @@ constexpr int64_t kGrain = 256;  // weight rows per parallel task
 struct WiringCostFunction : public torch::autograd::Function<WiringCostFunction> {
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx, const torch::Tensor& weight,
                                const torch::Tensor& factors) {
-    const int64_t rows = weight.size(0) * weight.size(1), width = weight.size(2);
-    double total = 0;
-    AT_DISPATCH_FLOATING_TYPES(weight.scalar_type(), "wiring_cost_forward", [&] {
-      const scalar_t* w = weight.data_ptr<scalar_t>();
-      const scalar_t* f = factors.data_ptr<scalar_t>();
-      total = at::parallel_reduce(
-          0, rows, kGrain, 0.0,
-          [&](int64_t begin, int64_t end, double sum) NOSHARING_VECTORISED {
-            for (int64_t r = begin; r < end; ++r) {
-              const scalar_t* row = w + r * width;
-              scalar_t row_sum = 0;
-              for (int64_t j = 0; j < width; ++j) row_sum += f[j] * std::abs(row[j]);
-              sum += static_cast<double>(row_sum);
-            }
-            return sum;
-          },
-          std::plus<double>());
-    });
     ctx->save_for_backward({weight, factors});
-    return torch::full({}, total / static_cast<double>(weight.size(0)), weight.options());
+    return torch::full({}, wiring_sum(weight, factors), weight.options());
   }
 
   static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
@@ -55,24 +96,8 @@ struct WiringCostFunction : public torch::autograd::Function<WiringCostFunction>
     if (!grad.defined()) return {{}, {}};
     const auto saved = ctx->get_saved_variables();
     const torch::Tensor &weight = saved[0], &factors = saved[1];
-    const int64_t rows = weight.size(0) * weight.size(1), width = weight.size(2);
     torch::Tensor grad_weight = pooled_empty(weight.sizes(), weight.options());
-    AT_DISPATCH_FLOATING_TYPES(weight.scalar_type(), "wiring_cost_backward", [&] {
-      const scalar_t scale = grad.item<scalar_t>() / static_cast<scalar_t>(weight.size(0));
-      const scalar_t* w = weight.data_ptr<scalar_t>();
-      const scalar_t* f = factors.data_ptr<scalar_t>();
-      scalar_t* g = grad_weight.data_ptr<scalar_t>();
-      at::parallel_for(0, rows, kGrain, [&](int64_t begin, int64_t end) NOSHARING_VECTORISED {
-        for (int64_t r = begin; r < end; ++r) {
-          const scalar_t* row = w + r * width;
-          scalar_t* out = g + r * width;
-          // d|w|/dw = sign(w), 0 at 0 (as autograd's abs).
-          for (int64_t j = 0; j < width; ++j) {
-            out[j] = scale * f[j] * static_cast<scalar_t>((row[j] > 0) - (row[j] < 0));
-          }
-        }
-      });
-    });
+    wiring_backward(weight, factors, grad.item<double>(), /*accumulate=*/false, grad_weight);
     return {grad_weight, {}};
   }
 };
@@ -91,6 +116,18 @@ torch::Tensor wiring_cost(const torch::Tensor& weight, const torch::Tensor& fact
               weight.device());
   return WiringCostFunction::apply(weight.contiguous(),
                                    factors.to(weight.scalar_type()).contiguous());
+}
+
+double wiring_cost_add_gradients(const torch::Tensor& weight, const torch::Tensor& factors,
+                                 double scale, const torch::Tensor& grad_weight) {
+  check_wiring_arguments(weight, factors);
+  TORCH_CHECK(weight.device().is_cpu(), "wiring_cost: expected a CPU weight, got ",
+              weight.device());
+  check_gradient_target("wiring_cost", weight, grad_weight);
+  torch::NoGradGuard no_grad;
+  const torch::Tensor w = weight.detach().contiguous();
+  const torch::Tensor f = factors.to(weight.scalar_type()).contiguous();
+  return wiring_backward(w, f, scale, /*accumulate=*/true, grad_weight);
 }
 
 torch::Tensor wiring_cost_reference(const torch::Tensor& weight, const torch::Tensor& factors) {
@@ -128,13 +165,29 @@ torch::Tensor attention_wiring_cost(const torch::Tensor& attention, const torch:
   return per_map.mean() / static_cast<double>(attention.size(1));
 }
 
-torch::Tensor WiringLossImpl::forward(const TopographicLayer& layer) {
+namespace {
+
+// The layer's length factors, after checking that its weight is [P, C, C_in·k·k].
+torch::Tensor layer_length_factors(const TopographicLayer& layer) {
   const torch::Tensor& weight = layer.weight;  // [P, C, D]
   TORCH_CHECK(weight.dim() == 3 && weight.size(2) % (layer.kernel * layer.kernel) == 0,
               "wiring: layer ", layer.name, " weight ", weight.sizes(),
               " is not [P, C, C_in·k·k] for k = ", layer.kernel);
-  return wiring_cost(weight, wiring_length_factors(weight.size(2) / (layer.kernel * layer.kernel),
-                                                   layer.kernel, layer.stride));
+  return wiring_length_factors(weight.size(2) / (layer.kernel * layer.kernel), layer.kernel,
+                               layer.stride);
+}
+
+}  // namespace
+
+torch::Tensor WiringLossImpl::forward(const TopographicLayer& layer) {
+  return wiring_cost(layer.weight, layer_length_factors(layer));
+}
+
+double WiringLossImpl::add_gradients(const TopographicLayer& layer, double scale,
+                                     const torch::Tensor& grad_weight,
+                                     const torch::Tensor& /*grad_bias: biases are free*/) {
+  return wiring_cost_add_gradients(layer.weight, layer_length_factors(layer), scale,
+                                   grad_weight);
 }
 
 }  // namespace nosharing

@@ -24,6 +24,11 @@ torch::Tensor wiring_length_factors(int64_t in_channels, int64_t kernel, int64_t
 // CPU kernel (one pass over the weights forward, one writing the gradient backward) and the
 // plain LibTorch expression it is tested against.
 torch::Tensor wiring_cost(const torch::Tensor& weight, const torch::Tensor& factors);
+// The same cost as a double, outside autograd, with scale · ∂cost/∂weight added into
+// grad_weight (contiguous, weight's shape and dtype), in one pass: the training step's fused
+// path (TopographicLossImpl::add_gradients).
+double wiring_cost_add_gradients(const torch::Tensor& weight, const torch::Tensor& factors,
+                                 double scale, const torch::Tensor& grad_weight);
 torch::Tensor wiring_cost_reference(const torch::Tensor& weight, const torch::Tensor& factors);
 
 // The same cost on attention maps (DESIGN §3, the seed's form; the Mapformer's auxiliary
@@ -41,6 +46,9 @@ class WiringLossImpl : public TopographicLossImpl {
  public:
   bool needs_responses() const override { return false; }
   torch::Tensor forward(const TopographicLayer& layer) override;
+  bool adds_gradients() const override { return true; }
+  double add_gradients(const TopographicLayer& layer, double scale,
+                       const torch::Tensor& grad_weight, const torch::Tensor& grad_bias) override;
 };
 TORCH_MODULE(WiringLoss);
 

@@ -100,11 +100,20 @@ std::vector<std::pair<std::string, double>> neighbour_kernel_similarities(const 
   return out;
 }
 
+bool TopographicObjective::adds_in_place(size_t index) const {
+  if (!loss_->adds_gradients()) return false;
+  const auto unshared = net_.unshared_layers();
+  if (unshared.empty()) return false;  // the twin
+  const auto& layer = unshared[index].second;
+  return layer->weight.requires_grad() &&
+         (!layer->bias.defined() || layer->bias.requires_grad());
+}
+
 torch::Tensor TopographicObjective::compute(std::vector<TopographicTermValue>* terms) {
   if (terms != nullptr) terms->clear();
   torch::Tensor total;
   for (size_t i = 0; i < weights_.size(); ++i) {
-    if (weights_[i] == 0) continue;
+    if (weights_[i] == 0 || adds_in_place(i)) continue;
     const TopographicLayer current = topographic_layer(net_, i, loss_->needs_responses());
     const torch::Tensor value = loss_->forward(current);
     if (terms != nullptr) terms->push_back({current.name, value, weights_[i]});
@@ -112,6 +121,33 @@ torch::Tensor TopographicObjective::compute(std::vector<TopographicTermValue>* t
     total = total.defined() ? total + weighted : weighted;
   }
   return total.defined() ? total : torch::zeros({});
+}
+
+double TopographicObjective::add_weight_gradients(std::vector<TopographicTermValue>* terms) {
+  double total = 0;
+  for (size_t i = 0; i < weights_.size(); ++i) {
+    if (weights_[i] == 0 || !adds_in_place(i)) continue;
+    const TopographicLayer current = topographic_layer(net_, i, /*with_responses=*/false);
+    const LocallyConnected2d layer = net_.unshared_layers()[i].second;
+    // The parameter's .grad, as the kernels write it: defined and contiguous.
+    const auto gradient_of = [](const torch::Tensor& parameter) -> torch::Tensor {
+      if (!parameter.defined()) return {};
+      torch::Tensor& grad = parameter.mutable_grad();
+      if (!grad.defined()) {
+        grad = torch::zeros_like(parameter, torch::MemoryFormat::Contiguous);
+      } else if (!grad.is_contiguous()) {
+        grad = grad.contiguous();
+      }
+      return grad;
+    };
+    const double value = loss_->add_gradients(current, weights_[i], gradient_of(layer->weight),
+                                              gradient_of(layer->bias));
+    if (terms != nullptr) {
+      terms->push_back({current.name, torch::tensor(value, torch::kFloat64), weights_[i]});
+    }
+    total += weights_[i] * value;
+  }
+  return total;
 }
 
 }  // namespace nosharing

@@ -44,8 +44,22 @@ class TopographicObjective {
   static std::unique_ptr<TopographicObjective> from_config(const Config& config, ModelImpl& model);
 
   // Call after the model's forward on the training batch: the weighted sum Σ weight_l·L_l
-  // (a scalar in the graph), and each layer's unweighted value in `terms` if given.
+  // (a scalar in the graph) over the layers whose loss goes through autograd, and each of
+  // their unweighted values in `terms` if given. The layers whose loss adds its gradient in
+  // place (adds_in_place) are left to add_weight_gradients.
   torch::Tensor compute(std::vector<TopographicTermValue>* terms = nullptr);
+
+  // Call after the backward of compute's sum (and, in distributed training, after the
+  // gradient allreduce: the weights, so these gradients, are the same on every rank): adds
+  // weight_l·∂L_l/∂θ of the in-place layers into their parameters' .grad (zeros first where
+  // the backward left none), appends their unweighted values to `terms` if given, and
+  // returns Σ weight_l·L_l over them (0 when there are none).
+  double add_weight_gradients(std::vector<TopographicTermValue>* terms = nullptr);
+
+  // Whether layer `index`'s loss adds its gradient in place: a loss of the weights alone
+  // (TopographicLossImpl::adds_gradients) on an unshared layer whose parameters train. The
+  // twin's kernel, expanded over positions, goes through autograd.
+  bool adds_in_place(size_t index) const;
 
   TopographicLossKind kind() const { return kind_; }
   // Layer names with a non-zero weight, in order, and their weights.

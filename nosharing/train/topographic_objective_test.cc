@@ -35,8 +35,11 @@ TEST(TopographicObjectiveTest, SumsWeightedLayerLossesWithPerLayerOverrides) {
       config_with({"topography.loss=kernel_smoothness", "topography.layer_weights=[2.0, 0.5]"}),
       *net);
   ASSERT_NE(objective, nullptr);
+  // Kernel smoothness on unshared layers adds its gradient in place: nothing in the graph.
   std::vector<TopographicTermValue> terms;
-  const torch::Tensor total = objective->compute(&terms);
+  EXPECT_EQ(objective->compute(&terms).item<double>(), 0.0);
+  EXPECT_TRUE(terms.empty());
+  const double total = objective->add_weight_gradients(&terms);
   ASSERT_EQ(terms.size(), 2u);
   double expected = 0;
   const auto unshared = net->unshared_layers();
@@ -49,9 +52,60 @@ TEST(TopographicObjectiveTest, SumsWeightedLayerLossesWithPerLayerOverrides) {
     EXPECT_NEAR(terms[i].value.item<double>(), value, 1e-7);
     expected += (i == 0 ? 2.0 : 0.5) * value;
   }
-  EXPECT_NEAR(total.item<double>(), expected, 1e-6);
-  total.backward();
+  EXPECT_NEAR(total, expected, 1e-6);
   EXPECT_GT(unshared[0].second->weight.grad().abs().sum().item<double>(), 0.0);
+}
+
+// The training step's path for the losses of the weights alone (compute, backward,
+// add_weight_gradients) against autograd through each loss's forward: the same parameter
+// gradients, beside a task loss and where no backward left a gradient, and the same values.
+TEST(TopographicObjectiveTest, InPlaceGradientsEqualAutogradThroughTheLoss) {
+  for (const std::string loss : {"kernel_smoothness", "topoloss", "wiring"}) {
+    SCOPED_TRACE(loss);
+    const Config config = config_with({"topography.loss=" + loss,
+                                       "topography.layer_weights=[2.0, 0.5]"});
+    torch::manual_seed(3);
+    LcNet in_place = small_net(LcNetSharing::kNone);
+    torch::manual_seed(3);
+    LcNet through_autograd = small_net(LcNetSharing::kNone);
+    in_place->to(torch::kFloat64);
+    through_autograd->to(torch::kFloat64);
+    const torch::Tensor images = torch::randn({4, 1, 8, 8}, torch::kFloat64);
+    const TopographicLoss reference =
+        make_topographic_loss(TopographicLossOptions::from_config(config));
+    for (const bool with_task : {true, false}) {
+      SCOPED_TRACE(with_task ? "beside a task loss" : "the loss alone");
+      for (auto& p : in_place->parameters()) p.mutable_grad() = torch::Tensor();
+      for (auto& p : through_autograd->parameters()) p.mutable_grad() = torch::Tensor();
+      auto objective = TopographicObjective::from_config(config, *in_place);
+      ASSERT_TRUE(objective->adds_in_place(0) && objective->adds_in_place(1));
+      if (with_task) {
+        (in_place->forward(images).square().mean() + objective->compute()).backward();
+      }
+      std::vector<TopographicTermValue> terms;
+      const double value = objective->add_weight_gradients(&terms);
+
+      torch::Tensor expected = with_task
+                                   ? through_autograd->forward(images).square().mean()
+                                   : torch::zeros({}, torch::kFloat64);
+      for (size_t i = 0; i < 2; ++i) {
+        const torch::Tensor term =
+            reference->forward(topographic_layer(*through_autograd, i, false));
+        EXPECT_NEAR(terms[i].value.item<double>(), term.item<double>(), 1e-12);
+        expected = expected + (i == 0 ? 2.0 : 0.5) * term;
+      }
+      if (!with_task) EXPECT_NEAR(value, expected.item<double>(), 1e-12);
+      expected.backward();
+      const auto got = in_place->named_parameters();
+      const auto want = through_autograd->named_parameters();
+      for (const auto& item : want) {
+        const torch::Tensor& g = got[item.key()].grad();
+        if (!item.value().grad().defined()) continue;  // neither path reached it
+        ASSERT_TRUE(g.defined()) << item.key();
+        EXPECT_TRUE(torch::allclose(g, item.value().grad(), 1e-10, 1e-12)) << item.key();
+      }
+    }
+  }
 }
 
 TEST(TopographicObjectiveTest, DefaultWeightIsThePapersAndZeroSkipsALayer) {

@@ -351,14 +351,24 @@ TrainResult train_model(const Config& config, const TrainOptions& options) {
       const torch::Tensor task_loss = objective.task;
       torch::Tensor loss = objective.total;
       if (topography) loss = loss + topography->compute(&topo_terms);
-      const double loss_value = loss.item<double>();
-      if (!std::isfinite(loss_value)) {
-        throw_runtime("non-finite loss ({}) at step {} of epoch {}: lower train.lr (now {}) or "
-                      "check the data",
-                      loss_value, state.step + 1, epoch + 1, config.get_double("train.lr"));
-      }
+      double loss_value = loss.item<double>();
+      const auto check_finite = [&] {
+        if (!std::isfinite(loss_value)) {
+          throw_runtime("non-finite loss ({}) at step {} of epoch {}: lower train.lr (now {}) "
+                        "or check the data",
+                        loss_value, state.step + 1, epoch + 1, config.get_double("train.lr"));
+        }
+      };
+      check_finite();
       loss.backward();
       if (grad_sync) interval_allreduce_seconds += grad_sync->finish_step();
+      // The losses of the weights alone add their gradient in place, after the allreduce.
+      if (topography) {
+        std::vector<TopographicTermValue> in_place_terms;
+        loss_value += topography->add_weight_gradients(&in_place_terms);
+        check_finite();
+        topo_terms.insert(topo_terms.end(), in_place_terms.begin(), in_place_terms.end());
+      }
       if (gradient_scale) gradient_scale->apply();
       optimizer->step();
       ++state.step;
