@@ -221,6 +221,7 @@ torch::Tensor LcNetImpl::forward(torch::Tensor images) {
   check_input_images(images, options_.input(), "lcnet");
   torch::Tensor x = std::move(images);
   recorded_.clear();
+  recorded_sinks_.clear();
   for (size_t i = 0; i < specs_.size(); ++i) {
     x = options_.sharing() == LcNetSharing::kNone ? unshared_[i]->forward(x)
                                                   : conv_[i]->forward(x);
@@ -230,7 +231,17 @@ torch::Tensor LcNetImpl::forward(torch::Tensor images) {
       x = position_norms_[i]->forward(x.flatten(1)).view_as(x);
     }
     x = torch::relu(x);
-    if (record_responses_) recorded_.push_back(x);
+    if (record_responses_) {
+      // Tapped where the graph runs through them: the response losses' gradients then join
+      // the task's in place instead of as whole-layer tensors.
+      std::shared_ptr<ResponseGradientSink> sink;
+      if (torch::GradMode::is_enabled() && x.requires_grad()) {
+        sink = std::make_shared<ResponseGradientSink>();
+        x = tap_responses(x, sink);
+      }
+      recorded_.push_back(x);
+      recorded_sinks_.push_back(std::move(sink));
+    }
   }
   x = x.flatten(1);
   const double dropout = options_.dropout();

@@ -12,6 +12,7 @@
 #include <torch/types.h>
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -19,6 +20,7 @@
 #include "nosharing/core/config.h"
 #include "nosharing/core/sheet.h"
 #include "nosharing/layers/locally_connected.h"
+#include "nosharing/layers/response_tap.h"
 #include "nosharing/models/model.h"
 
 namespace nosharing {
@@ -110,6 +112,11 @@ class LcNetImpl : public ModelImpl {
   // default: the kept tensors hold their autograd graph until the next forward.
   void record_responses(bool on) { record_responses_ = on; }
   const std::vector<torch::Tensor>& recorded_responses() const { return recorded_; }
+  // Per recorded layer, the sink its responses were tapped with (layers/response_tap.h) when
+  // the forward built a graph through them; otherwise null.
+  const std::vector<std::shared_ptr<ResponseGradientSink>>& recorded_sinks() const {
+    return recorded_sinks_;
+  }
 
  private:
   LcNetOptions options_;
@@ -125,6 +132,7 @@ class LcNetImpl : public ModelImpl {
   std::vector<Sheet> sheets_;
   bool record_responses_ = false;
   std::vector<torch::Tensor> recorded_;
+  std::vector<std::shared_ptr<ResponseGradientSink>> recorded_sinks_;
 };
 
 TORCH_MODULE(LcNet);

@@ -125,18 +125,19 @@ torch::Tensor infonce_loss_reference(const torch::Tensor& columns, const torch::
 
 torch::Tensor infonce_loss(const torch::Tensor& columns, const torch::Tensor& weights,
                            const torch::Tensor& anchors, const torch::Tensor& negatives,
-                           double tau) {
-  return infonce_loss_fused(columns, weights, anchors, negatives, tau);
+                           double tau, std::shared_ptr<ResponseGradientSink> sink) {
+  return infonce_loss_fused(columns, weights, anchors, negatives, tau, std::move(sink));
 }
 
 torch::Tensor sampled_infonce_loss(const torch::Tensor& columns, const torch::Tensor& weights,
-                                   const InfoNceLossOptions& options) {
+                                   const InfoNceLossOptions& options,
+                                   std::shared_ptr<ResponseGradientSink> sink) {
   TORCH_CHECK(columns.dim() == 3, "infonce: expected columns [B, P, C], got ", columns.sizes());
   if (columns.size(1) < 2) return torch::zeros({}, columns.options());
   const int64_t total = columns.size(0) * columns.size(1);
   return infonce_loss(columns, weights,
                       sample_anchors(columns.size(0), columns.size(1), options.anchors()),
-                      sample_distinct(total, options.negatives()), options.tau());
+                      sample_distinct(total, options.negatives()), options.tau(), std::move(sink));
 }
 
 InfoNceLossImpl::InfoNceLossImpl(InfoNceLossOptions options) : options_(options) {
@@ -160,7 +161,8 @@ torch::Tensor InfoNceLossImpl::forward(const TopographicLayer& layer) {
                  .first;
   }
   // Cached in the dtype of the first call; .to() is free unless a later call differs.
-  return sampled_infonce_loss(columns, cached->second.to(responses.scalar_type()), options_);
+  return sampled_infonce_loss(columns, cached->second.to(responses.scalar_type()), options_,
+                              layer.response_sink);
 }
 
 }  // namespace nosharing

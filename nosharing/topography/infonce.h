@@ -22,6 +22,7 @@
 #include <torch/nn/pimpl.h>
 
 #include <map>
+#include <memory>
 #include <utility>
 
 #include "nosharing/topography/infonce_options.h"
@@ -39,10 +40,11 @@ torch::Tensor infonce_neighbour_weights(int64_t height, int64_t width, double si
 
 // L above for given anchors and negatives: columns [B, P, C] (unnormalised), weights [P, P],
 // anchors and negatives int64 indices into the B·P columns (b·P + p), anchors distinct.
-// Mixes neighbours for the anchors only, in one fused autograd function (infonce_function.h).
+// Mixes neighbours for the anchors only, in one fused autograd function (infonce_function.h;
+// there also what `sink` asks of the columns).
 torch::Tensor infonce_loss(const torch::Tensor& columns, const torch::Tensor& weights,
                            const torch::Tensor& anchors, const torch::Tensor& negatives,
-                           double tau);
+                           double tau, std::shared_ptr<ResponseGradientSink> sink = nullptr);
 // The same L, plainly: every column's neighbour mixture by one [P, P] GEMM, then the anchors'
 // rows. The check of infonce_loss (infonce_test.cc).
 torch::Tensor infonce_loss_reference(const torch::Tensor& columns, const torch::Tensor& weights,
@@ -54,7 +56,8 @@ torch::Tensor infonce_loss_reference(const torch::Tensor& columns, const torch::
 // generator); weights [P, P] from infonce_neighbour_weights. 0 when P < 2 (no neighbours).
 // The Mapformer's auxiliary loss calls this on every block's output.
 torch::Tensor sampled_infonce_loss(const torch::Tensor& columns, const torch::Tensor& weights,
-                                   const InfoNceLossOptions& options);
+                                   const InfoNceLossOptions& options,
+                                   std::shared_ptr<ResponseGradientSink> sink = nullptr);
 
 class InfoNceLossImpl : public TopographicLossImpl {
  public:

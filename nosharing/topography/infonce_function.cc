@@ -67,7 +67,8 @@ Sample make_sample(const torch::Tensor& columns, const torch::Tensor& anchors,
 struct InfoNceFunction : public torch::autograd::Function<InfoNceFunction> {
   static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& columns,
                                const torch::Tensor& weights, const torch::Tensor& anchors,
-                               const torch::Tensor& negatives, double tau) {
+                               const torch::Tensor& negatives, double tau,
+                               std::shared_ptr<ResponseGradientSink> sink) {
     const Sample s = make_sample(columns, anchors, negatives);
     const int64_t I = s.images, P = s.positions, C = s.channels;
     const auto A = static_cast<int64_t>(s.anchor_image.size());
@@ -186,6 +187,7 @@ struct InfoNceFunction : public torch::autograd::Function<InfoNceFunction> {
     ctx->saved_data["anchors"] = anchors;
     ctx->saved_data["negatives"] = negatives;
     ctx->saved_data["tau"] = tau;
+    ctx->saved_data["sink"] = sink_capsule(std::move(sink));
     ctx->saved_data["sizes"] = columns.sizes();
     ctx->saved_data["strides"] = columns.strides();
     return torch::full({}, total / static_cast<double>(A), options);
@@ -196,7 +198,7 @@ struct InfoNceFunction : public torch::autograd::Function<InfoNceFunction> {
                 "infonce_loss: double backward (create_graph=true) is not supported; use "
                 "infonce_loss_reference for higher-order gradients");
     const torch::Tensor& grad = grad_outputs[0];
-    if (!grad.defined()) return {{}, {}, {}, {}, {}};
+    if (!grad.defined()) return {{}, {}, {}, {}, {}, {}};
     const auto v = ctx->get_saved_variables();
     const torch::Tensor &images = v[0], &image_norms = v[1], &negative_z = v[2],
                         &negative_norms = v[3], &weights = v[4], &anchor_z = v[5], &target = v[6],
@@ -265,59 +267,87 @@ struct InfoNceFunction : public torch::autograd::Function<InfoNceFunction> {
         }
       });
     });
-    // The gradient in the columns' own layout, every element written once: an image with
-    // anchors gets its ∂ẑ rows through the normalisation, the others zeros (no zero-filled
-    // page of the whole response first), then the negatives add theirs.
-    torch::Tensor out = pooled_empty_strided(sizes, strides, images.options());
-    AT_DISPATCH_FLOATING_TYPES(images.scalar_type(), "infonce_columns_backward", [&] {
-      using T = scalar_t;
-      T* di = d_images.data_ptr<T>();
-      const T* da = d_anchor.data_ptr<T>();
-      for (int64_t a = 0; a < A; ++a) {
-        T* row = di + (s.anchor_image[static_cast<size_t>(a)] * P +
-                       s.anchor_position[static_cast<size_t>(a)]) * C;
-        for (int64_t c = 0; c < C; ++c) row[c] += da[a * C + c];
-      }
-      std::vector<int64_t> image_of_batch(static_cast<size_t>(s.batch), -1);
-      for (int64_t i = 0; i < I; ++i) {
-        image_of_batch[static_cast<size_t>(s.image[static_cast<size_t>(i)])] = i;
-      }
-      T* x = out.data_ptr<T>();
-      const int64_t sb = strides[0], sp = strides[1], sc = strides[2];
-      const T* zi = images.data_ptr<T>();
-      const T* ni = image_norms.data_ptr<T>();
-      // An image's P·C values one dense block (NCHW seen as [B, P, C], or [B, P, C] itself):
-      // the images without anchors are zeroed a block at a time.
-      const bool image_blocks = sb == P * C && ((sp == 1 && sc == P) || (sp == C && sc == 1));
-      at::parallel_for(0, s.batch, 1, [&](int64_t begin, int64_t end) NOSHARING_VECTORISED {
-        for (int64_t b = begin; b < end; ++b) {
-          const int64_t i = image_of_batch[static_cast<size_t>(b)];
-          if (i < 0 && image_blocks) {
-            std::fill(x + b * sb, x + (b + 1) * sb, T(0));
-            continue;
-          }
-          for (int64_t p = 0; p < P; ++p) {
-            T* row = x + b * sb + p * sp;
-            if (i < 0) {
-              for (int64_t c = 0; c < C; ++c) row[c * sc] = T(0);
+    // The gradient in the columns' layout x (strides sb, sp, sc): an image with anchors gets
+    // its ∂ẑ rows through the normalisation, then the negatives add theirs. Written, every
+    // element once (the images without anchors zeros, no zero-filled page of the whole
+    // response first), or added into a gradient (`accumulate`: the tap's, through the sink).
+    const auto scatter = [s, d_images, d_anchor, d_negative, images, image_norms, negative_z,
+                          negative_norms](const torch::Tensor& out, bool accumulate) {
+      AT_DISPATCH_FLOATING_TYPES(images.scalar_type(), "infonce_columns_backward", [&] {
+        using T = scalar_t;
+        const int64_t P = s.positions, C = s.channels, I = s.images;
+        T* di = d_images.data_ptr<T>();
+        const T* da = d_anchor.data_ptr<T>();
+        for (int64_t a = 0; a < d_anchor.size(0); ++a) {
+          T* row = di + (s.anchor_image[static_cast<size_t>(a)] * P +
+                         s.anchor_position[static_cast<size_t>(a)]) * C;
+          for (int64_t c = 0; c < C; ++c) row[c] += da[a * C + c];
+        }
+        std::vector<int64_t> image_of_batch(static_cast<size_t>(s.batch), -1);
+        for (int64_t i = 0; i < I; ++i) {
+          image_of_batch[static_cast<size_t>(s.image[static_cast<size_t>(i)])] = i;
+        }
+        T* x = out.data_ptr<T>();
+        const int64_t sb = out.stride(0), sp = out.stride(1), sc = out.stride(2);
+        const T* zi = images.data_ptr<T>();
+        const T* ni = image_norms.data_ptr<T>();
+        // An image's P·C values one dense block (NCHW seen as [B, P, C], or [B, P, C] itself):
+        // the images without anchors are zeroed a block at a time.
+        const bool image_blocks = sb == P * C && ((sp == 1 && sc == P) || (sp == C && sc == 1));
+        at::parallel_for(0, s.batch, 1, [&](int64_t begin, int64_t end) NOSHARING_VECTORISED {
+          for (int64_t b = begin; b < end; ++b) {
+            const int64_t i = image_of_batch[static_cast<size_t>(b)];
+            if (i < 0 && accumulate) continue;
+            if (i < 0 && image_blocks) {
+              std::fill(x + b * sb, x + (b + 1) * sb, T(0));
               continue;
             }
-            T* g = di + (i * P + p) * C;
-            normalise_backward(g, zi + (i * P + p) * C, ni[i * P + p], C);
-            for (int64_t c = 0; c < C; ++c) row[c * sc] = g[c];
+            for (int64_t p = 0; p < P; ++p) {
+              T* row = x + b * sb + p * sp;
+              if (i < 0) {
+                for (int64_t c = 0; c < C; ++c) row[c * sc] = T(0);
+                continue;
+              }
+              T* g = di + (i * P + p) * C;
+              normalise_backward(g, zi + (i * P + p) * C, ni[i * P + p], C);
+              if (accumulate) {
+                for (int64_t c = 0; c < C; ++c) row[c * sc] += g[c];
+              } else {
+                for (int64_t c = 0; c < C; ++c) row[c * sc] = g[c];
+              }
+            }
           }
+        });
+        T* dn = d_negative.data_ptr<T>();
+        const T* zn = negative_z.data_ptr<T>();
+        for (int64_t n = 0; n < d_negative.size(0); ++n) {  // serial: negatives may share a column
+          normalise_backward(dn + n * C, zn + n * C, negative_norms.data_ptr<T>()[n], C);
+          T* row = x + s.negative_image[static_cast<size_t>(n)] * sb +
+                   s.negative_position[static_cast<size_t>(n)] * sp;
+          for (int64_t c = 0; c < C; ++c) row[c * sc] += dn[n * C + c];
         }
       });
-      T* dn = d_negative.data_ptr<T>();
-      const T* zn = negative_z.data_ptr<T>();
-      for (int64_t n = 0; n < N; ++n) {  // serial: negatives may share a column
-        normalise_backward(dn + n * C, zn + n * C, negative_norms.data_ptr<T>()[n], C);
-        T* row = x + s.negative_image[static_cast<size_t>(n)] * sb +
-                 s.negative_position[static_cast<size_t>(n)] * sp;
-        for (int64_t c = 0; c < C; ++c) row[c * sc] += dn[n * C + c];
-      }
-    });
-    return {out, {}, {}, {}, {}};
+    };
+    const auto sink = sink_from_capsule(ctx->saved_data["sink"]);
+    if (sink != nullptr) {
+      // The columns are the tapped responses [B, C, H, W] seen as [B, P, C]: the tap's
+      // gradient seen the same way (a view for its layouts, where H and W merge; otherwise
+      // through a copy added back).
+      sink->defer([scatter](const torch::Tensor& grad) {
+        const bool mergeable = grad.stride(2) == grad.size(3) * grad.stride(3);
+        if (mergeable) {
+          scatter(grad.flatten(2).transpose(1, 2), /*accumulate=*/true);
+        } else {
+          const torch::Tensor dense = torch::zeros(grad.sizes(), grad.options());
+          scatter(dense.flatten(2).transpose(1, 2), /*accumulate=*/true);
+          grad.add_(dense);
+        }
+      });
+      return {{}, {}, {}, {}, {}, {}};
+    }
+    torch::Tensor out = pooled_empty_strided(sizes, strides, images.options());
+    scatter(out, /*accumulate=*/false);
+    return {out, {}, {}, {}, {}, {}};
   }
 };
 
@@ -325,7 +355,7 @@ struct InfoNceFunction : public torch::autograd::Function<InfoNceFunction> {
 
 torch::Tensor infonce_loss_fused(const torch::Tensor& columns, const torch::Tensor& weights,
                                  const torch::Tensor& anchors, const torch::Tensor& negatives,
-                                 double tau) {
+                                 double tau, std::shared_ptr<ResponseGradientSink> sink) {
   TORCH_CHECK(columns.dim() == 3 && weights.dim() == 2 && weights.size(0) == columns.size(1) &&
                   weights.size(1) == columns.size(1) && columns.device().is_cpu(),
               "infonce_loss: expected CPU columns [B, P, C] and weights [P, P], got ",
@@ -337,7 +367,8 @@ torch::Tensor infonce_loss_fused(const torch::Tensor& columns, const torch::Tens
       columns.is_non_overlapping_and_dense() ? columns : columns.contiguous();
   return InfoNceFunction::apply(source, weights.to(columns.scalar_type()).contiguous(),
                                 anchors.to(torch::kCPU, torch::kInt64).contiguous(),
-                                negatives.to(torch::kCPU, torch::kInt64).contiguous(), tau);
+                                negatives.to(torch::kCPU, torch::kInt64).contiguous(), tau,
+                                std::move(sink));
 }
 
 }  // namespace nosharing

@@ -9,15 +9,21 @@
 
 #include <torch/types.h>
 
+#include <memory>
+
+#include "nosharing/layers/response_tap.h"
+
 namespace nosharing {
 
 // L of infonce.h: columns [B, P, C] (any layout; the gradient comes back in the same strides
 // when the layout is a permutation of a contiguous one — a layer's [B, C, H, W] seen as
 // [B, P, C] stays NCHW), weights [P, P], anchors int64 [A] (distinct) and negatives int64 [N]
 // indexing the B·P columns (b·P + p), temperature tau > 0. float32 or float64 on the CPU;
-// differentiable in columns (first order).
+// differentiable in columns (first order). With a `sink` the columns must be
+// responses.flatten(2).transpose(1, 2) of responses tapped with it (layers/response_tap.h):
+// their gradient is then added into the tap's in place and none goes back through columns.
 torch::Tensor infonce_loss_fused(const torch::Tensor& columns, const torch::Tensor& weights,
                                  const torch::Tensor& anchors, const torch::Tensor& negatives,
-                                 double tau);
+                                 double tau, std::shared_ptr<ResponseGradientSink> sink = nullptr);
 
 }  // namespace nosharing

@@ -14,6 +14,7 @@
 
 #include "nosharing/core/blas.h"
 #include "nosharing/core/vectorised.h"
+#include "nosharing/layers/response_tap.h"
 #include "nosharing/topography/row_math.h"
 
 namespace nosharing {
@@ -396,20 +397,14 @@ SpatialCorrelationLossImpl::SpatialCorrelationLossImpl(SpatialCorrelationLossOpt
 torch::Tensor SpatialCorrelationLossImpl::forward(const TopographicLayer& layer) {
   TORCH_CHECK(layer.responses.defined() && layer.responses.dim() == 4,
               "spatial_correlation: layer ", layer.name, " has no recorded responses [B, C, H, W]");
-  // Units in (c, y, x) order. The unshared kernels' outputs keep the batch innermost: there
-  // the map is a [U, B] matrix as it lies, and a neighbourhood is N of its rows; flatten(1)
-  // would first copy the whole map to [B, U] (every step, for 500 of its columns).
+  // The neighbourhood's units (in (c, y, x) order) as [B, N]; their gradient goes through
+  // the layer's response sink when the network tapped its responses (layers/response_tap.h).
   const torch::Tensor& responses = layer.responses;
-  const torch::Tensor chwn = responses.permute({1, 2, 3, 0});
-  const bool batch_innermost = chwn.is_contiguous();
-  const torch::Tensor table = batch_innermost ? chwn.view({-1, responses.size(0)})
-                                              : responses.flatten(1);  // [U, B] or [B, U]
   torch::Tensor total;
   for (int64_t i = 0; i < options_.neighbourhoods(); ++i) {
     const torch::Tensor units =
         layer.sheet.sample_neighbourhood(options_.radius(), options_.units());
-    const torch::Tensor selected =
-        batch_innermost ? table.index_select(0, units).t() : table.index_select(1, units);
+    const torch::Tensor selected = gather_units(responses, units, layer.response_sink);
     const auto [points, coordinates] = distinct_points(layer.sheet.coordinates(units));
     const torch::Tensor loss = correlation_with_similarity(
         selected, similarity_from_coordinates(coordinates, responses.scalar_type()), points);

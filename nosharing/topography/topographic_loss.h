@@ -23,6 +23,7 @@
 
 #include "nosharing/core/config.h"
 #include "nosharing/core/sheet.h"
+#include "nosharing/layers/response_tap.h"
 #include "nosharing/topography/infonce_options.h"
 
 namespace nosharing {
@@ -42,6 +43,9 @@ struct TopographicLayer {
   // The layer's output after its norm and ReLU, [B, C, H_out, W_out]; defined only when the
   // loss needs responses.
   torch::Tensor responses;
+  // Where a response loss sends its gradient when the network tapped `responses` with it
+  // (layers/response_tap.h); null: the gradient goes back through autograd.
+  std::shared_ptr<ResponseGradientSink> response_sink;
   int64_t kernel = 1;  // square kernel side k
   int64_t stride = 1;
 };

@@ -84,6 +84,7 @@ TopographicLayer topographic_layer(const LcNetImpl& net, size_t index, bool with
     TORCH_CHECK(index < recorded.size(), "topographic objective: layer ", spec.name,
                 " has no recorded responses (call compute after the model's forward)");
     layer.responses = recorded[index];
+    layer.response_sink = net.recorded_sinks()[index];
   }
   return layer;
 }

@@ -108,6 +108,62 @@ TEST(TopographicObjectiveTest, InPlaceGradientsEqualAutogradThroughTheLoss) {
   }
 }
 
+// The response losses send their gradient through the network's response taps
+// (layers/response_tap.h): the same parameter gradients as through autograd (the loss's
+// dense response gradient summed with the task's), on the unshared network (responses with
+// the batch innermost) and on the twin (NCHW).
+TEST(TopographicObjectiveTest, ResponseLossGradientsThroughTheTapEqualAutograd) {
+  for (const std::string loss : {"spatial_correlation", "infonce"}) {
+    for (const LcNetSharing sharing : {LcNetSharing::kNone, LcNetSharing::kConv}) {
+      SCOPED_TRACE(loss + (sharing == LcNetSharing::kNone ? " unshared" : " twin"));
+      const Config config =
+          config_with({"topography.loss=" + loss, "topography.layer_weights=[2.0, 0.5]",
+                       "topography.anchors=12", "topography.negatives=20",
+                       "topography.units=20"});
+      torch::manual_seed(5);
+      LcNet tapped = small_net(sharing);
+      torch::manual_seed(5);
+      LcNet through_autograd = small_net(sharing);
+      tapped->to(torch::kFloat64);
+      through_autograd->to(torch::kFloat64);
+      const torch::Tensor images = torch::randn({6, 1, 8, 8}, torch::kFloat64);
+
+      auto objective = TopographicObjective::from_config(config, *tapped);
+      const torch::Tensor task = tapped->forward(images).square().mean();
+      ASSERT_NE(tapped->recorded_sinks().at(0), nullptr);
+      torch::manual_seed(11);  // the losses' samples
+      const torch::Tensor topographic = objective->compute();
+      const auto sinks = tapped->recorded_sinks();
+      (task + topographic).backward();
+      // The first layer's tap added into the task's gradient itself, not into a copy. (The
+      // last layer's gradient arrives through flatten's view, whose base LibTorch still holds
+      // then: it goes into a copy.)
+      EXPECT_EQ(sinks.at(0)->copies(), 0);
+      EXPECT_EQ(sinks.at(1)->copies(), 1);
+
+      through_autograd->record_responses(true);
+      torch::Tensor expected = through_autograd->forward(images).square().mean();
+      const TopographicLoss reference =
+          make_topographic_loss(TopographicLossOptions::from_config(config));
+      torch::manual_seed(11);
+      torch::Tensor reference_topographic = torch::zeros({}, torch::kFloat64);
+      for (size_t i = 0; i < 2; ++i) {
+        TopographicLayer layer = topographic_layer(*through_autograd, i, true);
+        layer.response_sink = nullptr;  // the loss's gradient back through autograd
+        reference_topographic = reference_topographic + (i == 0 ? 2.0 : 0.5) * reference->forward(layer);
+      }
+      EXPECT_NEAR(topographic.item<double>(), reference_topographic.item<double>(), 1e-12);
+      (expected + reference_topographic).backward();
+      const auto got = tapped->named_parameters();
+      for (const auto& item : through_autograd->named_parameters()) {
+        ASSERT_TRUE(item.value().grad().defined()) << item.key();
+        EXPECT_TRUE(torch::allclose(got[item.key()].grad(), item.value().grad(), 1e-10, 1e-12))
+            << item.key();
+      }
+    }
+  }
+}
+
 TEST(TopographicObjectiveTest, DefaultWeightIsThePapersAndZeroSkipsALayer) {
   LcNet net = small_net(LcNetSharing::kNone);
   auto objective = TopographicObjective::from_config(

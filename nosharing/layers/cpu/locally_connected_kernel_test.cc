@@ -326,18 +326,24 @@ TEST(LocallyConnectedKernel, LargeBuffersAreRecycled) {
   const torch::Tensor again = pooled_empty({3 << 20}, torch::kFloat);
   EXPECT_EQ(again.data_ptr(), first);
   EXPECT_EQ(pooled_empty({10}, torch::kFloat).numel(), 10);  // small: plain at::empty
-  // A batch of inputs (~1.5 MB; an odd size no other test frees) is recycled as well, in
-  // whole 4 kB pages rather than huge pages, and so is a scratch buffer of ~200 kB.
+  // A batch of inputs (~1.5 MB) is recycled as well, in whole 4 kB pages rather than huge
+  // pages, and so is a scratch buffer of ~200 kB.
   for (const int64_t elements : {int64_t{128 * 3 * 32 * 32 + 3000}, int64_t{50 * 1000 + 17}}) {
-    void* medium = nullptr;
-    const size_t free_before = pooled_free_bytes();
+    // Measured while held and against the size's slack: earlier tests leave buffers in the
+    // pool, and a request takes the smallest free one up to 25 % larger.
+    const size_t rounded = (static_cast<size_t>(elements) * 4 + 4095) / 4096 * 4096;
+    size_t free_while_held = 0;
     {
       const torch::Tensor t = pooled_empty({elements}, torch::kFloat);
-      medium = t.data_ptr();
-      EXPECT_EQ(reinterpret_cast<uintptr_t>(medium) % 4096, 0u);
+      EXPECT_EQ(reinterpret_cast<uintptr_t>(t.data_ptr()) % 4096, 0u);
+      free_while_held = pooled_free_bytes();
     }
-    EXPECT_EQ(pooled_free_bytes() - free_before, (elements * 4 + 4095) / 4096 * 4096);
-    EXPECT_EQ(pooled_empty({elements}, torch::kFloat).data_ptr(), medium);
+    const size_t returned = pooled_free_bytes() - free_while_held;
+    EXPECT_GE(returned, rounded);
+    EXPECT_LE(returned, rounded + rounded / 4);
+    const size_t free_before_again = pooled_free_bytes();
+    const torch::Tensor again = pooled_empty({elements}, torch::kFloat);
+    EXPECT_LT(pooled_free_bytes(), free_before_again);  // served from the pool
   }
 }
 
