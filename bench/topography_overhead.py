@@ -1,21 +1,23 @@
 #!/usr/bin/env python3
-"""Runs the TopographicTrainStep benchmarks (bench/topography_bench.cc) in one process and
-prints, per network, each loss's training-step time next to the step without a loss and the
-overhead in percent (issue 5: at most 25 %), and the OpenBLAS kernel that ran.
+"""Runs the topography benchmarks (bench/topography_bench.cc) and prints, per network, each
+loss's overhead on the training step (issue 5: at most 25 %), the loss alone, and the OpenBLAS
+kernel that ran.
 
     python3 bench/topography_overhead.py [build/nosharing_bench] [extra benchmark flags...]
 
+The overhead comes from TopographicStepPair: the network's step with the loss and without it,
+alternately in one loop on one network, each pair's ratio, the median over the pairs and then
+over 3 interleaved repetitions of 3 s. On a shared 2-core VM whose speed drifts by ±20 % over
+minutes and dips for seconds, steps tens of milliseconds apart see the same machine; separate
+runs of the two steps (TopographicTrainStep) charged a dip to whichever ran in it and moved
+the same case by 20-30 points between passes. Beside it: the loss alone (TopographicLossAlone,
+9 interleaved repetitions of 0.3 s: what the step does for the loss, by itself) as a share of
+the step without a loss.
+
 It runs two passes: with the environment as the machine sets it, and with OPENBLAS_CORETYPE
 and OPENBLAS_L2_SIZE unset (OpenBLAS's own kernel choice); if neither is set, the second pass
-forces OPENBLAS_CORETYPE=Haswell instead, so both kernels show. Each pass runs every case 9
-times for 0.3 s in random interleaved order and reports medians: step times on a shared
-2-core VM drift by ±20 % over minutes and dip for a minute at a time, and many short
-interleaved samples spread both over all cases instead of charging them to whichever ran
-last. Beside each step it prints the loss alone (TopographicLossAlone: forward + backward
-of the loss over the network's layers, the same interleaving), as a share of the step
-without a loss: the loss's own cost, which the step's difference adds the loss's share of
-the gradient accumulation to and which the VM's drift moves much less. Run it on a quiet
-machine; it takes about a quarter of an hour (each repetition builds its network).
+forces OPENBLAS_CORETYPE=Haswell instead, so both kernels show. Run it on a quiet machine; it
+takes about ten minutes.
 """
 import json
 import os
@@ -26,11 +28,11 @@ binary = sys.argv[1] if len(sys.argv) > 1 else "build/nosharing_bench"
 extra = sys.argv[2:]
 
 
-def medians(filter_regex, env):
+def run(filter_regex, env, repetitions, min_time):
     out = subprocess.run(
         [binary, f"--benchmark_filter={filter_regex}", "--benchmark_format=json",
-         "--benchmark_repetitions=9", "--benchmark_enable_random_interleaving=true",
-         "--benchmark_min_time=0.3"] + extra,
+         f"--benchmark_repetitions={repetitions}", "--benchmark_enable_random_interleaving=true",
+         f"--benchmark_min_time={min_time}"] + extra,
         check=True, capture_output=True, text=True, env=env).stdout
     rows, kernels = {}, set()
     for b in json.loads(out)["benchmarks"]:
@@ -38,27 +40,26 @@ def medians(filter_regex, env):
             continue
         # run_name: <family>/<network>/<loss>[/min_time:…/real_time]
         _, network, loss = b["run_name"].split("/")[:3]
-        rows.setdefault(network, {})[loss] = b["real_time"]  # ms (Unit kMillisecond)
+        rows.setdefault(network, {})[loss] = b
         if b.get("label"):
             kernels.add(b["label"])
     return rows, kernels
 
 
 def run_pass(title, env):
-    rows, kernels = medians("TopographicTrainStep", env)
-    alone, _ = medians("TopographicLossAlone", env)
+    pairs, kernels = run("TopographicStepPair", env, 3, 3)
+    alone, _ = run("TopographicLossAlone", env, 9, 0.3)
     print(f"== {title}: OpenBLAS kernel {', '.join(sorted(kernels)) or 'unknown'}")
-    for network, times in rows.items():
-        base = times.get("none")
-        print(f"{network}: step without a loss {base:.1f} ms")
-        for loss, ms in times.items():
-            if loss == "none":
-                continue
-            verdict = "ok" if ms <= 1.25 * base else "OVER 25 %"
-            own = alone.get(network, {}).get(loss)
+    for network, cases in pairs.items():
+        print(f"{network}:")
+        for loss, b in cases.items():
+            overhead = b["overhead_percent"]
+            base = b["without_loss_ms"]
+            verdict = "ok" if overhead <= 25 else "OVER 25 %"
+            own = alone.get(network, {}).get(loss, {}).get("real_time")  # ms
             own_text = f"alone {own:5.2f} ms = {100 * own / base:4.1f} %" if own else ""
-            print(f"  {loss:20s} {ms:8.1f} ms  {100 * (ms / base - 1):+6.1f} %  {verdict:9s}"
-                  f"  {own_text}")
+            print(f"  {loss:20s} {b['with_loss_ms']:6.1f} ms vs {base:6.1f} ms  "
+                  f"{overhead:+6.1f} %  {verdict:9s}  {own_text}")
     sys.stdout.flush()
 
 
