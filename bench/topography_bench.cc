@@ -1,12 +1,14 @@
 // A whole training step (forward, cross-entropy, topographic loss, backward, SGD step) of the
 // networks the topographic losses regularise, without a loss and with each loss at its
 // default weight and subsampling (topography.* defaults), side by side in one process
-// (issue 5: each loss may add at most 25 % to the step). Registered at static initialisation
-// into the benchmark binary whose main() is in locally_connected_bench.cc (it sets the
-// threads, default 2, before anything runs). Batch 128 of random images, 10 classes.
+// (issue 5: each loss may add at most 25 % to the step): TopographicTrainStep (each step by
+// itself), TopographicStepPair (with and without the loss alternately, the overhead) and
+// TopographicLossAlone. Registered at static initialisation into the benchmark binary whose
+// main() is in locally_connected_bench.cc (it sets the threads, default 2, before anything
+// runs). Batch 128 of random images, 10 classes.
 //
-//   build/nosharing_bench --benchmark_filter=TopographicTrainStep
-//   python3 bench/topography_overhead.py build/nosharing_bench   # the same, as a table
+//   build/nosharing_bench --benchmark_filter=TopographicStepPair
+//   python3 bench/topography_overhead.py build/nosharing_bench   # as a table
 #include <benchmark/benchmark.h>
 #include <torch/nn/functional/loss.h>
 #include <torch/optim/sgd.h>
@@ -208,43 +210,28 @@ const bool kRegistered = [] {
                               {"alltnn-small", InputShape{3, 32, 32}}};
   const char* losses[] = {"none",     "kernel_smoothness", "spatial_correlation",
                           "topoloss", "infonce",           "wiring"};
-  for (const Network& network : networks) {
-    for (const char* loss : losses) {
-      benchmark::RegisterBenchmark(
-          (std::string("TopographicTrainStep/") + network.preset + "/" + loss).c_str(),
-          [network, loss](benchmark::State& state) {
-            train_step(state, network.preset, network.input, loss);
-          })
-          ->Unit(benchmark::kMillisecond)
-          ->UseRealTime()
-          ->MinTime(2.0);
+  using Case = void (*)(benchmark::State&, const std::string&, InputShape, const std::string&);
+  // <family>/<network>/<loss> for every network and loss ("none" only if `with_none`).
+  const auto register_family = [&](const char* family, Case run, bool with_none,
+                                   const auto& configure) {
+    for (const Network& network : networks) {
+      for (const char* loss : losses) {
+        if (!with_none && std::string(loss) == "none") continue;
+        configure(benchmark::RegisterBenchmark(
+                      (std::string(family) + "/" + network.preset + "/" + loss).c_str(),
+                      [network, loss, run](benchmark::State& state) {
+                        run(state, network.preset, network.input, loss);
+                      })
+                      ->Unit(benchmark::kMillisecond));
+      }
     }
-  }
-  for (const Network& network : networks) {
-    for (const char* loss : losses) {
-      if (std::string(loss) == "none") continue;
-      benchmark::RegisterBenchmark(
-          (std::string("TopographicStepPair/") + network.preset + "/" + loss).c_str(),
-          [network, loss](benchmark::State& state) {
-            paired_steps(state, network.preset, network.input, loss);
-          })
-          ->Unit(benchmark::kMillisecond)
-          ->UseManualTime()
-          ->MinTime(3.0);
-    }
-  }
-  for (const Network& network : networks) {
-    for (const char* loss : losses) {
-      if (std::string(loss) == "none") continue;
-      benchmark::RegisterBenchmark(
-          (std::string("TopographicLossAlone/") + network.preset + "/" + loss).c_str(),
-          [network, loss](benchmark::State& state) {
-            loss_alone(state, network.preset, network.input, loss);
-          })
-          ->Unit(benchmark::kMillisecond)
-          ->UseRealTime();
-    }
-  }
+  };
+  register_family("TopographicTrainStep", train_step, true,
+                  [](benchmark::internal::Benchmark* b) { b->UseRealTime()->MinTime(2.0); });
+  register_family("TopographicStepPair", paired_steps, false,
+                  [](benchmark::internal::Benchmark* b) { b->UseManualTime()->MinTime(3.0); });
+  register_family("TopographicLossAlone", loss_alone, false,
+                  [](benchmark::internal::Benchmark* b) { b->UseRealTime(); });
   return true;
 }();
 

@@ -51,6 +51,38 @@ std::shared_ptr<ResponseGradientSink> sink_from_capsule(const c10::IValue& capsu
 
 namespace {
 
+// References to a gradient that only the engine holds, as a custom function's backward sees
+// it (LibTorch 1.13: three — the engine's input buffer, CppNode::apply's copy and the
+// by-value argument), measured once on a gradient known to be held by no one else, so that a
+// LibTorch with other counts neither copies needlessly nor writes into a shared gradient.
+struct ReferenceProbe : public torch::autograd::Function<ReferenceProbe> {
+  static torch::Tensor forward(torch::autograd::AutogradContext* /*ctx*/,
+                               const torch::Tensor& x) {
+    return x.clone();
+  }
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* /*ctx*/,
+                                                 torch::autograd::variable_list grad_outputs) {
+    torch::Tensor grad = std::move(grad_outputs[0]);
+    last_count() = static_cast<int64_t>(grad.use_count());
+    return {grad};
+  }
+  static int64_t& last_count() {
+    static int64_t count = 0;
+    return count;
+  }
+};
+
+size_t engine_references() {
+  static const size_t count = [] {
+    torch::AutoGradMode enable(true);
+    const torch::Tensor x = torch::ones({4}, torch::requires_grad());
+    // The probe's incoming gradient is MulBackward's fresh output: the engine's alone.
+    (ReferenceProbe::apply(x) * 2).sum().backward();
+    return static_cast<size_t>(ReferenceProbe::last_count());
+  }();
+  return count;
+}
+
 struct ResponseTapFunction : public torch::autograd::Function<ResponseTapFunction> {
   static torch::Tensor forward(torch::autograd::AutogradContext* ctx,
                                const torch::Tensor& responses,
@@ -74,13 +106,10 @@ struct ResponseTapFunction : public torch::autograd::Function<ResponseTapFunctio
                           torch::TensorOptions().dtype(static_cast<torch::ScalarType>(
                               ctx->saved_data["dtype"].toInt())));
     }
-    // Added in place only into a gradient no one else holds, otherwise into a copy. LibTorch
-    // 1.13 hands a custom function's backward its gradient with three references (the
-    // engine's input buffer, CppNode::apply's copy of it and this function's by-value
-    // argument, moved into `grad` here); a fourth is another holder (a fan-out that passed
-    // one tensor to two consumers), and a second reference to the storage a view of it.
-    constexpr size_t kEngineReferences = 3;
-    if (grad.use_count() > kEngineReferences || !grad.has_storage() ||
+    // Added in place only into a gradient no one else holds, otherwise into a copy: more
+    // references than the engine's own mean another holder (a fan-out that passed one tensor
+    // to two consumers), a second reference to the storage a view of it.
+    if (grad.use_count() > engine_references() || !grad.has_storage() ||
         grad.storage().use_count() != 1 || !grad.is_non_overlapping_and_dense()) {
       grad = grad.clone();
       sink.note_copy();
