@@ -212,6 +212,7 @@ torch::Tensor gather_units(const torch::Tensor& responses, const torch::Tensor& 
 torch::Tensor tap_responses(const torch::Tensor& responses,
                             std::shared_ptr<ResponseGradientSink> sink) {
   TORCH_CHECK(sink != nullptr, "tap_responses: no sink");
+  engine_references();  // measured here, outside any backward, on the first tap
   return ResponseTapFunction::apply(responses, std::move(sink));
 }
 
