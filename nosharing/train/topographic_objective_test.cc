@@ -150,7 +150,8 @@ TEST(TopographicObjectiveTest, ResponseLossGradientsThroughTheTapEqualAutograd) 
       for (size_t i = 0; i < 2; ++i) {
         TopographicLayer layer = topographic_layer(*through_autograd, i, true);
         layer.response_sink = nullptr;  // the loss's gradient back through autograd
-        reference_topographic = reference_topographic + (i == 0 ? 2.0 : 0.5) * reference->forward(layer);
+        reference_topographic =
+            reference_topographic + (i == 0 ? 2.0 : 0.5) * reference->forward(layer);
       }
       EXPECT_NEAR(topographic.item<double>(), reference_topographic.item<double>(), 1e-12);
       (expected + reference_topographic).backward();
