@@ -149,9 +149,10 @@ struct GatherUnitsFunction : public torch::autograd::Function<GatherUnitsFunctio
       });
       return {{}, {}, {}};
     }
-    torch::Tensor grad = torch::zeros_like(torch::empty_strided(
-        ctx->saved_data["sizes"].toIntVector(), ctx->saved_data["strides"].toIntVector(),
-        rows.options()));
+    torch::Tensor grad = torch::empty_strided(ctx->saved_data["sizes"].toIntVector(),
+                                              ctx->saved_data["strides"].toIntVector(),
+                                              rows.options())
+                             .zero_();
     add_unit_columns(grad, units, rows);
     return {grad, {}, {}};
   }

@@ -100,7 +100,7 @@ class TopographicLossImpl : public torch::nn::Module {
   // step's path for adds_gradients() losses (TopographicObjective::add_weight_gradients):
   // through autograd the loss's gradient is a second weight-sized tensor, which LibTorch
   // 1.13's engine then sums with the task's into a third, fresh one every step (its
-  // InputBuffer; ~1 ms a step on alltnn-small, LibTorch's profiler).
+  // InputBuffer; 0.9–2.5 ms a step on alltnn-small under LibTorch's profiler).
   virtual double add_gradients(const TopographicLayer& layer, double scale,
                                const torch::Tensor& grad_weight, const torch::Tensor& grad_bias);
 };

@@ -126,10 +126,11 @@ torch::Tensor TopographicObjective::compute(std::vector<TopographicTermValue>* t
 
 double TopographicObjective::add_weight_gradients(std::vector<TopographicTermValue>* terms) {
   double total = 0;
+  const auto unshared = net_.unshared_layers();
   for (size_t i = 0; i < weights_.size(); ++i) {
     if (weights_[i] == 0 || !adds_in_place(i)) continue;
     const TopographicLayer current = topographic_layer(net_, i, /*with_responses=*/false);
-    const LocallyConnected2d layer = net_.unshared_layers()[i].second;
+    const LocallyConnected2d& layer = unshared[i].second;
     // The parameter's .grad, as the kernels write it: defined and contiguous.
     const auto gradient_of = [](const torch::Tensor& parameter) -> torch::Tensor {
       if (!parameter.defined()) return {};
