@@ -9,7 +9,7 @@
 #include "tests/test_util.h"
 
 namespace nosharing {
-namespace {
+namespace analyze_command_test {  // named, not anonymous: the tests compile in unity batches
 
 using testing::make_temp_dir;
 using testing::run_cli;
@@ -117,5 +117,5 @@ TEST_F(AnalyzeCommandTest, TrainOfAModelWithoutMapAnalysisEndsCleanly) {
   EXPECT_FALSE(fs::exists(run + "/analysis.json"));
 }
 
-}  // namespace
+}  // namespace analyze_command_test
 }  // namespace nosharing

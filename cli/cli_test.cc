@@ -22,7 +22,7 @@
 extern char** environ;
 
 namespace nosharing {
-namespace {
+namespace cli_test {  // named, not anonymous: the tests compile in unity batches
 
 using testing::make_temp_dir;
 using testing::run_cli;
@@ -321,5 +321,5 @@ TEST_F(CliTest, InterruptCheckpointsAndResumeFinishes) {
   EXPECT_LT(interrupted_at, 400 * 9);
 }
 
-}  // namespace
+}  // namespace cli_test
 }  // namespace nosharing

@@ -10,7 +10,7 @@
 #include "nosharing/sharing/dynamic_sharing.h"
 
 namespace nosharing {
-namespace {
+namespace experiments_test {  // named, not anonymous: the tests compile in unity batches
 
 namespace fs = std::filesystem;
 
@@ -131,5 +131,5 @@ TEST(ExperimentsTest, MapformerPresetsResolveToTheirModels) {
   EXPECT_NO_THROW(build_model(fmnist, InputShape{1, 28, 28}, 10));
 }
 
-}  // namespace
+}  // namespace experiments_test
 }  // namespace nosharing

@@ -13,6 +13,7 @@
 #include "nosharing/analysis/retinotopy.h"
 #include "nosharing/analysis/sheet_maps.h"
 #include "nosharing/core/error.h"
+#include "nosharing/core/json_number.h"
 #include "nosharing/data/loader.h"
 
 namespace nosharing {
@@ -20,13 +21,9 @@ namespace {
 
 constexpr double kNan = std::numeric_limits<double>::quiet_NaN();
 
-nlohmann::json number(double value) {
-  return std::isfinite(value) ? nlohmann::json(value) : nlohmann::json(nullptr);
-}
-
 nlohmann::json numbers(const std::vector<double>& values, double scale = 1.0) {
   nlohmann::json out = nlohmann::json::array();
-  for (double v : values) out.push_back(number(v * scale));
+  for (double v : values) out.push_back(json_number(v * scale));
   return out;
 }
 
@@ -34,7 +31,7 @@ nlohmann::json curve_json(const SmoothnessCurve& curve, double scale) {
   return {{"distance", numbers(curve.distance)},
           {"difference", numbers(curve.difference, scale)},
           {"pairs", curve.pairs},
-          {"smoothness", number(curve.smoothness)}};
+          {"smoothness", json_number(curve.smoothness)}};
 }
 
 double mean_finite(const std::vector<double>& values) {
@@ -239,12 +236,12 @@ nlohmann::json orientation_json(const LayerAnalysis& layer) {
   const double mean_selectivity = layer.orientation.selectivity.defined()
                                       ? layer.orientation.selectivity.mean().item<double>()
                                       : kNan;
-  return {{"smoothness", number(layer.orientation_curve.smoothness)},
-                      {"selectivity_smoothness", number(layer.selectivity_curve.smoothness)},
-                      {"mean_selectivity", number(mean_selectivity)},
-                      {"pinwheel_density", number(layer.pinwheels.density)},
+  return {{"smoothness", json_number(layer.orientation_curve.smoothness)},
+                      {"selectivity_smoothness", json_number(layer.selectivity_curve.smoothness)},
+                      {"mean_selectivity", json_number(mean_selectivity)},
+                      {"pinwheel_density", json_number(layer.pinwheels.density)},
                       {"pinwheel_count", layer.pinwheels.count()},
-                      {"column_spacing", number(layer.pinwheels.period)},
+                      {"column_spacing", json_number(layer.pinwheels.period)},
                       {"curve_degrees", curve_json(layer.orientation_curve, kDegrees)},
                       {"selectivity_curve", curve_json(layer.selectivity_curve, 1.0)}};
 }
@@ -259,15 +256,15 @@ nlohmann::json category_json(const LayerAnalysis& layer,
       const std::string& name =
           k < class_names.size() ? class_names[k] : std::to_string(k);
       per_class[name] = layer.patches[k].components.size();
-      class_smoothness[name] = number(layer.dprime_curves[k].smoothness);
+      class_smoothness[name] = json_number(layer.dprime_curves[k].smoothness);
       total += static_cast<int64_t>(layer.patches[k].components.size());
     }
     return {
-        {"smoothness", number(layer.category_smoothness)},
+        {"smoothness", json_number(layer.category_smoothness)},
         {"patches", total},
         {"patches_per_class", per_class},
         {"smoothness_per_class", class_smoothness},
-        {"max_dprime", number(at::nan_to_num(layer.dprime, -1e300).max().item<double>())},
+        {"max_dprime", json_number(at::nan_to_num(layer.dprime, -1e300).max().item<double>())},
         {"images", images}};
   } else {
     return {{"smoothness", nullptr}, {"patches", nullptr}};
@@ -286,12 +283,12 @@ nlohmann::json analysis_to_json(const ModelAnalysis& analysis) {
                   {"width", layer.width}};
     j["orientation"] = orientation_json(layer);
     j["category"] = category_json(layer, analysis.class_names, analysis.images);
-    j["retinotopy"] = {{"correlation", number(layer.rf_correlation)},
+    j["retinotopy"] = {{"correlation", json_number(layer.rf_correlation)},
                        {"units", layer.rf_units.defined() ? layer.rf_units.size(0) : 0}};
-    j["weight_snr"] = number(layer.weight_snr.squared);
-    j["weight_snr_abs"] = number(layer.weight_snr.abs);
-    j["kernel_distance"] = {{"radius_1", number(layer.kernel_distance_1)},
-                            {"radius_4", number(layer.kernel_distance_4)}};
+    j["weight_snr"] = json_number(layer.weight_snr.squared);
+    j["weight_snr_abs"] = json_number(layer.weight_snr.abs);
+    j["kernel_distance"] = {{"radius_1", json_number(layer.kernel_distance_1)},
+                            {"radius_4", json_number(layer.kernel_distance_4)}};
     layers.push_back(std::move(j));
   }
   return {{"layers", layers}, {"classes", analysis.class_names}};

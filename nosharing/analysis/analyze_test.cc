@@ -10,7 +10,7 @@
 #include "nosharing/data/loader.h"
 
 namespace nosharing {
-namespace {
+namespace analyze_test {  // named, not anonymous: the tests compile in unity batches
 
 // A small labelled data set in memory: class k brightens row block k.
 Dataset tiny_dataset(int64_t n, int64_t classes, int64_t side) {
@@ -120,5 +120,5 @@ TEST(AnalyzeTest, OptionsFromConfigCheckRanges) {
   EXPECT_THROW(AnalysisOptions::from_config(periods), UsageError);
 }
 
-}  // namespace
+}  // namespace analyze_test
 }  // namespace nosharing

@@ -8,7 +8,7 @@
 #include "nosharing/core/error.h"
 
 namespace nosharing {
-namespace {
+namespace category_test {  // named, not anonymous: the tests compile in unity batches
 
 TEST(CategoryTest, DprimeMatchesTheFormula) {
   // One unit; class 0 responses 1, 3 (μ 2, σ² 1); others 0, 0, 2, 2 (μ 1, σ² 1) → d′ = 1.
@@ -52,5 +52,5 @@ TEST(CategoryTest, PatchesAboveThresholdWithMinimumArea) {
   EXPECT_EQ(find_patches(map, {0.85, 1}).components.size(), 2u);
 }
 
-}  // namespace
+}  // namespace category_test
 }  // namespace nosharing

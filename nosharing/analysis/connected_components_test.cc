@@ -4,7 +4,7 @@
 #include <torch/torch.h>
 
 namespace nosharing {
-namespace {
+namespace connected_components_test {  // named, not anonymous: the tests compile in unity batches
 
 TEST(ConnectedComponentsTest, FourVersusEightConnectivity) {
   // Two cells touching at a corner, and an L of four cells.
@@ -23,5 +23,5 @@ TEST(ConnectedComponentsTest, FourVersusEightConnectivity) {
   EXPECT_DOUBLE_EQ(eight.components[0].centroid_x, 0.5);
 }
 
-}  // namespace
+}  // namespace connected_components_test
 }  // namespace nosharing

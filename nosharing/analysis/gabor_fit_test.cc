@@ -5,7 +5,7 @@
 #include <cmath>
 
 namespace nosharing {
-namespace {
+namespace gabor_fit_test {  // named, not anonymous: the tests compile in unity batches
 
 double angle_difference(double a, double b, double period) {
   const double d = std::fmod(std::abs(a - b), period);
@@ -71,5 +71,5 @@ TEST(GaborFitTest, CentreOutsideThePatchIsNotGood) {
   EXPECT_FALSE(is_good_gabor(fit, 12, 12, 0.995));
 }
 
-}  // namespace
+}  // namespace gabor_fit_test
 }  // namespace nosharing

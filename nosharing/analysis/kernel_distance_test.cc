@@ -6,7 +6,7 @@
 #include <cmath>
 
 namespace nosharing {
-namespace {
+namespace kernel_distance_test {  // named, not anonymous: the tests compile in unity batches
 
 TEST(KernelDistanceTest, SharedIsZeroIndependentIsRootTwo) {
   torch::manual_seed(0);
@@ -31,5 +31,5 @@ TEST(KernelDistanceTest, HandExampleCountsChebyshevRing) {
   EXPECT_LT(kernel_distance(ramp, 6, 6, 1), kernel_distance(ramp, 6, 6, 4));
 }
 
-}  // namespace
+}  // namespace kernel_distance_test
 }  // namespace nosharing

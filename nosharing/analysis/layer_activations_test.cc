@@ -4,7 +4,7 @@
 #include <torch/torch.h>
 
 namespace nosharing {
-namespace {
+namespace layer_activations_test {  // named, not anonymous: the tests compile in unity batches
 
 // The last layer's post-activation, run through the model's fully connected head, must give
 // forward()'s logits: the replay follows the real layer sequence.
@@ -38,5 +38,5 @@ TEST(LayerActivationsTest, ReplayMatchesForward) {
   expect_replay_matches(LcNetSharing::kNone, LcNetNorm::kNone);
 }
 
-}  // namespace
+}  // namespace layer_activations_test
 }  // namespace nosharing

@@ -10,6 +10,7 @@
 #include "nosharing/analysis/retinotopy.h"
 #include "nosharing/core/sheet.h"
 #include "nosharing/data/loader.h"
+#include "nosharing/core/json_number.h"
 
 namespace nosharing {
 namespace {
@@ -17,12 +18,8 @@ namespace {
 constexpr int64_t kNoiseImages = 256;
 constexpr int64_t kNoiseBatch = 64;
 
-nlohmann::json number(double value) {
-  return std::isfinite(value) ? nlohmann::json(value) : nlohmann::json(nullptr);
-}
-
 nlohmann::json snr_json(const WeightSnr& snr) {
-  return {{"squared", number(snr.squared)}, {"abs", number(snr.abs)}};
+  return {{"squared", json_number(snr.squared)}, {"abs", json_number(snr.abs)}};
 }
 
 // Rows of a float64 [N, K] tensor as nested arrays.
@@ -31,7 +28,7 @@ nlohmann::json rows_json(const torch::Tensor& t) {
   nlohmann::json out = nlohmann::json::array();
   for (int64_t i = 0; i < c.size(0); ++i) {
     nlohmann::json row = nlohmann::json::array();
-    for (int64_t j = 0; j < c.size(1); ++j) row.push_back(number(c[i][j].item<double>()));
+    for (int64_t j = 0; j < c.size(1); ++j) row.push_back(json_number(c[i][j].item<double>()));
     out.push_back(row);
   }
   return out;
@@ -40,7 +37,7 @@ nlohmann::json rows_json(const torch::Tensor& t) {
 nlohmann::json vector_json(const torch::Tensor& t) {
   const torch::Tensor c = t.to(torch::kFloat64).contiguous();
   nlohmann::json out = nlohmann::json::array();
-  for (int64_t i = 0; i < c.size(0); ++i) out.push_back(number(c[i].item<double>()));
+  for (int64_t i = 0; i < c.size(0); ++i) out.push_back(json_number(c[i].item<double>()));
   return out;
 }
 
@@ -202,18 +199,18 @@ nlohmann::json mapformer_analysis_to_json(const MapformerAnalysis& analysis) {
                   {"width", analysis.grid_width}};
     j["orientation"] = orientation_json(b.maps);
     j["category"] = category_json(b.maps, analysis.class_names, analysis.images);
-    j["retinotopy"] = {{"correlation", number(b.rf_correlation)},
+    j["retinotopy"] = {{"correlation", json_number(b.rf_correlation)},
                        {"units", b.rf_units.defined() ? b.rf_units.size(0) : 0},
-                       {"attention_correlation", number(b.attention_correlation)}};
-    j["weight_snr"] = number(b.fc1_snr.squared);
+                       {"attention_correlation", json_number(b.attention_correlation)}};
+    j["weight_snr"] = json_number(b.fc1_snr.squared);
     j["mlp_weight_snr"] = {{"fc1", snr_json(b.fc1_snr)}, {"fc2", snr_json(b.fc2_snr)}};
     j["attention"] = {{"centres", rows_json(b.centres)},
                       {"spread", vector_json(b.spread)},
-                      {"mean_spread", number(b.mean_spread)},
-                      {"mean_shift", number(b.mean_shift)},
-                      {"self_attention", number(b.self_attention)},
-                      {"wiring_length", number(b.wiring_length)},
-                      {"wiring_cost", number(b.wiring_cost)}};
+                      {"mean_spread", json_number(b.mean_spread)},
+                      {"mean_shift", json_number(b.mean_shift)},
+                      {"self_attention", json_number(b.self_attention)},
+                      {"wiring_length", json_number(b.wiring_length)},
+                      {"wiring_cost", json_number(b.wiring_cost)}};
     layers.push_back(j);
   }
   const double blocks = static_cast<double>(std::max<size_t>(1, analysis.blocks.size()));
@@ -231,7 +228,7 @@ nlohmann::json mapformer_analysis_to_json(const MapformerAnalysis& analysis) {
           {"head",
            {{"shape", {maps.size(0), maps.size(1), maps.size(2)}},
             {"maps", rows_json(maps.reshape({maps.size(0), -1}))}}},
-          {"wiring", {{"length", number(length / blocks)}, {"cost", number(cost / blocks)}}},
+          {"wiring", {{"length", json_number(length / blocks)}, {"cost", json_number(cost / blocks)}}},
           {"embedding_weight_snr", snr_json(analysis.embedding_snr)}};
 }
 

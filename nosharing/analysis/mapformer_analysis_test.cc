@@ -8,7 +8,7 @@
 #include "nosharing/data/loader.h"
 
 namespace nosharing {
-namespace {
+namespace mapformer_analysis_test {  // named, not anonymous: the tests compile in unity batches
 
 // A 3×3 grid (12×12 images, 4×4 patches) whose every block attends by a planted rule:
 // content attention off, spatial bias one-hot on column target[i].
@@ -188,5 +188,5 @@ TEST(MapformerAnalysisTest, PlantedOrientationColumnsAreRecovered) {
   }
 }
 
-}  // namespace
+}  // namespace mapformer_analysis_test
 }  // namespace nosharing

@@ -6,7 +6,7 @@
 #include <cmath>
 
 namespace nosharing {
-namespace {
+namespace orientation_test {  // named, not anonymous: the tests compile in unity batches
 
 TEST(OrientationTest, TuningTakesTheMaxPerOrientationAndClampsNegatives) {
   // 4 stimuli of 2 orientations, 2 units.
@@ -44,5 +44,5 @@ TEST(OrientationTest, DifferenceWrapsToNinetyDegrees) {
   EXPECT_TRUE(torch::allclose(d, torch::tensor({0.0, 20.0, 20.0, 90.0}, torch::kDouble), 0, 1e-9));
 }
 
-}  // namespace
+}  // namespace orientation_test
 }  // namespace nosharing

@@ -6,7 +6,7 @@
 #include <cmath>
 
 namespace nosharing {
-namespace {
+namespace pinwheels_test {  // named, not anonymous: the tests compile in unity batches
 
 TEST(PinwheelsTest, PlaneWaveHasNoPinwheelAndItsPeriod) {
   // θ = π x / Λ: the doubled angle is a plane wave of period Λ = 16 on a 64-wide sheet.
@@ -54,5 +54,5 @@ TEST(PinwheelsTest, SmoothingAveragesDoubledAngles) {
   }
 }
 
-}  // namespace
+}  // namespace pinwheels_test
 }  // namespace nosharing

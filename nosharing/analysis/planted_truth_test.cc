@@ -20,7 +20,7 @@
 #include "nosharing/layers/locally_connected.h"
 
 namespace nosharing {
-namespace {
+namespace planted_truth_test {  // named, not anonymous: the tests compile in unity batches
 
 struct PlantedPinwheel {
   double y, x;
@@ -208,5 +208,5 @@ TEST(PlantedTruthTest, HandPlacedReceptiveFieldsAreRecovered) {
   EXPECT_GT(r, 0.95);
 }
 
-}  // namespace
+}  // namespace planted_truth_test
 }  // namespace nosharing

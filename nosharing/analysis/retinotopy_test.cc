@@ -6,7 +6,7 @@
 #include <cmath>
 
 namespace nosharing {
-namespace {
+namespace retinotopy_test {  // named, not anonymous: the tests compile in unity batches
 
 TEST(RetinotopyTest, CentreOfMassOfAbsoluteGradient) {
   // Unit 0 = 2·I[0, 1, 1] − I[0, 1, 3] (weights 2 and 1 at x = 1 and 3): centre x = 5/3;
@@ -35,5 +35,5 @@ TEST(RetinotopyTest, CorrelationIgnoresNanRowsAndConstantAxes) {
   EXPECT_NEAR(rf_position_correlation(centres, flat), 1.0, 1e-12);
 }
 
-}  // namespace
+}  // namespace retinotopy_test
 }  // namespace nosharing

@@ -8,7 +8,7 @@
 #include "nosharing/core/sheet.h"
 
 namespace nosharing {
-namespace {
+namespace sheet_maps_test {  // named, not anonymous: the tests compile in unity batches
 
 TEST(SheetMapsTest, MostSelectiveChannelPerPosition) {
   // 2 channels on a 1×3 grid, units (c, y, x) in flatten order.
@@ -35,5 +35,5 @@ TEST(SheetMapsTest, MapGridFollowsTheLayout) {
   EXPECT_EQ(grid[1][1].item<int64_t>(), 3 * 6);  // channel 3 (row 1, column 1) at (0, 0)
 }
 
-}  // namespace
+}  // namespace sheet_maps_test
 }  // namespace nosharing

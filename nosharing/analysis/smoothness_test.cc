@@ -9,7 +9,7 @@
 #include "nosharing/core/sheet.h"
 
 namespace nosharing {
-namespace {
+namespace smoothness_test {  // named, not anonymous: the tests compile in unity batches
 
 TEST(SmoothnessTest, HandExampleOnALine) {
   // Units at x = 0, 1, 2, 3 (and a second one at x = 0, same point: left out).
@@ -58,5 +58,5 @@ TEST(SmoothnessTest, SubsamplesLargeSheetsAndSkipsNonFinite) {
                              .smoothness));
 }
 
-}  // namespace
+}  // namespace smoothness_test
 }  // namespace nosharing

@@ -8,7 +8,7 @@
 #include "nosharing/core/error.h"
 
 namespace nosharing {
-namespace {
+namespace stimuli_test {  // named, not anonymous: the tests compile in unity batches
 
 TEST(GratingsTest, ShapesAndFormula) {
   GratingOptions options;
@@ -40,5 +40,5 @@ TEST(GratingsTest, RejectsBadOptions) {
   EXPECT_THROW(make_gratings(0, 8, 8), UsageError);
 }
 
-}  // namespace
+}  // namespace stimuli_test
 }  // namespace nosharing

@@ -6,13 +6,13 @@
 #include <array>
 #include <cmath>
 #include <limits>
+#include "nosharing/core/json_number.h"
 
 namespace nosharing {
 namespace {
 
 constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
-nlohmann::json number(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
 
 // DESIGN §5 smoothness of an orientation map over the finite cells of `theta` [S, S]:
 // pairs at distance > 0 in 20 equal bins of (0, d_max]; c(d) = mean orientation difference
@@ -97,27 +97,27 @@ nlohmann::json wlsc_analysis_to_json(const WlscAnalysis& analysis) {
   nlohmann::json atoms = nlohmann::json::array();
   for (size_t j = 0; j < analysis.fits.size(); ++j) {
     const GaborFit& f = analysis.fits[j];
-    atoms.push_back({{"r2", number(f.r2)},
+    atoms.push_back({{"r2", json_number(f.r2)},
                      {"good", static_cast<bool>(analysis.good[j])},
-                     {"orientation_deg", number(f.params.orientation * 180 / M_PI)},
-                     {"frequency", number(f.params.frequency)},
-                     {"phase", number(f.params.phase)},
-                     {"x0", number(f.params.x0)},
-                     {"y0", number(f.params.y0)},
-                     {"sigma_p", number(f.params.sigma_p)},
-                     {"sigma_q", number(f.params.sigma_q)},
-                     {"amplitude", number(f.params.amplitude)}});
+                     {"orientation_deg", json_number(f.params.orientation * 180 / M_PI)},
+                     {"frequency", json_number(f.params.frequency)},
+                     {"phase", json_number(f.params.phase)},
+                     {"x0", json_number(f.params.x0)},
+                     {"y0", json_number(f.params.y0)},
+                     {"sigma_p", json_number(f.params.sigma_p)},
+                     {"sigma_q", json_number(f.params.sigma_q)},
+                     {"amplitude", json_number(f.params.amplitude)}});
   }
   nlohmann::json curve = nlohmann::json::array();
   for (size_t b = 0; b < analysis.smoothness_distance.size(); ++b) {
-    curve.push_back({{"distance", number(analysis.smoothness_distance[b])},
-                     {"difference_deg", number(analysis.smoothness_difference[b] * 180 / M_PI)}});
+    curve.push_back({{"distance", json_number(analysis.smoothness_distance[b])},
+                     {"difference_deg", json_number(analysis.smoothness_difference[b] * 180 / M_PI)}});
   }
   nlohmann::json layer = {
       {"name", "dictionary"},
       {"sheet", {analysis.side, analysis.side}},
       {"orientation",
-       {{"smoothness", number(analysis.orientation_smoothness)},
+       {{"smoothness", json_number(analysis.orientation_smoothness)},
         {"pinwheel_density", nullptr},
         {"mean_selectivity", nullptr},
         {"curve", curve},
@@ -126,10 +126,10 @@ nlohmann::json wlsc_analysis_to_json(const WlscAnalysis& analysis) {
       {"retinotopy", nullptr},
       {"weight_snr", nullptr},
       {"gabor",
-       {{"good_fraction", number(analysis.good_fraction)},
+       {{"good_fraction", json_number(analysis.good_fraction)},
         {"criterion", fmt::format("R² ≥ {} and fitted centre inside the {}×{} patch",
                                   analysis.min_r2, analysis.patch_height, analysis.patch_width)},
-        {"median_r2", number(analysis.median_r2)},
+        {"median_r2", json_number(analysis.median_r2)},
         {"atoms", atoms}}},
   };
   return {{"model", "wlsc"}, {"layers", nlohmann::json::array({layer})}};

@@ -4,7 +4,7 @@
 #include <torch/torch.h>
 
 namespace nosharing {
-namespace {
+namespace blas_test {  // named, not anonymous: the tests compile in unity batches
 
 // Restores the process's float GEMM backend after a test that switches it.
 class SgemmBackendTest : public ::testing::Test {
@@ -69,5 +69,5 @@ TEST(SgemmBackendNameTest, NamesParseAndABadOneIsRefused) {
   }
 }
 
-}  // namespace
+}  // namespace blas_test
 }  // namespace nosharing

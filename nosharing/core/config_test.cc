@@ -7,7 +7,7 @@
 #include "nosharing/core/error.h"
 
 namespace nosharing {
-namespace {
+namespace config_test {  // named, not anonymous: the tests compile in unity batches
 
 std::optional<std::string> test_presets(const std::string& name) {
   if (name == "fmnist-lc-topo") return std::string("[model]\nchannels = [8]\n");
@@ -79,5 +79,5 @@ TEST(ConfigTest, TomlRoundTrip) {
   EXPECT_THROW(again.merge_toml("schema_version = 999\n", "old.toml"), UsageError);
 }
 
-}  // namespace
+}  // namespace config_test
 }  // namespace nosharing

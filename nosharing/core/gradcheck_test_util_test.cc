@@ -4,7 +4,7 @@
 #include <torch/torch.h>
 
 namespace nosharing {
-namespace {
+namespace gradcheck_test_util_test {  // named, not anonymous: the tests compile in unity batches
 
 TEST(GradcheckUtilTest, AcceptsCorrectGradients) {
   EXPECT_TRUE(test_util::gradients_match_finite_differences(
@@ -20,5 +20,5 @@ TEST(GradcheckUtilTest, RejectsWrongGradients) {
       {torch::randn({3}) + 2}));
 }
 
-}  // namespace
+}  // namespace gradcheck_test_util_test
 }  // namespace nosharing

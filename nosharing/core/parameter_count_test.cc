@@ -4,7 +4,7 @@
 #include <torch/torch.h>
 
 namespace nosharing {
-namespace {
+namespace parameter_count_test {  // named, not anonymous: the tests compile in unity batches
 
 struct Toy : torch::nn::Module {
   Toy() {
@@ -24,5 +24,5 @@ TEST(ParameterCountTest, PerChildThenOwnParametersSumToTotal) {
   EXPECT_EQ(parameter_count(toy), 108 + 4 + 8 + 5);
 }
 
-}  // namespace
+}  // namespace parameter_count_test
 }  // namespace nosharing

@@ -8,7 +8,7 @@
 #include "nosharing/core/error.h"
 
 namespace nosharing {
-namespace {
+namespace sheet_test {  // named, not anonymous: the tests compile in unity batches
 
 torch::Tensor points(std::vector<double> values) {
   return torch::tensor(values, torch::kFloat64).view({-1, 2});
@@ -151,5 +151,5 @@ TEST(SheetTest, DistancesOfANeighbourhoodByHand) {
                c10::Error);
 }
 
-}  // namespace
+}  // namespace sheet_test
 }  // namespace nosharing

@@ -9,7 +9,7 @@
 #include "nosharing/data/test_files.h"
 
 namespace nosharing {
-namespace {
+namespace cifar_test {  // named, not anonymous: the tests compile in unity batches
 
 using namespace testing_files;
 using ::testing::HasSubstr;
@@ -124,5 +124,5 @@ TEST(CifarTest, RealCifar10) {
   EXPECT_EQ(torch::bincount(data.labels).min().item<int64_t>(), 5000);
 }
 
-}  // namespace
+}  // namespace cifar_test
 }  // namespace nosharing

@@ -7,7 +7,7 @@
 #include "nosharing/data/test_files.h"
 
 namespace nosharing {
-namespace {
+namespace dataset_test {  // named, not anonymous: the tests compile in unity batches
 
 using namespace testing_files;
 using ::testing::HasSubstr;
@@ -101,5 +101,5 @@ TEST(SplitTest, SeededPermutationIsFixedAcrossPlatforms) {
   EXPECT_LT(uniform_below(engine, 3), 3u);
 }
 
-}  // namespace
+}  // namespace dataset_test
 }  // namespace nosharing

@@ -8,7 +8,7 @@
 #include "nosharing/data/test_files.h"
 
 namespace nosharing {
-namespace {
+namespace idx_test {  // named, not anonymous: the tests compile in unity batches
 
 using namespace testing_files;
 using ::testing::HasSubstr;
@@ -155,5 +155,5 @@ TEST(IdxTest, RealFashionMnist) {
   EXPECT_TRUE(has_test_split(dir));
 }
 
-}  // namespace
+}  // namespace idx_test
 }  // namespace nosharing

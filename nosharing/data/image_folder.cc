@@ -113,7 +113,7 @@ bool is_labelled_test_root(const fs::path& dir, const std::vector<std::string>& 
   });
 }
 
-std::string lower(std::string s) {
+std::string lowercase_name(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
 }
@@ -130,7 +130,7 @@ bool is_image_file_name(const std::string& file_name) {
   if (file_name.empty() || file_name[0] == '.') return false;
   size_t dot = file_name.rfind('.');
   if (dot == std::string::npos) return false;
-  std::string ext = lower(file_name.substr(dot + 1));
+  std::string ext = lowercase_name(file_name.substr(dot + 1));
   return ext == "png" || ext == "jpg" || ext == "jpeg";
 }
 

@@ -8,7 +8,7 @@
 #include "nosharing/data/test_files.h"
 
 namespace nosharing {
-namespace {
+namespace image_folder_test {  // named, not anonymous: the tests compile in unity batches
 
 using namespace testing_files;
 using ::testing::HasSubstr;
@@ -181,5 +181,5 @@ TEST(FolderTest, RealKodakIsAFlatFolder) {
   EXPECT_EQ(data.num_classes(), 0);
 }
 
-}  // namespace
+}  // namespace image_folder_test
 }  // namespace nosharing

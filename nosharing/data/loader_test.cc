@@ -9,7 +9,7 @@
 #include "nosharing/core/error.h"
 
 namespace nosharing {
-namespace {
+namespace loader_test {  // named, not anonymous: the tests compile in unity batches
 
 // n images of C × 6 × 5 whose every pixel encodes its image index, labels = index mod 7.
 Dataset make_data(int64_t n, int64_t channels = 3) {
@@ -366,5 +366,5 @@ TEST(LoaderTest, ShardsOfABatchConcatenateToTheOneProcessBatch) {
   EXPECT_THROW(BatchLoader(data, indices, unit_norm(3), bad), UsageError);
 }
 
-}  // namespace
+}  // namespace loader_test
 }  // namespace nosharing

@@ -13,7 +13,7 @@
 #include "nosharing/data/test_files.h"
 
 namespace nosharing {
-namespace {
+namespace patches_test {  // named, not anonymous: the tests compile in unity batches
 
 using testing_files::fresh_dir;
 
@@ -153,5 +153,5 @@ TEST(PatchesTest, BadOptionsAndFoldersAreNamedErrors) {
   EXPECT_NE(small.find("too small"), std::string::npos) << small;
 }
 
-}  // namespace
+}  // namespace patches_test
 }  // namespace nosharing

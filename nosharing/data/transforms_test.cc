@@ -5,7 +5,7 @@
 #include <numeric>
 
 namespace nosharing {
-namespace {
+namespace transforms_test {  // named, not anonymous: the tests compile in unity batches
 
 // One 1-channel 3 × 3 image with pixels 1 … 9:
 //   1 2 3
@@ -149,5 +149,5 @@ TEST(TransformTest, RejectsOffsetsOutsideThePadding) {
   EXPECT_ANY_THROW(normalize_images(tiny_image(), {0.5f, 0.5f}, {1.0f, 1.0f}));
 }
 
-}  // namespace
+}  // namespace transforms_test
 }  // namespace nosharing

@@ -9,7 +9,7 @@
 #include "nosharing/core/gradcheck_test_util.h"
 
 namespace nosharing {
-namespace {
+namespace column_attention_test {  // named, not anonymous: the tests compile in unity batches
 
 // With content attention off and a one-hot spatial bias (0 at the chosen column, −1e4
 // elsewhere: e^{−1e4} underflows to exactly 0), every column attends to exactly the column
@@ -158,5 +158,5 @@ TEST(ColumnAttentionTest, BadShapesAndOptionsThrow) {
                c10::Error);
 }
 
-}  // namespace
+}  // namespace column_attention_test
 }  // namespace nosharing

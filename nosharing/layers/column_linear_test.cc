@@ -17,7 +17,7 @@
 #include "nosharing/layers/cpu/column_linear_kernel.h"
 
 namespace nosharing {
-namespace {
+namespace column_linear_test {  // named, not anonymous: the tests compile in unity batches
 
 using ::testing::HasSubstr;
 
@@ -317,5 +317,5 @@ TEST(ColumnLinearTest, ReadsStridedInputsInPlace) {
   EXPECT_FALSE(column_linear_reads_in_place(torch::randn({1, 6, 8}).expand({4, 6, 8})));
 }
 
-}  // namespace
+}  // namespace column_linear_test
 }  // namespace nosharing

@@ -6,7 +6,7 @@
 #include "nosharing/core/gradcheck_test_util.h"
 
 namespace nosharing {
-namespace {
+namespace column_mlp_test {  // named, not anonymous: the tests compile in unity batches
 
 // A plain MLP (torch::linear, exact GELU, torch::linear) with column l's weights.
 torch::Tensor plain_mlp(const torch::Tensor& x, const ColumnMlp& mlp, int64_t l) {
@@ -84,5 +84,5 @@ TEST(ColumnMlpTest, BadInputThrows) {
   EXPECT_THROW(mlp->forward(torch::randn({2, 4, 7})), c10::Error);
 }
 
-}  // namespace
+}  // namespace column_mlp_test
 }  // namespace nosharing

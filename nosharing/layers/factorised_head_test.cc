@@ -6,7 +6,7 @@
 #include "nosharing/core/gradcheck_test_util.h"
 
 namespace nosharing {
-namespace {
+namespace factorised_head_test {  // named, not anonymous: the tests compile in unity batches
 
 // The factorised head is the dense linear head over the flattened grid [B, L·D] whose
 // weight for class c is the rank-one u_c ⊗ v_c.
@@ -61,5 +61,5 @@ TEST(FactorisedHeadTest, BadShapesThrow) {
   EXPECT_THROW(FactorisedHead(FactorisedHeadOptions(4, 3, 0)), c10::Error);
 }
 
-}  // namespace
+}  // namespace factorised_head_test
 }  // namespace nosharing

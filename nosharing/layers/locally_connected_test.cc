@@ -11,7 +11,7 @@
 #include "nosharing/core/gradcheck_test_util.h"
 
 namespace nosharing {
-namespace {
+namespace locally_connected_test {  // named, not anonymous: the tests compile in unity batches
 
 using ::testing::HasSubstr;
 
@@ -199,5 +199,5 @@ TEST(LocallyConnectedTest, WrongInputShapeNamesBothShapes) {
               HasSubstr("expected a conv weight [8, 3, 5, 5], got [8, 3, 3, 3]"));
 }
 
-}  // namespace
+}  // namespace locally_connected_test
 }  // namespace nosharing

@@ -4,7 +4,7 @@
 #include <torch/torch.h>
 
 namespace nosharing {
-namespace {
+namespace response_tap_test {  // named, not anonymous: the tests compile in unity batches
 
 // responses [B, C, H, W] in the three layouts the taps meet: NCHW, the batch innermost (the
 // unshared kernels' outputs) and a permutation neither add_unit_columns fast path covers.
@@ -57,5 +57,5 @@ TEST(ResponseTapTest, TappedGatherEqualsAutograd) {
   }
 }
 
-}  // namespace
+}  // namespace response_tap_test
 }  // namespace nosharing

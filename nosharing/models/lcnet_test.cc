@@ -11,7 +11,7 @@
 #include "nosharing/core/parameter_count.h"
 
 namespace nosharing {
-namespace {
+namespace lcnet_test {  // named, not anonymous: the tests compile in unity batches
 
 using ::testing::HasSubstr;
 using Counts = std::vector<std::pair<std::string, int64_t>>;
@@ -262,5 +262,5 @@ TEST(LcNetTest, HypercolumnLayoutNeedsSquareChannelCounts) {
               HasSubstr("layer lc2: model.layout = \"hypercolumn\": 32 channels"));
 }
 
-}  // namespace
+}  // namespace lcnet_test
 }  // namespace nosharing

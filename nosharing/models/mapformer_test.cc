@@ -12,7 +12,7 @@
 #include "nosharing/topography/wiring.h"
 
 namespace nosharing {
-namespace {
+namespace mapformer_test {  // named, not anonymous: the tests compile in unity batches
 
 // A tiny Mapformer: 8×8 RGB images, 4×4 patches → a 2×2 grid, D = 6, 3 blocks.
 MapformerOptions tiny_options() {
@@ -272,5 +272,5 @@ TEST(MapformerTest, ConfigKeysAndTheirErrors) {
   EXPECT_EQ(error_of({"model.dim=0"}, InputShape{3, 32, 32}), "model.dim = 0: expected >= 1");
 }
 
-}  // namespace
+}  // namespace mapformer_test
 }  // namespace nosharing

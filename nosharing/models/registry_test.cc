@@ -10,7 +10,7 @@
 #include "nosharing/models/model.h"
 
 namespace nosharing {
-namespace {
+namespace registry_test {  // named, not anonymous: the tests compile in unity batches
 
 Config resolve_preset(const std::string& name, std::vector<std::string> sets = {}) {
   sets.insert(sets.begin(), "model.preset=" + name);
@@ -169,5 +169,5 @@ TEST(PresetTest, MapformerCifarIsAnEightByEightGridOfColumns) {
   EXPECT_EQ(parameter_count(*fmnist), 291'416);
 }
 
-}  // namespace
+}  // namespace registry_test
 }  // namespace nosharing

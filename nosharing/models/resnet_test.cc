@@ -9,7 +9,7 @@
 #include "nosharing/sharing/weight_snr.h"
 
 namespace nosharing {
-namespace {
+namespace resnet_test {  // named, not anonymous: the tests compile in unity batches
 
 // ResNet-20's shape: 19 conv-shaped layers plus the two projection shortcuts (stages 2 and
 // 3), logits per class; the twin has the same names and the conv parameter count of a
@@ -87,5 +87,5 @@ TEST(ResNetTest, ConfigBuildsThePresetAndNamesBadKeys) {
   }
 }
 
-}  // namespace
+}  // namespace resnet_test
 }  // namespace nosharing

@@ -7,7 +7,7 @@
 #include "nosharing/core/error.h"
 
 namespace nosharing {
-namespace {
+namespace sheet_laplacian_test {  // named, not anonymous: the tests compile in unity batches
 
 // 2×2 sheet, radius 1: the 4-cycle 0–1–3–2–0 (units at (0,0), (0,1), (1,0), (1,1)), every
 // edge weight w = exp(−1/2) (σ = 1, d = 1).
@@ -74,5 +74,5 @@ TEST(SheetLaplacianTest, MatrixFormsMatchPairSumsOnARandomSheet) {
   EXPECT_GE(code_laplacian_form(x, lap).min().item<double>(), 0.0);
 }
 
-}  // namespace
+}  // namespace sheet_laplacian_test
 }  // namespace nosharing

@@ -11,7 +11,7 @@
 #include "nosharing/models/model.h"
 
 namespace nosharing {
-namespace {
+namespace wlsc_test {  // named, not anonymous: the tests compile in unity batches
 
 Wlsc make_model(WlscOptions options) {
   torch::manual_seed(0);
@@ -218,5 +218,5 @@ TEST(WlscTest, ConfigErrorsNameTheKey) {
   EXPECT_FALSE(wlsc->options().bipartite_form());
 }
 
-}  // namespace
+}  // namespace wlsc_test
 }  // namespace nosharing

@@ -5,7 +5,7 @@
 #include <cmath>
 
 namespace nosharing {
-namespace {
+namespace colormap_test {  // named, not anonymous: the tests compile in unity batches
 
 TEST(ColormapTest, CyclicMeetsItselfAndOrientationUsesBrightness) {
   EXPECT_EQ(cyclic_color(0.0), cyclic_color(1.0));
@@ -30,5 +30,5 @@ TEST(ColormapTest, DivergingAndSequential) {
             sequential_color(1.0).r + sequential_color(1.0).g);
 }
 
-}  // namespace
+}  // namespace colormap_test
 }  // namespace nosharing

@@ -12,7 +12,7 @@
 #include "tests/test_util.h"
 
 namespace nosharing {
-namespace {
+namespace html_report_test {  // named, not anonymous: the tests compile in unity batches
 
 namespace fs = std::filesystem;
 
@@ -161,5 +161,5 @@ TEST_F(HtmlReportTest, OpensInHeadlessChromium) {
   EXPECT_GT(fs::file_size(shot), 10000u);  // a page with figures, not a blank one
 }
 
-}  // namespace
+}  // namespace html_report_test
 }  // namespace nosharing

@@ -4,7 +4,7 @@
 #include <stb/stb_image.h>
 
 namespace nosharing {
-namespace {
+namespace image_test {  // named, not anonymous: the tests compile in unity batches
 
 TEST(ImageTest, PngRoundTripsThroughStbImage) {
   RgbImage image(7, 5);
@@ -33,5 +33,5 @@ TEST(ImageTest, DiscHasOutlineAndFill) {
   EXPECT_EQ(image.at(0, 0), (Rgb{255, 255, 255}));
 }
 
-}  // namespace
+}  // namespace image_test
 }  // namespace nosharing

@@ -26,7 +26,7 @@ namespace nosharing {
 namespace {
 
 constexpr int kFieldPixels = 320;  // side of the attention-field figure
-constexpr int kMapPixels = 120;    // side of one attention map or head map
+constexpr int kAttentionMapPixels = 120;    // side of one attention map or head map
 
 std::string number_text(double value, const char* format = "{:.3g}") {
   return std::isfinite(value) ? fmt::format(fmt::runtime(format), value) : "–";
@@ -96,7 +96,7 @@ std::string attention_field_svg(const MapformerAnalysis& a, const MapformerBlock
 RgbImage attention_maps_image(const MapformerAnalysis& a, const MapformerBlockAnalysis& b,
                               const std::vector<int64_t>& columns) {
   const int64_t h = a.grid_height, w = a.grid_width;
-  const int cell = std::max<int>(3, kMapPixels / static_cast<int>(std::max(h, w)));
+  const int cell = std::max<int>(3, kAttentionMapPixels / static_cast<int>(std::max(h, w)));
   const int gap = 8;
   const int tile_w = static_cast<int>(w) * cell, tile_h = static_cast<int>(h) * cell;
   RgbImage image(static_cast<int>(columns.size()) * (tile_w + gap) - gap, tile_h);
@@ -122,7 +122,7 @@ RgbImage attention_maps_image(const MapformerAnalysis& a, const MapformerBlockAn
 
 RgbImage head_map_image(const torch::Tensor& map, double limit) {
   const int64_t h = map.size(0), w = map.size(1);
-  const int cell = std::max<int>(3, kMapPixels / static_cast<int>(std::max(h, w)));
+  const int cell = std::max<int>(3, kAttentionMapPixels / static_cast<int>(std::max(h, w)));
   RgbImage image(static_cast<int>(w) * cell, static_cast<int>(h) * cell);
   for (int64_t y = 0; y < h; ++y) {
     for (int64_t x = 0; x < w; ++x) {

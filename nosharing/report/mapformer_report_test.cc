@@ -14,7 +14,7 @@
 #include "tests/test_util.h"
 
 namespace nosharing {
-namespace {
+namespace mapformer_report_test {  // named, not anonymous: the tests compile in unity batches
 
 namespace fs = std::filesystem;
 
@@ -70,5 +70,5 @@ TEST(MapformerReportTest, AnalyzeWritesTheJsonAndEveryFigure) {
   EXPECT_EQ(html.find("http:"), std::string::npos);  // self-contained (the SVG namespace aside)
 }
 
-}  // namespace
+}  // namespace mapformer_report_test
 }  // namespace nosharing

@@ -5,7 +5,7 @@
 #include <cmath>
 
 namespace nosharing {
-namespace {
+namespace svg_test {  // named, not anonymous: the tests compile in unity batches
 
 int count(const std::string& text, const std::string& what) {
   int n = 0;
@@ -44,5 +44,5 @@ TEST(SvgTest, MarkersUsePerPointColoursAndEmptyDataStillDraws) {
   EXPECT_NE(empty.find("</svg>"), std::string::npos);
 }
 
-}  // namespace
+}  // namespace svg_test
 }  // namespace nosharing

@@ -12,15 +12,15 @@
 namespace nosharing {
 namespace {
 
-using Rgb = std::array<uint8_t, 3>;
+using Pixel = std::array<uint8_t, 3>;
 
 struct Canvas {
   int width, height;
   std::vector<uint8_t> pixels;
-  Canvas(int w, int h, Rgb background) : width(w), height(h), pixels(static_cast<size_t>(w * h * 3)) {
+  Canvas(int w, int h, Pixel background) : width(w), height(h), pixels(static_cast<size_t>(w * h * 3)) {
     for (int i = 0; i < w * h; ++i) std::copy(background.begin(), background.end(), &pixels[static_cast<size_t>(3 * i)]);
   }
-  void set(int x, int y, Rgb c) {
+  void set(int x, int y, Pixel c) {
     if (x < 0 || y < 0 || x >= width || y >= height) return;
     std::copy(c.begin(), c.end(), &pixels[static_cast<size_t>(3 * (y * width + x))]);
   }
@@ -32,7 +32,7 @@ struct Canvas {
 };
 
 // HSV hue wheel at full saturation and value; fraction in [0, 1).
-Rgb hue(double fraction) {
+Pixel hue(double fraction) {
   fraction -= std::floor(fraction);
   const double h = fraction * 6;
   const int sector = static_cast<int>(h) % 6;
@@ -63,7 +63,7 @@ void write_dictionary_png(const std::string& path, const WlscAnalysis& analysis,
     const double peak = std::max(1e-12, atom.abs().max().item<double>());
     const double* values = atom.data_ptr<double>();
     const bool good = analysis.good[static_cast<size_t>(j)];
-    const Rgb frame = good ? Rgb{40, 40, 40} : Rgb{200, 30, 30};
+    const Pixel frame = good ? Pixel{40, 40, 40} : Pixel{200, 30, 30};
     for (int x = 0; x < tile_w; ++x) {
       canvas.set(ox + x, oy, frame);
       canvas.set(ox + x, oy + tile_h - 1, frame);
@@ -89,7 +89,7 @@ void write_orientation_map_png(const std::string& path, const WlscAnalysis& anal
     for (int x = 0; x < side; ++x) {
       const double theta = analysis.orientation_map[y][x].item<double>();
       if (!std::isfinite(theta)) continue;
-      const Rgb c = hue(theta / M_PI);
+      const Pixel c = hue(theta / M_PI);
       for (int dy = 0; dy < scale; ++dy)
         for (int dx = 0; dx < scale; ++dx) canvas.set(x * scale + dx, y * scale + dy, c);
     }

@@ -17,7 +17,7 @@
 #include "tests/test_util.h"
 
 namespace nosharing {
-namespace {
+namespace wlsc_report_test {  // named, not anonymous: the tests compile in unity batches
 
 void write_noise_png(const std::string& path, int w, int h, uint64_t seed) {
   std::mt19937_64 rng(seed);
@@ -79,5 +79,5 @@ TEST(WlscReportTest, TrainsOnItsOwnObjectiveAndWritesTheAnalysis) {
   EXPECT_TRUE(layer["orientation"]["pinwheel_density"].is_null());
 }
 
-}  // namespace
+}  // namespace wlsc_report_test
 }  // namespace nosharing

@@ -9,7 +9,7 @@
 #include "nosharing/models/lcnet.h"
 
 namespace nosharing {
-namespace {
+namespace dynamic_sharing_test {  // named, not anonymous: the tests compile in unity batches
 
 // Distinct kernels (rows of [P, …]) of a layer.
 int64_t distinct_kernels(const torch::Tensor& weight) {
@@ -304,5 +304,5 @@ TEST(DynamicSharingTest, BadConfigValuesAreUsageErrorsNamingTheKey) {
   EXPECT_EQ(SharingOptions::from_config(config).gradient_scale, GradientScale::kClassSize);
 }
 
-}  // namespace
+}  // namespace dynamic_sharing_test
 }  // namespace nosharing

@@ -7,7 +7,7 @@
 #include "nosharing/models/lcnet.h"
 
 namespace nosharing {
-namespace {
+namespace weight_snr_test {  // named, not anonymous: the tests compile in unity batches
 
 TEST(WeightSnrTest, TiedLayerIsWrittenAsTheCap) {
   torch::manual_seed(1);
@@ -91,5 +91,5 @@ TEST(WeightSnrTest, PerLayerOfAModelTwinIsTheCap) {
   }
 }
 
-}  // namespace
+}  // namespace weight_snr_test
 }  // namespace nosharing

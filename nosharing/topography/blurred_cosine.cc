@@ -21,7 +21,7 @@ using torch::autograd::AutogradContext;
 using torch::autograd::variable_list;
 using row_math::kEpsilon;
 
-constexpr int64_t kGrain = 16;  // rows per parallel task
+constexpr int64_t kBlurredCosineGrain = 16;  // rows per parallel task
 
 // The loops over cells run in the weight's memory order (row r is cell
 // geo.cells_of_rows[r]), so the reads of W and the writes of its gradient stream, and the
@@ -126,7 +126,7 @@ template <typename T>
 double forward_sum(const T* w, const T* low, const BlurredCosineGeometry& geo, int64_t depth,
                    T* dots) {
   return at::parallel_reduce(
-      0, geo.cells(), kGrain, 0.0,
+      0, geo.cells(), kBlurredCosineGrain, 0.0,
       [&](int64_t begin, int64_t end, double sum) NOSHARING_VECTORISED {
         for (int64_t row = begin; row < end; ++row) {
           const RowDots<T> d =
@@ -223,7 +223,7 @@ void backward_rows(const T* w, const T* low, const T* dots, const BlurredCosineG
     for (int64_t i = 0; i < low_size; ++i) grad_low[i] += part[i];
   }
   const T* gl = grad_low;
-  at::parallel_for(0, rows, kGrain, [&](int64_t begin, int64_t end) NOSHARING_VECTORISED {
+  at::parallel_for(0, rows, kBlurredCosineGrain, [&](int64_t begin, int64_t end) NOSHARING_VECTORISED {
     const int64_t h = geo.down_y.out, wd = geo.down_x.out;
     for (int64_t row = begin; row < end; ++row) {
       const int64_t cell = geo.cells_of_rows[static_cast<size_t>(row)];
@@ -243,14 +243,14 @@ void backward_rows(const T* w, const T* low, const T* dots, const BlurredCosineG
 
 // The forward's results that the backward reads: the down-sampled grid L (with its zero
 // padding rows) and each row's three dots.
-struct ForwardState {
+struct BlurredCosineForward {
   torch::Tensor low, dots;
   double sum = 0;  // Σ_cells cos
 };
 
-ForwardState forward_state(const torch::Tensor& weight, const BlurredCosineGeometry& geo) {
+BlurredCosineForward forward_state(const torch::Tensor& weight, const BlurredCosineGeometry& geo) {
   const int64_t depth = weight.size(2);
-  ForwardState out{pooled_empty({geo.low_rows() + kPaddingRows, depth}, weight.options()),
+  BlurredCosineForward out{pooled_empty({geo.low_rows() + kPaddingRows, depth}, weight.options()),
                    pooled_empty({geo.cells(), 3}, weight.options())};
   AT_DISPATCH_FLOATING_TYPES(weight.scalar_type(), "blurred_cosine_forward", [&] {
     downsample(weight.data_ptr<scalar_t>(), geo, depth, out.low.data_ptr<scalar_t>());
@@ -261,7 +261,7 @@ ForwardState forward_state(const torch::Tensor& weight, const BlurredCosineGeome
 }
 
 // grad · ∂S/∂weight written, or added when `accumulate`, into grad_w.
-void backward_state(const torch::Tensor& weight, const ForwardState& state,
+void backward_state(const torch::Tensor& weight, const BlurredCosineForward& state,
                     const BlurredCosineGeometry& geo, double grad, bool accumulate,
                     const torch::Tensor& grad_w) {
   AT_DISPATCH_FLOATING_TYPES(weight.scalar_type(), "blurred_cosine_backward", [&] {
@@ -275,7 +275,7 @@ void backward_state(const torch::Tensor& weight, const ForwardState& state,
 struct BlurredCosineFunction : public torch::autograd::Function<BlurredCosineFunction> {
   static torch::Tensor forward(AutogradContext* ctx, const torch::Tensor& weight,
                                std::shared_ptr<const BlurredCosineGeometry> geometry) {
-    const ForwardState state = forward_state(weight, *geometry);
+    const BlurredCosineForward state = forward_state(weight, *geometry);
     ctx->save_for_backward({weight, state.low, state.dots});
     const double cells = static_cast<double>(geometry->cells());
     ctx->saved_data["geometry"] =
@@ -411,7 +411,7 @@ double blurred_cosine_add_gradients(const torch::Tensor& weight,
   check_gradient_target("blurred_cosine", weight, grad_weight);
   torch::NoGradGuard no_grad;
   const torch::Tensor w = weight.detach().contiguous();
-  const ForwardState state = forward_state(w, geometry);
+  const BlurredCosineForward state = forward_state(w, geometry);
   backward_state(w, state, geometry, scale, /*accumulate=*/true, grad_weight);
   return state.sum / static_cast<double>(geometry.cells());
 }

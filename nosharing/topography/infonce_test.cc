@@ -10,7 +10,7 @@
 #include "nosharing/core/gradcheck_test_util.h"
 
 namespace nosharing {
-namespace {
+namespace infonce_test {  // named, not anonymous: the tests compile in unity batches
 
 torch::Tensor all(int64_t n) { return torch::arange(n); }
 
@@ -225,5 +225,5 @@ TEST(InfoNceTest, SampleDistinctDrawsUniformSubsets) {
   for (const auto& [subset, n] : subsets) EXPECT_NEAR(n / double(draws), 1.0 / 120, 0.0035);
 }
 
-}  // namespace
+}  // namespace infonce_test
 }  // namespace nosharing

@@ -8,7 +8,7 @@
 #include "nosharing/core/gradcheck_test_util.h"
 
 namespace nosharing {
-namespace {
+namespace kernel_smoothness_test {  // named, not anonymous: the tests compile in unity batches
 
 TopographicLayer make_layer(Sheet sheet, torch::Tensor weight, torch::Tensor bias) {
   TopographicLayer layer{"lc1", std::move(sheet)};
@@ -131,5 +131,5 @@ TEST(KernelSmoothnessTest, FusedGradientMatchesFiniteDifferencesAndZeroKernels) 
               mean_neighbour_cosine_reference(make_layer(sheet, w, b)).item<double>(), 1e-12);
 }
 
-}  // namespace
+}  // namespace kernel_smoothness_test
 }  // namespace nosharing

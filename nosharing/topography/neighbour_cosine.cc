@@ -21,7 +21,7 @@ using torch::autograd::variable_list;
 using row_math::dot;
 using row_math::kEpsilon;
 
-constexpr int64_t kGrain = 64;  // rows per parallel task
+constexpr int64_t kNeighbourCosineGrain = 64;  // rows per parallel task
 
 // The geometry shared by forward and backward.
 struct Rows {
@@ -35,7 +35,7 @@ struct Rows {
 // ‖v_r‖ for every row.
 template <typename T>
 void row_norms(const T* w, const T* b, const Rows& rows, T* norms) {
-  at::parallel_for(0, rows.count, kGrain, [&](int64_t begin, int64_t end) NOSHARING_VECTORISED {
+  at::parallel_for(0, rows.count, kNeighbourCosineGrain, [&](int64_t begin, int64_t end) NOSHARING_VECTORISED {
     for (int64_t r = begin; r < end; ++r) {
       const T* wr = w + r * rows.width;
       T squared = dot(wr, wr, rows.width);
@@ -50,7 +50,7 @@ void row_norms(const T* w, const T* b, const Rows& rows, T* norms) {
 template <typename T>
 double forward_sum(const T* w, const T* b, const T* norms, const Rows& rows, T* cosines) {
   return at::parallel_reduce(
-      0, rows.count, kGrain, 0.0,
+      0, rows.count, kNeighbourCosineGrain, 0.0,
       [&](int64_t begin, int64_t end, double sum) NOSHARING_VECTORISED {
         for (int64_t r = begin; r < end; ++r) {
           const T inv_r = T(1) / std::max<T>(norms[r], T(kEpsilon));
@@ -99,7 +99,7 @@ NOSHARING_INLINE void combine_five(T* __restrict out, const T* __restrict in0,
 template <typename T>
 void backward_rows(const T* w, const T* b, const T* norms, const T* cosines, const Rows& rows,
                    T grad, bool accumulate, T* grad_w, T* grad_b) {
-  at::parallel_for(0, rows.count, kGrain, [&](int64_t begin, int64_t end) NOSHARING_VECTORISED {
+  at::parallel_for(0, rows.count, kNeighbourCosineGrain, [&](int64_t begin, int64_t end) NOSHARING_VECTORISED {
     for (int64_t r = begin; r < end; ++r) {
       const T* wr = w + r * rows.width;
       const T inv_r = T(1) / std::max<T>(norms[r], T(kEpsilon));
@@ -144,14 +144,14 @@ Rows rows_of(const torch::Tensor& weight, const torch::Tensor& offsets,
 }
 
 // The forward's results that the backward reads: each row's norm and each CSR entry's cosine.
-struct ForwardState {
+struct NeighbourCosineForward {
   torch::Tensor norms, cosines;
   double sum = 0;  // S
 };
 
-ForwardState forward_state(const torch::Tensor& weight, const torch::Tensor& bias,
+NeighbourCosineForward forward_state(const torch::Tensor& weight, const torch::Tensor& bias,
                            const Rows& rows, int64_t entries) {
-  ForwardState out{torch::empty({rows.count}, weight.options()),
+  NeighbourCosineForward out{torch::empty({rows.count}, weight.options()),
                    torch::empty({entries}, weight.options())};
   AT_DISPATCH_FLOATING_TYPES(weight.scalar_type(), "neighbour_cosine_forward", [&] {
     const scalar_t* b = bias.defined() ? bias.data_ptr<scalar_t>() : nullptr;
@@ -164,7 +164,7 @@ ForwardState forward_state(const torch::Tensor& weight, const torch::Tensor& bia
 
 // grad · ∂S/∂weight (and ∂S/∂bias) written, or added when `accumulate`, into grad_w (grad_b).
 void backward_state(const torch::Tensor& weight, const torch::Tensor& bias,
-                    const ForwardState& state, const Rows& rows, double grad, bool accumulate,
+                    const NeighbourCosineForward& state, const Rows& rows, double grad, bool accumulate,
                     const torch::Tensor& grad_w, const torch::Tensor& grad_b) {
   AT_DISPATCH_FLOATING_TYPES(weight.scalar_type(), "neighbour_cosine_backward", [&] {
     backward_rows(weight.data_ptr<scalar_t>(),
@@ -183,7 +183,7 @@ struct NeighbourCosineFunction : public torch::autograd::Function<NeighbourCosin
                                const torch::Tensor& weights) {
     const bool has_bias = bias.dim() == 2;
     const Rows rows = rows_of(weight, offsets, neighbours, mirrors, weights);
-    const ForwardState state =
+    const NeighbourCosineForward state =
         forward_state(weight, has_bias ? bias : torch::Tensor(), rows, neighbours.numel());
     ctx->save_for_backward(
         {weight, bias, state.norms, state.cosines, offsets, neighbours, mirrors, weights});
@@ -308,7 +308,7 @@ double neighbour_cosine_add_gradients(const torch::Tensor& weight, const torch::
   const torch::Tensor w = weight.detach().contiguous();
   const torch::Tensor b = bias.defined() ? bias.detach().contiguous() : torch::Tensor();
   const Rows rows = rows_of(w, pairs.offsets, pairs.neighbours, pairs.mirrors, pairs.weights);
-  const ForwardState state = forward_state(w, b, rows, pairs.neighbours.numel());
+  const NeighbourCosineForward state = forward_state(w, b, rows, pairs.neighbours.numel());
   backward_state(w, b, state, rows, scale, /*accumulate=*/true, grad_weight,
                  b.defined() ? grad_bias : torch::Tensor());
   return state.sum;

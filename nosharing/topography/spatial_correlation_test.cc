@@ -8,7 +8,7 @@
 #include "nosharing/core/gradcheck_test_util.h"
 
 namespace nosharing {
-namespace {
+namespace spatial_correlation_test {  // named, not anonymous: the tests compile in unity batches
 
 TEST(SpatialCorrelationTest, HandComputedThreeUnits) {
   // Units on a line at 0, 1, 2. Responses over 3 images: u0 = u1 = (1, 0, −1), u2 = −u0.
@@ -121,5 +121,5 @@ TEST(SpatialCorrelationTest, MaskedFormMatchesThePairReference) {
   }
 }
 
-}  // namespace
+}  // namespace spatial_correlation_test
 }  // namespace nosharing

@@ -6,7 +6,7 @@
 #include "nosharing/core/error.h"
 
 namespace nosharing {
-namespace {
+namespace topographic_loss_test {  // named, not anonymous: the tests compile in unity batches
 
 TEST(TopographicLossTest, NamesRoundTripAndTheFactoryBuildsEachLoss) {
   for (const char* name :
@@ -48,5 +48,5 @@ TEST(TopographicLossTest, UnitWeightVectorsFollowTheSheetOrder) {
   EXPECT_TRUE(torch::equal(v.select(1, 1), torch::tensor({100.0, 110.0, 101.0, 111.0, 102.0, 112.0})));
 }
 
-}  // namespace
+}  // namespace topographic_loss_test
 }  // namespace nosharing

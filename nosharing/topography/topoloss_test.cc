@@ -9,7 +9,7 @@
 #include "nosharing/core/gradcheck_test_util.h"
 
 namespace nosharing {
-namespace {
+namespace topoloss_test {  // named, not anonymous: the tests compile in unity batches
 
 TopographicLayer make_layer(Sheet sheet, torch::Tensor weight) {
   TopographicLayer layer{"lc1", std::move(sheet)};
@@ -110,5 +110,5 @@ TEST(TopoLossTest, FusedMatchesTheReference) {
       {torch::randn({9, 4, 3})}));
 }
 
-}  // namespace
+}  // namespace topoloss_test
 }  // namespace nosharing

@@ -15,7 +15,7 @@
 namespace nosharing {
 namespace {
 
-constexpr int64_t kGrain = 256;  // weight rows per parallel task
+constexpr int64_t kWiringGrain = 256;  // weight rows per parallel task
 
 // The cost Σ_{p,c,j} f_j |w_pcj| / P (returned), in one read of the weights; with a defined
 // grad_weight the same pass writes grad · ∂cost/∂w = grad · f_j sign(w_pcj) / P into it, or
@@ -30,7 +30,7 @@ double wiring_pass(const torch::Tensor& weight, const torch::Tensor& factors, do
     const scalar_t* f = factors.data_ptr<scalar_t>();
     scalar_t* g = grad_weight.defined() ? grad_weight.data_ptr<scalar_t>() : nullptr;
     total = at::parallel_reduce(
-        0, rows, kGrain, 0.0,
+        0, rows, kWiringGrain, 0.0,
         [&](int64_t begin, int64_t end, double sum) NOSHARING_VECTORISED {
           for (int64_t r = begin; r < end; ++r) {
             const scalar_t* row = w + r * width;

@@ -8,7 +8,7 @@
 #include "nosharing/core/gradcheck_test_util.h"
 
 namespace nosharing {
-namespace {
+namespace wiring_test {  // named, not anonymous: the tests compile in unity batches
 
 TopographicLayer make_layer(torch::Tensor weight, int64_t kernel, int64_t stride) {
   TopographicLayer layer{"lc1", Sheet(SheetOptions(weight.size(1), 1, weight.size(0)))};
@@ -131,5 +131,5 @@ TEST(WiringTest, AttentionCostGradientMatchesFiniteDifferences) {
                c10::Error);
 }
 
-}  // namespace
+}  // namespace wiring_test
 }  // namespace nosharing

@@ -11,7 +11,7 @@
 #include "tests/test_util.h"
 
 namespace nosharing {
-namespace {
+namespace checkpoint_test {  // named, not anonymous: the tests compile in unity batches
 
 TEST(CheckpointTest, ReplacesAtomicallyAndRestoresEverything) {
   const std::string run = testing::make_temp_dir("checkpoint");
@@ -89,5 +89,5 @@ TEST(FilesTest, AtomicWriteLeavesNoTemporaryOnFailure) {
   EXPECT_EQ(count, 1u);
 }
 
-}  // namespace
+}  // namespace checkpoint_test
 }  // namespace nosharing

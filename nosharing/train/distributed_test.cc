@@ -26,7 +26,7 @@
 extern char** environ;
 
 namespace nosharing {
-namespace {
+namespace distributed_test {  // named, not anonymous: the tests compile in unity batches
 
 using Clock = std::chrono::steady_clock;
 using testing::make_temp_dir;
@@ -687,5 +687,5 @@ TEST_F(DistributedCliTest, BadLaunchesAreUsageErrors) {
   }
 }
 
-}  // namespace
+}  // namespace distributed_test
 }  // namespace nosharing

@@ -8,7 +8,7 @@
 #include "nosharing/models/model.h"
 
 namespace nosharing {
-namespace {
+namespace optimizer_test {  // named, not anonymous: the tests compile in unity batches
 
 TEST(OptimizerTest, ClearGradientsLeavesTheNextBackwardsGradientAsItIs) {
   torch::manual_seed(3);
@@ -33,5 +33,5 @@ TEST(OptimizerTest, ClearGradientsLeavesTheNextBackwardsGradientAsItIs) {
   EXPECT_TRUE(torch::equal(unused.detach(), before));
 }
 
-}  // namespace
+}  // namespace optimizer_test
 }  // namespace nosharing

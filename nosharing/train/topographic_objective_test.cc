@@ -10,7 +10,7 @@
 #include "nosharing/topography/kernel_smoothness.h"
 
 namespace nosharing {
-namespace {
+namespace topographic_objective_test {  // named, not anonymous: the tests compile in unity batches
 
 Config config_with(const std::vector<std::string>& sets) {
   Config config;
@@ -213,5 +213,5 @@ TEST(TopographicObjectiveTest, WrongLayerWeightsAreUsageErrors) {
                UsageError);
 }
 
-}  // namespace
+}  // namespace topographic_objective_test
 }  // namespace nosharing

@@ -14,7 +14,7 @@
 #include "tests/test_util.h"
 
 namespace nosharing {
-namespace {
+namespace trainer_test {  // named, not anonymous: the tests compile in unity batches
 
 using testing::new_run;
 
@@ -286,5 +286,5 @@ TEST(RunDirectoryTest, ExistingDirectoryNeedsForce) {
   EXPECT_FALSE(std::filesystem::exists(dir + "/x"));
 }
 
-}  // namespace
+}  // namespace trainer_test
 }  // namespace nosharing

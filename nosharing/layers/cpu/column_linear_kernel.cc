@@ -14,7 +14,7 @@
 namespace nosharing {
 namespace {
 
-constexpr const char* kComponent = "column linear kernel";
+constexpr const char* kColumnLinearKernel = "column linear kernel";
 
 // A [B, L, D] tensor as the kernels read it: column l's [B, D] matrix starts at
 // data + l·column_stride, rows `row_stride` apart, features dense.
@@ -132,13 +132,13 @@ bool column_linear_reads_in_place(const at::Tensor& x) {
 at::Tensor column_linear_forward_cpu(const at::Tensor& input, const at::Tensor& weight,
                                      const at::Tensor& bias) {
   const ColumnLinearGeometry g = make_column_linear_geometry(input, weight, bias);
-  check_floating_cpu(input, kComponent, "input");
-  check_floating_cpu(weight, kComponent, "weight");
-  TORCH_CHECK(weight.scalar_type() == input.scalar_type(), kComponent, ": weight dtype ",
+  check_floating_cpu(input, kColumnLinearKernel, "input");
+  check_floating_cpu(weight, kColumnLinearKernel, "weight");
+  TORCH_CHECK(weight.scalar_type() == input.scalar_type(), kColumnLinearKernel, ": weight dtype ",
               weight.scalar_type(), " differs from input dtype ", input.scalar_type());
   if (bias.defined()) {
-    check_floating_cpu(bias, kComponent, "bias");
-    TORCH_CHECK(bias.scalar_type() == input.scalar_type(), kComponent, ": bias dtype ",
+    check_floating_cpu(bias, kColumnLinearKernel, "bias");
+    TORCH_CHECK(bias.scalar_type() == input.scalar_type(), kColumnLinearKernel, ": bias dtype ",
                 bias.scalar_type(), " differs from input dtype ", input.scalar_type());
   }
   at::Tensor out = pooled_empty({g.batch, g.columns, g.out_features}, input.options());
@@ -162,9 +162,9 @@ ColumnLinearGrads column_linear_backward_cpu(const at::Tensor& grad_output,
                                              const at::Tensor& input, const at::Tensor& weight,
                                              std::array<bool, 3> needs) {
   const ColumnLinearGeometry g = make_column_linear_geometry(input, weight, at::Tensor());
-  check_floating_cpu(input, kComponent, "input");
+  check_floating_cpu(input, kColumnLinearKernel, "input");
   TORCH_CHECK(grad_output.sizes() == at::IntArrayRef({g.batch, g.columns, g.out_features}),
-              kComponent, ": grad_output must be [", g.batch, ", ", g.columns, ", ",
+              kColumnLinearKernel, ": grad_output must be [", g.batch, ", ", g.columns, ", ",
               g.out_features, "], got ", grad_output.sizes());
   const at::Tensor grad_out = readable(grad_output.to(input.scalar_type()));
   const at::Tensor x = readable(input);

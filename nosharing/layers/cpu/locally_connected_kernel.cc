@@ -58,7 +58,7 @@ LocallyConnectedGeometry make_locally_connected_geometry(const at::Tensor& input
 
 namespace {
 
-constexpr const char* kComponent = "locally connected kernel";
+constexpr const char* kLocallyConnectedKernel = "locally connected kernel";
 
 // ---- Workspaces ---------------------------------------------------------------------------
 
@@ -376,7 +376,7 @@ bool is_batch_innermost(const at::Tensor& x) {
 
 at::Tensor nchw_to_chwn(const at::Tensor& input) {
   TORCH_CHECK(input.dim() == 4, "nchw_to_chwn: expected [B, C, H, W], got ", input.sizes());
-  check_floating_cpu(input, kComponent, "input");
+  check_floating_cpu(input, kLocallyConnectedKernel, "input");
   if (is_batch_innermost(input)) return input.permute({1, 2, 3, 0});  // no copy
   const at::Tensor x = input.contiguous();
   at::Tensor out = pooled_empty({x.size(1), x.size(2), x.size(3), x.size(0)}, x.options());
@@ -390,7 +390,7 @@ at::Tensor nchw_to_chwn(const at::Tensor& input) {
 at::Tensor chwn_to_nchw(const at::Tensor& input_chwn) {
   TORCH_CHECK(input_chwn.dim() == 4, "chwn_to_nchw: expected [C, H, W, B], got ",
               input_chwn.sizes());
-  check_floating_cpu(input_chwn, kComponent, "input");
+  check_floating_cpu(input_chwn, kLocallyConnectedKernel, "input");
   const at::Tensor x = input_chwn.contiguous();
   at::Tensor out = pooled_empty({x.size(3), x.size(0), x.size(1), x.size(2)}, x.options());
   AT_DISPATCH_FLOATING_TYPES(x.scalar_type(), "chwn_to_nchw", [&] {
@@ -403,7 +403,7 @@ at::Tensor chwn_to_nchw(const at::Tensor& input_chwn) {
 at::Tensor locally_connected_forward_cpu(const LocallyConnectedGeometry& g,
                                          const at::Tensor& input_chwn, const at::Tensor& weight,
                                          const at::Tensor& bias) {
-  check_floating_cpu(input_chwn, kComponent, "input");
+  check_floating_cpu(input_chwn, kLocallyConnectedKernel, "input");
   TORCH_CHECK(input_chwn.is_contiguous() &&
                   input_chwn.sizes() == at::IntArrayRef({g.in_channels, g.height, g.width, g.batch}),
               "locally connected kernel: input_chwn must be contiguous [C_in, H, W, B] = [",
@@ -439,7 +439,7 @@ LocallyConnectedGrads locally_connected_backward_cpu(const LocallyConnectedGeome
                                                      const at::Tensor& input_chwn,
                                                      const at::Tensor& weight,
                                                      std::array<bool, 3> needs) {
-  check_floating_cpu(input_chwn, kComponent, "input");
+  check_floating_cpu(input_chwn, kLocallyConnectedKernel, "input");
   TORCH_CHECK(grad_output.sizes() ==
                   at::IntArrayRef({g.batch, g.out_channels, g.out_height, g.out_width}),
               "locally connected kernel: grad_output must be [", g.batch, ", ", g.out_channels,

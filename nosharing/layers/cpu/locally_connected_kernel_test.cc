@@ -15,7 +15,7 @@
 #include "nosharing/layers/locally_connected_reference.h"
 
 namespace nosharing {
-namespace {
+namespace locally_connected_kernel_test {  // named, not anonymous: the tests compile in unity batches
 
 struct Shape {
   int64_t batch, in_channels, height, width, out_channels, kernel, stride, padding;
@@ -393,5 +393,5 @@ TEST(LocallyConnectedKernel, DoubleBackwardRefused) {
   EXPECT_NE(message.find("double backward"), std::string::npos) << message;
 }
 
-}  // namespace
+}  // namespace locally_connected_kernel_test
 }  // namespace nosharing
