@@ -70,7 +70,9 @@ TEST_F(AnalyzeCommandTest, TrainEndsWithTheReportAndAnalyzeRewritesIt) {
   const auto json = nlohmann::json::parse(testing::read_file(run + "/analysis.json"));
   ASSERT_EQ(json["layers"].size(), 2u);
   EXPECT_EQ(json["layers"][1]["name"], "lc2");
-  EXPECT_TRUE(json["layers"][0]["orientation"]["smoothness"].is_number());
+  // The default preset has column sheets: the per-channel reading, no cortical map.
+  EXPECT_TRUE(json["layers"][0]["orientation"]["channel_smoothness"].is_number());
+  EXPECT_TRUE(json["layers"][0]["orientation"]["smoothness"].is_null());
   EXPECT_EQ(json["step"], 4);
 
   const std::string elsewhere = make_temp_dir("analyze-out") + "/out";

@@ -15,11 +15,11 @@
 #include "nosharing/core/error.h"
 #include "nosharing/core/json_number.h"
 #include "nosharing/data/loader.h"
+#include "nosharing/topography/wiring.h"
 
 namespace nosharing {
 namespace {
 
-constexpr double kNan = std::numeric_limits<double>::quiet_NaN();
 
 nlohmann::json numbers(const std::vector<double>& values, double scale = 1.0) {
   nlohmann::json out = nlohmann::json::array();
@@ -44,6 +44,19 @@ double mean_finite(const std::vector<double>& values) {
     }
   }
   return n ? sum / static_cast<double>(n) : kNan;
+}
+
+// The wiring cost C (topography/wiring.h) of layer `index`'s weights; the twin's one kernel
+// counts as the same kernel at every position.
+double layer_wiring_length(const LcNetImpl& net, size_t index) {
+  torch::NoGradGuard no_grad;
+  const LcNetLayerSpec& spec = net.layer_specs()[index];
+  const torch::Tensor factors = wiring_length_factors(spec.in_channels, spec.kernel, spec.stride);
+  const torch::Tensor weight =
+      net.options().sharing() == LcNetSharing::kNone
+          ? net.unshared_layers()[index].second->weight
+          : net.conv_layers()[index].second->weight.reshape({1, spec.out_channels, -1});
+  return wiring_cost_reference(weight.to(at::kDouble), factors).item<double>();
 }
 
 void measure_retinotopy(LayerAnalysis& layer, const LcNetImpl& net, int64_t index,
@@ -72,18 +85,38 @@ void measure_orientation(LayerAnalysis& layer, const Sheet& sheet, const torch::
       orientation_tuning(responses, gratings.orientation, options.gratings.orientations);
   layer.orientation = orientation_preference(tuning, gratings.angles);
   layer.orientation_grid = map_grid(sheet, layer.orientation.selectivity);
-  // Units silent for every grating have no preference: left out of the smoothness.
+  layer.cortical = sheet.options().layout() != SheetLayout::kColumn;
+  layer.cell_size = map_cell_size(sheet);
+  layer.selective_fraction = selective_fraction(layer.orientation.selectivity);
+  // Units silent for every grating have no preference: left out of the map measures.
   const torch::Tensor silent = layer.orientation.selectivity <= 0;
   const torch::Tensor preferred = at::where(
       silent, at::full_like(layer.orientation.preferred, kNan), layer.orientation.preferred);
   const torch::Tensor selectivity = at::where(
       silent, at::full_like(layer.orientation.selectivity, kNan), layer.orientation.selectivity);
-  layer.orientation_curve = smoothness_curve(preferred, layer.coordinates,
-                                             MapDifference::kOrientation, options.smoothness);
-  layer.selectivity_curve = smoothness_curve(selectivity, layer.coordinates,
-                                             MapDifference::kAbsolute, options.smoothness);
-  layer.pinwheels = find_pinwheels(gather_map(layer.orientation.preferred, layer.orientation_grid),
-                                   options.pinwheels);
+  double period = kNan;  // Λ in sheet units
+  if (layer.cortical) {
+    const torch::Tensor map = gather_map(preferred, layer.orientation_grid);
+    layer.pinwheels = find_pinwheels(map, options.pinwheels);
+    period = layer.pinwheels.period * layer.cell_size;
+    layer.cluster_size = orientation_cluster_size(map, options.clusters) * layer.cell_size;
+    layer.local_entropy = local_orientation_entropy(map, options.clusters);
+  } else {
+    layer.pinwheels = PinwheelResult{};
+    layer.pinwheels.period = layer.pinwheels.density = kNan;
+    layer.cluster_size = layer.local_entropy = kNan;
+  }
+  // Column sheets: pairs only within a channel (units are (c, y, x) in order).
+  const torch::Tensor channel =
+      layer.cortical ? torch::Tensor()
+                     : at::arange(layer.coordinates.size(0), at::TensorOptions().dtype(at::kLong))
+                           .div(sheet.num_positions(), "floor");
+  const SmoothnessRange range = smoothness_range(period, layer.coordinates, options.smoothness);
+  layer.pairs = sample_sheet_pairs(layer.coordinates, range, options.smoothness, channel);
+  layer.orientation_curve =
+      smoothness_curve(preferred, layer.pairs, MapDifference::kOrientation, options.seed);
+  layer.selectivity_curve =
+      smoothness_curve(selectivity, layer.pairs, MapDifference::kAbsolute, options.seed);
 }
 
 void measure_category(LayerAnalysis& layer, const Sheet& sheet,
@@ -96,7 +129,7 @@ void measure_category(LayerAnalysis& layer, const Sheet& sheet,
     layer.patches.push_back(
         find_patches(gather_map(d, layer.dprime_grids.back()), options.patches));
     layer.dprime_curves.push_back(
-        smoothness_curve(d, layer.coordinates, MapDifference::kAbsolute, options.smoothness));
+        smoothness_curve(d, layer.pairs, MapDifference::kAbsolute, options.seed));
     smoothness.push_back(layer.dprime_curves.back().smoothness);
   }
   layer.category_smoothness = mean_finite(smoothness);
@@ -135,12 +168,13 @@ AnalysisOptions AnalysisOptions::from_config(const Config& config) {
   o.pinwheels.min_periods = config.get_double("analysis.min_periods");
   o.seed = static_cast<uint64_t>(config.get_int("train.seed"));
   o.smoothness.seed = o.seed;
+  o.clusters.seed = o.seed;
   return o;
 }
 
 ModelAnalysis analyze_lcnet(const LcNetImpl& net, BatchLoader* validation,
                             const std::vector<std::string>& class_names,
-                            const AnalysisOptions& options, const std::vector<Sheet>& sheets) {
+                            const AnalysisOptions& options) {
   ModelAnalysis analysis;
   analysis.class_names = class_names;
   analysis.input_height = net.options().input().height;
@@ -150,14 +184,7 @@ ModelAnalysis analyze_lcnet(const LcNetImpl& net, BatchLoader* validation,
   const bool unshared = net.options().sharing() == LcNetSharing::kNone;
   const auto snrs = layer_weight_snrs(net);
   const auto lc_layers = net.unshared_layers();
-  if (!sheets.empty() && sheets.size() != specs.size()) {
-    throw_runtime("analyze_lcnet: {} sheets for {} layers", sheets.size(), specs.size());
-  }
-  std::vector<Sheet> layer_sheets = sheets;
-  for (size_t i = layer_sheets.size(); i < specs.size(); ++i) {
-    layer_sheets.emplace_back(
-        SheetOptions(specs[i].out_channels, specs[i].output_height, specs[i].output_width));
-  }
+  const std::vector<Sheet>& layer_sheets = net.sheets();
   for (size_t i = 0; i < specs.size(); ++i) {
     LayerAnalysis layer;
     layer.name = specs[i].name;
@@ -183,6 +210,7 @@ ModelAnalysis analyze_lcnet(const LcNetImpl& net, BatchLoader* validation,
       // One kernel everywhere: every distance is 0 by construction.
       layer.kernel_distance_1 = layer.kernel_distance_4 = 0.0;
     }
+    layer.wiring_length = layer_wiring_length(net, i);
     analysis.layers.push_back(std::move(layer));
   }
 
@@ -236,14 +264,27 @@ nlohmann::json orientation_json(const LayerAnalysis& layer) {
   const double mean_selectivity = layer.orientation.selectivity.defined()
                                       ? layer.orientation.selectivity.mean().item<double>()
                                       : kNan;
-  return {{"smoothness", json_number(layer.orientation_curve.smoothness)},
-                      {"selectivity_smoothness", json_number(layer.selectivity_curve.smoothness)},
-                      {"mean_selectivity", json_number(mean_selectivity)},
-                      {"pinwheel_density", json_number(layer.pinwheels.density)},
-                      {"pinwheel_count", layer.pinwheels.count()},
-                      {"column_spacing", json_number(layer.pinwheels.period)},
-                      {"curve_degrees", curve_json(layer.orientation_curve, kDegrees)},
-                      {"selectivity_curve", curve_json(layer.selectivity_curve, 1.0)}};
+  const double smoothness = layer.orientation_curve.smoothness;
+  nlohmann::json j = {
+      {"measured_as", layer.cortical ? "cortical map" : "per channel"},
+      {"smoothness", json_number(layer.cortical ? smoothness : kNan)},
+      {"channel_smoothness", json_number(layer.cortical ? kNan : smoothness)},
+      {"selectivity_smoothness", json_number(layer.selectivity_curve.smoothness)},
+      {"mean_selectivity", json_number(mean_selectivity)},
+      {"selective_fraction", json_number(layer.selective_fraction)},
+      {"pinwheel_density", json_number(layer.pinwheels.density)},
+      {"pinwheel_count", layer.cortical ? nlohmann::json(layer.pinwheels.counted) : nullptr},
+      {"column_spacing", json_number(layer.pinwheels.period * layer.cell_size)},
+      {"cluster_size", json_number(layer.cluster_size)},
+      {"local_entropy", json_number(layer.local_entropy)},
+      {"curve_degrees", smoothness_curve_json(layer.orientation_curve, kDegrees)},
+      {"selectivity_curve", smoothness_curve_json(layer.selectivity_curve, 1.0)}};
+  if (layer.cortical) {
+    j["spectrum"] = spectrum_json(layer.pinwheels.spectrum, layer.cell_size);
+    j["spectrum_peak_ratio"] = json_number(layer.pinwheels.peak_ratio);
+    j["border_margin"] = json_number(layer.pinwheels.margin * layer.cell_size);
+  }
+  return j;
 }
 
 nlohmann::json category_json(const LayerAnalysis& layer,
@@ -260,7 +301,9 @@ nlohmann::json category_json(const LayerAnalysis& layer,
       total += static_cast<int64_t>(layer.patches[k].components.size());
     }
     return {
-        {"smoothness", json_number(layer.category_smoothness)},
+        {"measured_as", layer.cortical ? "cortical map" : "per channel"},
+        {"smoothness", json_number(layer.cortical ? layer.category_smoothness : kNan)},
+        {"channel_smoothness", json_number(layer.cortical ? kNan : layer.category_smoothness)},
         {"patches", total},
         {"patches_per_class", per_class},
         {"smoothness_per_class", class_smoothness},
@@ -280,7 +323,11 @@ nlohmann::json analysis_to_json(const ModelAnalysis& analysis) {
     j["sheet"] = {{"layout", layer.layout},
                   {"channels", layer.channels},
                   {"height", layer.height},
-                  {"width", layer.width}};
+                  {"width", layer.width},
+                  {"cortical", layer.cortical},
+                  {"cell_size", layer.cell_size},
+                  {"map_height", layer.orientation_grid.defined() ? layer.orientation_grid.size(0) : 0},
+                  {"map_width", layer.orientation_grid.defined() ? layer.orientation_grid.size(1) : 0}};
     j["orientation"] = orientation_json(layer);
     j["category"] = category_json(layer, analysis.class_names, analysis.images);
     j["retinotopy"] = {{"correlation", json_number(layer.rf_correlation)},
@@ -289,6 +336,7 @@ nlohmann::json analysis_to_json(const ModelAnalysis& analysis) {
     j["weight_snr_abs"] = json_number(layer.weight_snr.abs);
     j["kernel_distance"] = {{"radius_1", json_number(layer.kernel_distance_1)},
                             {"radius_4", json_number(layer.kernel_distance_4)}};
+    j["wiring_length"] = json_number(layer.wiring_length);
     layers.push_back(std::move(j));
   }
   return {{"layers", layers}, {"classes", analysis.class_names}};

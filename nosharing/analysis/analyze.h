@@ -11,6 +11,7 @@
 
 #include "nosharing/analysis/category.h"
 #include "nosharing/analysis/orientation.h"
+#include "nosharing/analysis/orientation_map_measures.h"
 #include "nosharing/analysis/pinwheels.h"
 #include "nosharing/analysis/smoothness.h"
 #include "nosharing/analysis/stimuli.h"
@@ -27,6 +28,7 @@ struct AnalysisOptions {
   GratingOptions gratings;
   SmoothnessOptions smoothness;
   PinwheelOptions pinwheels;
+  ClusterOptions clusters;
   PatchOptions patches;
   int64_t max_images = 2000;  // validation images for d′ (0: all the loader serves)
   int64_t rf_units = 256;
@@ -44,13 +46,24 @@ struct LayerAnalysis {
   std::string layout = "column";
   int64_t channels = 0, height = 0, width = 0;
   torch::Tensor coordinates;  // float64 [U, 2] sheet (y, x) of every unit
+  // One unit per point (hypercolumn, retinotopic): a cortical map, measured as such. On a
+  // column sheet the C channels of a position share one point, so pairs at d > 0 are always
+  // different channels and a cortical smoothness is ≈ 0 by construction (DESIGN §5): there
+  // the curves compare each channel with itself at other positions (per-channel smoothness,
+  // a reading of learned sharing) and there is no pinwheel density.
+  bool cortical = false;
+  double cell_size = 1;  // sheet units per cell of the drawn map
+  SheetPairs pairs;      // the sampled unit pairs every curve of the layer uses
 
   // Orientation.
   OrientationPreference orientation;  // [U] each
   torch::Tensor orientation_grid;     // int64 [Hg, Wg]: the unit drawn at each map cell
   SmoothnessCurve orientation_curve;  // c(d) of preferred orientation
   SmoothnessCurve selectivity_curve;  // c(d) of |Δ selectivity|
-  PinwheelResult pinwheels;           // on the orientation map
+  PinwheelResult pinwheels;           // on the orientation map (cortical sheets)
+  double selective_fraction = 0;      // circular variance < 0.6
+  double cluster_size = 0;            // All-TNN, sheet units (cortical sheets)
+  double local_entropy = 0;           // All-TNN, bits (cortical sheets)
 
   // Category selectivity (empty when the data are unlabelled).
   torch::Tensor dprime;                     // float64 [K, U]
@@ -66,6 +79,7 @@ struct LayerAnalysis {
 
   WeightSnr weight_snr;
   double kernel_distance_1 = 0, kernel_distance_4 = 0;
+  double wiring_length = 0;  // topography/wiring.h's C on the layer's weights
 };
 
 struct ModelAnalysis {
@@ -77,7 +91,9 @@ struct ModelAnalysis {
 
 // The two map measures of one layer from its responses, shared by every model's analysis
 // (lcnet layers, the mapformer's columns). `layer.coordinates` must hold the sheet positions
-// of its units (`sheet.coordinates()`), in the order of `responses`' columns.
+// of its units (`sheet.coordinates()`), in the order of `responses`' columns;
+// measure_orientation sets the layer's sheet fields (cortical, cell_size, pairs) that
+// measure_category then reuses.
 //
 // Orientation from responses [S, U] to `gratings` (rectified: tuning uses max(r, 0)):
 // preference, selectivity, the c(d) curves (silent units left out) and pinwheels.
@@ -95,11 +111,11 @@ nlohmann::json category_json(const LayerAnalysis& layer,
 
 // Analyses every conv-shaped layer of `net` (put in eval mode by the caller). `validation`
 // serves normalised labelled images (may be null: no category measures); at most
-// options.max_images are used. `sheets` places each layer's units (core/sheet.h), one per
-// layer in order; empty: the column layout of every layer.
+// options.max_images are used. Each layer is measured on its own sheet, `net.sheets()`
+// (model.layout).
 ModelAnalysis analyze_lcnet(const LcNetImpl& net, BatchLoader* validation,
                             const std::vector<std::string>& class_names,
-                            const AnalysisOptions& options, const std::vector<Sheet>& sheets = {});
+                            const AnalysisOptions& options);
 
 // analysis.json (DESIGN §8): {"layers": [{"name", "orientation": {"smoothness",
 // "pinwheel_density", "mean_selectivity", …}, "category": {"smoothness", "patches", …},

@@ -66,16 +66,21 @@ TEST(AnalyzeTest, EveryLayerGetsEveryMeasureAndTheJsonContract) {
   for (const char* key : {"smoothness", "pinwheel_density", "mean_selectivity"}) {
     EXPECT_TRUE(layer["orientation"].contains(key)) << key;
   }
-  EXPECT_TRUE(layer["orientation"]["smoothness"].is_number());
-  // A 12×12 sheet spans too few column spacings for a pinwheel density... unless Λ is tiny;
-  // either way the key holds a number or null, never NaN text.
-  EXPECT_TRUE(layer["orientation"]["pinwheel_density"].is_null() ||
-              layer["orientation"]["pinwheel_density"].is_number());
-  EXPECT_TRUE(layer["category"]["smoothness"].is_number());
+  // A column sheet: no cortical map, the per-channel reading instead, and no pinwheels.
+  EXPECT_EQ(layer["sheet"]["cortical"], false);
+  EXPECT_EQ(layer["orientation"]["measured_as"], "per channel");
+  EXPECT_TRUE(layer["orientation"]["smoothness"].is_null());
+  EXPECT_TRUE(layer["orientation"]["channel_smoothness"].is_number());
+  EXPECT_TRUE(layer["orientation"]["pinwheel_density"].is_null());
+  EXPECT_TRUE(layer["orientation"]["selective_fraction"].is_number());
+  EXPECT_TRUE(layer["category"]["smoothness"].is_null());
+  EXPECT_TRUE(layer["category"]["channel_smoothness"].is_number());
+  EXPECT_TRUE(layer["wiring_length"].is_number());
   EXPECT_TRUE(layer["category"]["patches"].is_number_integer());
   EXPECT_TRUE(layer["retinotopy"]["correlation"].is_number());
   EXPECT_TRUE(layer["weight_snr"].is_number());
-  EXPECT_EQ(layer["orientation"]["curve_degrees"]["difference"].size(), 20u);
+  EXPECT_EQ(layer["orientation"]["curve_degrees"]["difference"].size(), 9u);
+  EXPECT_EQ(layer["orientation"]["curve_degrees"]["chance"].size(), 9u);
   EXPECT_EQ(j.dump().find("NaN"), std::string::npos);
 }
 
@@ -93,19 +98,37 @@ TEST(AnalyzeTest, TwinAndUnlabelledData) {
   EXPECT_TRUE(layer["category"]["patches"].is_null());
 }
 
-TEST(AnalyzeTest, HypercolumnSheetsDrawEveryUnit) {
+// The analysis measures every layer on the sheet its model.layout gives it (the network's
+// own sheets), not on the column layout.
+TEST(AnalyzeTest, HypercolumnAndRetinotopicNetsAreMeasuredOnTheirOwnSheets) {
   torch::manual_seed(4);
-  LcNet net(LcNetOptions({1, 10, 10}, 2, {4}).kernels({3}));
-  net->eval();
-  const std::vector<Sheet> sheets = {
-      Sheet(SheetOptions(4, 10, 10).layout(SheetLayout::kHypercolumn))};
-  const ModelAnalysis a = analyze_lcnet(*net, nullptr, {}, fast_options(), sheets);
+  LcNet hypercolumn(
+      LcNetOptions({1, 10, 10}, 2, {4}).kernels({3}).layout(SheetLayout::kHypercolumn));
+  hypercolumn->eval();
+  const ModelAnalysis a = analyze_lcnet(*hypercolumn, nullptr, {}, fast_options());
   EXPECT_EQ(a.layers[0].layout, "hypercolumn");
+  EXPECT_TRUE(a.layers[0].cortical);
   EXPECT_EQ(a.layers[0].orientation_grid.sizes(), (std::vector<int64_t>{20, 20}));
-  EXPECT_EQ(a.layers[0].pinwheels.winding.sizes(), (std::vector<int64_t>{20, 20}));
-  EXPECT_EQ(analysis_to_json(a)["layers"][0]["sheet"]["layout"], "hypercolumn");
-  EXPECT_THROW(analyze_lcnet(*net, nullptr, {}, fast_options(), {Sheet(SheetOptions(9, 10, 10))}),
-               RuntimeError);
+  EXPECT_EQ(a.layers[0].pinwheels.winding.sizes(), (std::vector<int64_t>{19, 19}));
+  const nlohmann::json j = analysis_to_json(a)["layers"][0];
+  EXPECT_EQ(j["sheet"]["layout"], "hypercolumn");
+  EXPECT_EQ(j["sheet"]["map_height"], 20);
+  EXPECT_EQ(j["orientation"]["measured_as"], "cortical map");
+  EXPECT_TRUE(j["orientation"]["smoothness"].is_number());
+  EXPECT_TRUE(j["orientation"]["channel_smoothness"].is_null());
+  EXPECT_TRUE(j["orientation"].contains("spectrum"));
+
+  LcNet retinotopic(LcNetOptions({1, 10, 10}, 2, {4})
+                        .kernels({3})
+                        .layout(SheetLayout::kRetinotopic)
+                        .sheet_extents({5.0}));
+  retinotopic->eval();
+  const ModelAnalysis r = analyze_lcnet(*retinotopic, nullptr, {}, fast_options());
+  EXPECT_EQ(r.layers[0].layout, "retinotopic");
+  EXPECT_TRUE(r.layers[0].cortical);
+  EXPECT_NEAR(r.layers[0].cell_size, 0.5, 1e-12);  // extent 5 over 10 positions
+  EXPECT_TRUE(torch::equal(r.layers[0].coordinates, retinotopic->sheets()[0].coordinates()));
+  EXPECT_EQ(r.layers[0].orientation_grid.sizes(), (std::vector<int64_t>{10, 10}));
 }
 
 TEST(AnalyzeTest, OptionsFromConfigCheckRanges) {

@@ -5,15 +5,15 @@
 #include <cmath>
 #include <limits>
 
-#include "nosharing/analysis/connected_components.h"
 #include "nosharing/core/error.h"
 
 namespace nosharing {
 namespace {
 
 void check_map(const torch::Tensor& theta, const char* who) {
-  if (theta.dim() != 2 || theta.size(0) < 1 || theta.size(1) < 1) {
-    throw_runtime("{}: expected an orientation map [H, W], got {}", who, c10::str(theta.sizes()));
+  if (theta.dim() != 2 || theta.size(0) < 2 || theta.size(1) < 2) {
+    throw_runtime("{}: expected an orientation map [H, W] of at least 2×2, got {}", who,
+                  c10::str(theta.sizes()));
   }
 }
 
@@ -28,6 +28,7 @@ double wrap(double a) {
 torch::Tensor smooth_orientation_map(const torch::Tensor& theta, double sigma) {
   check_map(theta, "smooth_orientation_map");
   const at::Tensor doubled = 2 * theta.detach().to(at::kDouble);
+  const at::Tensor valid = at::isfinite(doubled);
   if (!(sigma > 0)) return at::remainder(doubled / 2, M_PI);
   const int64_t radius = std::max<int64_t>(1, static_cast<int64_t>(std::ceil(3 * sigma)));
   const at::Tensor t = at::arange(-radius, radius + 1, at::TensorOptions().dtype(at::kDouble));
@@ -36,39 +37,20 @@ torch::Tensor smooth_orientation_map(const torch::Tensor& theta, double sigma) {
   auto blur = [&](const at::Tensor& field) {
     return at::conv2d(field.unsqueeze(0).unsqueeze(0), kernel, {}, 1, radius).squeeze(0).squeeze(0);
   };
-  // Zero padding, divided by the blurred mask: edges average only what lies inside.
-  const at::Tensor mask = blur(at::ones_like(doubled));
-  const at::Tensor re = blur(at::cos(doubled)) / mask;
-  const at::Tensor im = blur(at::sin(doubled)) / mask;
-  return at::remainder(at::atan2(im, re) / 2, M_PI);
+  // Zero padding and zero at NaN cells, divided by the blurred mask: edges and holes average
+  // only what is there.
+  const at::Tensor weight = valid.to(at::kDouble);
+  const at::Tensor angle = at::where(valid, doubled, at::zeros_like(doubled));
+  const at::Tensor mask = blur(weight);
+  const at::Tensor re = blur(at::cos(angle) * weight) / mask;
+  const at::Tensor im = blur(at::sin(angle) * weight) / mask;
+  const at::Tensor smoothed = at::remainder(at::atan2(im, re) / 2, M_PI);
+  return at::where(valid, smoothed, at::full_like(smoothed, std::nan("")));
 }
 
-double orientation_map_period(const torch::Tensor& theta) {
+double orientation_map_period(const torch::Tensor& theta, const SpacingOptions& options) {
   check_map(theta, "orientation_map_period");
-  const int64_t h = theta.size(0), w = theta.size(1);
-  const at::Tensor doubled = 2 * theta.detach().to(at::kDouble);
-  at::Tensor z = at::complex(at::cos(doubled), at::sin(doubled));
-  z = z - z.mean();
-  const at::Tensor power = at::abs(at::fft_fft2(z)).pow(2);  // [H, W]
-  // Frequencies in cycles per grid unit; radial bins of width 1/max(H, W).
-  const auto f64 = at::TensorOptions().dtype(at::kDouble);
-  const at::Tensor fy = at::fft_fftfreq(h, 1.0, f64).view({h, 1});
-  const at::Tensor fx = at::fft_fftfreq(w, 1.0, f64).view({1, w});
-  const at::Tensor radius = at::sqrt(fy * fy + fx * fx);
-  const double step = 1.0 / static_cast<double>(std::max(h, w));
-  const at::Tensor bin = at::round(radius / step).to(at::kLong).view(-1);
-  const int64_t bins = bin.max().item<int64_t>() + 1;
-  const at::Tensor sums = at::zeros({bins}, f64).index_add_(0, bin, power.view(-1));
-  const at::Tensor counts = at::bincount(bin, {}, bins).to(at::kDouble).clamp_min(1);
-  const at::Tensor mean_power = sums / counts;
-  // Skip the DC bin (the mean was removed, but a constant map is all DC).
-  if (bins < 2) return std::numeric_limits<double>::quiet_NaN();
-  const at::Tensor rest = mean_power.slice(0, 1);
-  if (rest.max().item<double>() <= 1e-18 * std::max(1.0, sums.sum().item<double>())) {
-    return std::numeric_limits<double>::quiet_NaN();
-  }
-  const int64_t peak = rest.argmax().item<int64_t>() + 1;
-  return 1.0 / (static_cast<double>(peak) * step);
+  return column_spacing(orientation_spectrum(theta), options).period;
 }
 
 PinwheelResult find_pinwheels(const torch::Tensor& theta, const PinwheelOptions& options) {
@@ -77,36 +59,52 @@ PinwheelResult find_pinwheels(const torch::Tensor& theta, const PinwheelOptions&
   PinwheelResult result;
   result.smoothed = smooth_orientation_map(theta, options.smoothing_sigma).contiguous();
   const double* t = result.smoothed.data_ptr<double>();
-  result.winding = at::zeros({h, w}, at::TensorOptions().dtype(at::kLong));
+  result.winding = at::zeros({h - 1, w - 1}, at::TensorOptions().dtype(at::kLong));
   int64_t* wind = result.winding.data_ptr<int64_t>();
-  // The 8-ring as (dy, dx), clockwise as drawn with y downwards; the order only fixes the
-  // sign of w.
-  static const int ring[8][2] = {{-1, -1}, {-1, 0}, {-1, 1}, {0, 1},
-                                 {1, 1},   {1, 0},  {1, -1}, {0, -1}};
-  for (int64_t y = 1; y + 1 < h; ++y) {
-    for (int64_t x = 1; x + 1 < w; ++x) {
-      double total = 0;
-      for (int k = 0; k < 8; ++k) {
-        const int* a = ring[k];
-        const int* b = ring[(k + 1) % 8];
-        total += wrap(2 * (t[(y + b[0]) * w + x + b[1]] - t[(y + a[0]) * w + x + a[1]]));
-      }
-      wind[y * w + x] = std::lround(total / (2 * M_PI));
-    }
-  }
-  for (int sign : {1, -1}) {
-    const at::Tensor mask = result.winding * sign >= 1;
-    const Components blobs = connected_components(mask, /*eight_connected=*/true);
-    for (const Component& blob : blobs.components) {
-      result.pinwheels.push_back({blob.centroid_y, blob.centroid_x, sign});
-    }
-  }
-  result.period = orientation_map_period(result.smoothed);
+  // Λ from the map as given: smoothing is a low-pass filter, which would lend white noise a
+  // spectral peak at the lowest frequencies.
+  result.spectrum = orientation_spectrum(theta);
+  const ColumnSpacing spacing = column_spacing(result.spectrum, options.spacing);
+  result.period = spacing.period;
+  result.peak_ratio = spacing.peak_ratio;
   const double nan = std::numeric_limits<double>::quiet_NaN();
+  result.margin = std::isfinite(result.period) ? options.margin_periods * result.period : 0.0;
+  // The plaquette's corners clockwise as drawn with y downwards; the order fixes the sign.
+  static const int corners[4][2] = {{0, 0}, {0, 1}, {1, 1}, {1, 0}};
+  for (int64_t y = 0; y + 1 < h; ++y) {
+    for (int64_t x = 0; x + 1 < w; ++x) {
+      double total = 0;
+      bool finite = true;
+      for (int k = 0; k < 4; ++k) {
+        const int* a = corners[k];
+        const int* b = corners[(k + 1) % 4];
+        const double step = t[(y + b[0]) * w + x + b[1]] - t[(y + a[0]) * w + x + a[1]];
+        finite = finite && std::isfinite(step);
+        total += wrap(2 * step);
+      }
+      const int64_t winding = finite ? std::lround(total / (2 * M_PI)) : 0;
+      wind[y * (w - 1) + x] = winding;
+      if (winding == 0) continue;
+      Pinwheel p;
+      p.y = static_cast<double>(y) + 0.5;
+      p.x = static_cast<double>(x) + 0.5;
+      p.sign = winding > 0 ? 1 : -1;
+      p.counted = p.y >= result.margin && p.x >= result.margin &&
+                  p.y <= static_cast<double>(h - 1) - result.margin &&
+                  p.x <= static_cast<double>(w - 1) - result.margin;
+      result.counted += p.counted;
+      result.pinwheels.push_back(p);
+    }
+  }
+  // Each plaquette is a unit square between cell centres: the plaquettes cover
+  // [0, H − 1] × [0, W − 1], and the counted ones [margin, H − 1 − margin] × ….
+  const double inner_h = static_cast<double>(h - 1) - 2 * result.margin;
+  const double inner_w = static_cast<double>(w - 1) - 2 * result.margin;
   if (std::isfinite(result.period) &&
-      static_cast<double>(std::min(h, w)) / result.period >= options.min_periods) {
-    result.density = static_cast<double>(result.count()) * result.period * result.period /
-                     static_cast<double>(h * w);
+      static_cast<double>(std::min(h, w)) / result.period >= options.min_periods && inner_h > 0 &&
+      inner_w > 0) {
+    result.density =
+        static_cast<double>(result.counted) * result.period * result.period / (inner_h * inner_w);
   } else {
     result.density = nan;
   }

@@ -26,6 +26,12 @@ torch::Tensor map_grid(const Sheet& sheet, const torch::Tensor& score) {
   return most_selective_units(score, o.channels(), o.height(), o.width());
 }
 
+double map_cell_size(const Sheet& sheet) {
+  const SheetOptions& o = sheet.options();
+  if (o.layout() != SheetLayout::kRetinotopic || !(o.extent() > 0)) return 1.0;
+  return o.extent() / static_cast<double>(std::max(o.height(), o.width()));
+}
+
 torch::Tensor gather_map(const torch::Tensor& values, const torch::Tensor& grid) {
   if (values.dim() != 1 || grid.dim() != 2) {
     throw_runtime("gather_map: expected values [U] and grid [H, W], got {} and {}",

@@ -21,6 +21,10 @@ torch::Tensor most_selective_units(const torch::Tensor& score, int64_t channels,
 // the unit of its channel with the largest `score` [U].
 torch::Tensor map_grid(const Sheet& sheet, const torch::Tensor& score);
 
+// Sheet units per cell of map_grid's grid: 1 for column and hypercolumn sheets, the tile side
+// (extent / max(H_out, W_out)) for retinotopic ones.
+double map_cell_size(const Sheet& sheet);
+
 // values [U] gathered through a grid of unit indices [Hg, Wg] → [Hg, Wg] (values' dtype).
 torch::Tensor gather_map(const torch::Tensor& values, const torch::Tensor& grid);
 

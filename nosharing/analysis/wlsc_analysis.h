@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "nosharing/analysis/gabor_fit.h"
+#include "nosharing/analysis/orientation_map_measures.h"
 #include "nosharing/models/wlsc.h"
 
 namespace nosharing {
@@ -30,10 +31,10 @@ struct WlscAnalysis {
   double median_r2 = 0;
   torch::Tensor atoms;                  // float64 [N, H, W], the unit-norm atoms
   torch::Tensor orientation_map;        // float64 [side, side], radians; NaN if not good
-  // DESIGN §5 smoothness of the orientation map over well-fit atoms: c(d) per distance bin
-  // and s = (max c − c(d₁)) / max c. NaN with fewer than two well-fit atoms.
-  std::vector<double> smoothness_distance, smoothness_difference;
-  double orientation_smoothness = 0;
+  // The cortical map measures of the atoms' orientation map (analysis/
+  // orientation_map_measures.h: chance-normalised smoothness, Λ, pinwheels, cluster size,
+  // entropy), over well-fit atoms; one sheet unit per atom.
+  OrientationMapMeasures map;
 };
 
 // model: a trained wlsc whose inputs are 1 × patch_height × patch_width patches.
@@ -41,7 +42,7 @@ WlscAnalysis analyze_wlsc(const WlscImpl& model, int64_t patch_height, int64_t p
                           double min_r2);
 
 // analysis.json (DESIGN §8) for a wlsc run: one "layer" named "dictionary" with
-// "orientation": {"smoothness", "pinwheel_density", "mean_selectivity"} (the last two null:
+// "orientation": the measure-map fields (orientation_map_json) plus "mean_selectivity" (null:
 // see docs/wlsc.md), null category/retinotopy/weight_snr, and "gabor": {"good_fraction",
 // "criterion", "median_r2", "atoms": [{"r2", "good", "orientation_deg", "frequency",
 // "phase", "x0", "y0", "sigma_p", "sigma_q", "amplitude"}]}. NaN is written as null.

@@ -47,11 +47,13 @@ RgbImage orientation_image(const LayerAnalysis& layer) {
                       orientation_color(t[y * w + x], s[y * w + x], full));
     }
   }
-  const double radius = std::max(3.0, 0.6 * cell);
+  // Pinwheels (cortical sheets only): white +½, black −½; those inside the border margin,
+  // which the density leaves out, drawn grey.
+  const double radius = std::max(2.0, 0.5 * cell);
+  const Rgb white{255, 255, 255}, black{0, 0, 0}, grey{150, 150, 150};
   for (const Pinwheel& p : layer.pinwheels.pinwheels) {
-    const Rgb white{255, 255, 255}, black{0, 0, 0};
-    image.disc((p.x + 0.5) * cell, (p.y + 0.5) * cell, radius, p.sign > 0 ? white : black,
-               p.sign > 0 ? black : white);
+    const Rgb fill = !p.counted ? grey : p.sign > 0 ? white : black;
+    image.disc((p.x + 0.5) * cell, (p.y + 0.5) * cell, radius, fill, p.sign > 0 ? black : white);
   }
   return image;
 }
@@ -121,7 +123,54 @@ std::string rf_svg(const LayerAnalysis& layer, int64_t input_height, int64_t inp
   return plot_svg({s}, o);
 }
 
-// c(d) / max c for orientation, selectivity and (mean over classes) d′.
+// The mean d′ curve over classes (each bin: the mean of the classes' values there).
+SmoothnessCurve mean_curve(const std::vector<SmoothnessCurve>& curves, double smoothness) {
+  SmoothnessCurve mean = curves.front();
+  auto average = [&](std::vector<double> SmoothnessCurve::*field, size_t b) {
+    double sum = 0;
+    int n = 0;
+    for (const SmoothnessCurve& c : curves) {
+      if (std::isfinite((c.*field)[b])) sum += (c.*field)[b], ++n;
+    }
+    return n ? sum / n : NAN;
+  };
+  for (size_t b = 0; b < mean.difference.size(); ++b) {
+    mean.difference[b] = average(&SmoothnessCurve::difference, b);
+    mean.chance[b] = average(&SmoothnessCurve::chance, b);
+    mean.normalised[b] = average(&SmoothnessCurve::normalised, b);
+  }
+  mean.smoothness = smoothness;
+  return mean;
+}
+
+std::string distance_label(const LayerAnalysis& layer) {
+  return layer.cortical ? "sheet distance d" : "distance d between positions (same channel)";
+}
+
+// Orientation c(d) in degrees beside its shuffled-position chance curve.
+std::string orientation_curve_svg(const LayerAnalysis& layer) {
+  const SmoothnessCurve& c = layer.orientation_curve;
+  PlotSeries measured, chance;
+  measured.label = fmt::format("c(d) (s = {:.2f})", c.smoothness);
+  measured.color = "#c0392b";
+  chance.label = "chance (shuffled positions)";
+  chance.color = "#999999";
+  measured.x = chance.x = c.distance;
+  for (size_t b = 0; b < c.distance.size(); ++b) {
+    measured.y.push_back(c.difference[b] * 180 / M_PI);
+    chance.y.push_back(c.chance[b] * 180 / M_PI);
+  }
+  PlotOptions o;
+  o.title = fmt::format("{}: orientation difference c(d)", layer.name);
+  o.x_label = distance_label(layer);
+  o.y_label = "mean |Δθ| (degrees)";
+  o.x_min = 0;
+  o.y_min = 0;
+  o.y_max = 50;
+  return plot_svg({measured, chance}, o);
+}
+
+// n(d) = c(d) / chance(d) for orientation, selectivity and (mean over classes) d′: 1 is chance.
 std::string smoothness_svg(const LayerAnalysis& layer) {
   auto normalised = [](const SmoothnessCurve& c, const std::string& label,
                        const std::string& color) {
@@ -129,36 +178,49 @@ std::string smoothness_svg(const LayerAnalysis& layer) {
     s.label = fmt::format("{} (s = {:.2f})", label, c.smoothness);
     s.color = color;
     s.x = c.distance;
-    double max_c = 0;
-    for (double v : c.difference) {
-      if (std::isfinite(v)) max_c = std::max(max_c, v);
-    }
-    for (double v : c.difference) s.y.push_back(max_c > 0 ? v / max_c : NAN);
+    s.y = c.normalised;
     return s;
   };
   std::vector<PlotSeries> series = {normalised(layer.orientation_curve, "orientation", "#c0392b"),
                                     normalised(layer.selectivity_curve, "selectivity", "#7f8c8d")};
   if (!layer.dprime_curves.empty()) {
-    SmoothnessCurve mean = layer.dprime_curves[0];
-    for (size_t b = 0; b < mean.difference.size(); ++b) {
-      double sum = 0;
-      int n = 0;
-      for (const SmoothnessCurve& c : layer.dprime_curves) {
-        if (std::isfinite(c.difference[b])) sum += c.difference[b], ++n;
-      }
-      mean.difference[b] = n ? sum / n : NAN;
-    }
-    mean.smoothness = layer.category_smoothness;
-    series.push_back(normalised(mean, "category d′", "#1f5fa8"));
+    series.push_back(normalised(mean_curve(layer.dprime_curves, layer.category_smoothness),
+                                "category d′", "#1f5fa8"));
   }
+  PlotSeries chance;
+  chance.label = "chance";
+  chance.color = "#bbbbbb";
+  chance.x = {0.0, layer.orientation_curve.max_distance};
+  chance.y = {1.0, 1.0};
+  series.push_back(chance);
   PlotOptions o;
-  o.title = fmt::format("{}: c(d) / max c", layer.name);
-  o.x_label = "sheet distance d";
-  o.y_label = "mean |difference| / max";
+  o.title = fmt::format("{}: c(d) / chance(d)", layer.name);
+  o.x_label = distance_label(layer);
+  o.y_label = "difference / chance";
   o.x_min = 0;
   o.y_min = 0;
-  o.y_max = 1.05;
+  o.y_max = 1.3;
   return plot_svg(series, o);
+}
+
+// The radial power spectrum of the orientation map; its ring is Λ.
+std::string spectrum_svg(const LayerAnalysis& layer) {
+  PlotSeries s;
+  s.label = std::isfinite(layer.pinwheels.period)
+                ? fmt::format("Λ = {:.3g}", layer.pinwheels.period * layer.cell_size)
+                : std::string("no ring: no Λ");
+  const RadialSpectrum& spectrum = layer.pinwheels.spectrum;
+  for (size_t b = 1; b < spectrum.frequency.size(); ++b) {
+    s.x.push_back(spectrum.frequency[b] / layer.cell_size);
+    s.y.push_back(spectrum.power[b]);
+  }
+  PlotOptions o;
+  o.title = fmt::format("{}: radial power spectrum of e^(2iθ)", layer.name);
+  o.x_label = "spatial frequency (cycles per sheet unit)";
+  o.y_label = "power (fraction)";
+  o.x_min = 0;
+  o.y_min = 0;
+  return plot_svg({s}, o);
 }
 
 }  // namespace
@@ -253,15 +315,31 @@ std::string layer_maps_html(const std::string& dir, const LayerAnalysis& layer,
   write_png(dir + "/orientation_legend.png", orientation_legend());
   const std::string ori = layer.name + "_orientation.png";
   write_png(dir + "/" + ori, orientation_image(layer));
+  const std::string caption =
+      layer.cortical
+          ? fmt::format("orientation map, {} sheet (hue; brightness = selectivity; pinwheels: "
+                        "white +½, black −½, grey: in the border margin, not counted)",
+                        layer.layout)
+          : std::string("most selective channel per position. A column sheet has no cortical "
+                        "map: its channels share one point, so the curves compare each channel "
+                        "with itself at other positions");
   body += fmt::format(
-      "<figure><img src=\"{0}\" alt=\"{1} orientation map\"><figcaption>orientation "
-      "(hue; brightness = selectivity; pinwheels: white +½, black −½)<br><img "
+      "<figure><img src=\"{0}\" alt=\"{1} orientation map\"><figcaption>{2}<br><img "
       "src=\"orientation_legend.png\" alt=\"orientation colour legend\" class=\"legend\"> "
       "0° … 180°</figcaption></figure>\n",
-      xml_escape(ori), xml_escape(layer.name));
+      xml_escape(ori), xml_escape(layer.name), xml_escape(caption));
+  const std::string curve = layer.name + "_orientation_curve.svg";
+  put(curve, orientation_curve_svg(layer));
+  body += figure(curve, "orientation difference against distance, with chance");
   const std::string smooth = layer.name + "_smoothness.svg";
   put(smooth, smoothness_svg(layer));
-  body += figure(smooth, "smoothness curves c(d)");
+  body += figure(smooth, layer.cortical ? "smoothness curves, chance-normalised"
+                                        : "per-channel smoothness curves, chance-normalised");
+  if (layer.cortical) {
+    const std::string spectrum = layer.name + "_spectrum.svg";
+    put(spectrum, spectrum_svg(layer));
+    body += figure(spectrum, "radial power spectrum of the orientation map (ring: Λ)");
+  }
   if (layer.rf_centres.defined()) {
     const std::string rf = layer.name + "_rf.svg";
     put(rf, rf_svg(layer, input_height, input_width));
@@ -312,31 +390,57 @@ std::string write_html_report(const std::string& dir, const ReportInputs& inputs
     body += "</p>\n";
   }
 
+  // The headline: the first cortical map with its pinwheels.
+  for (const LayerAnalysis& layer : analysis.layers) {
+    if (!layer.cortical) continue;
+    const std::string file = layer.name + "_orientation.png";
+    write_png(dir + "/" + file, orientation_image(layer));
+    body += fmt::format(
+        "<figure><img src=\"{}\" alt=\"{} orientation map\"><figcaption>{}: orientation map "
+        "with its pinwheels (s = {:.2f}, {} pinwheels, {:.2f} per Λ²; animals ≈ π)"
+        "</figcaption></figure>\n",
+        xml_escape(file), xml_escape(layer.name), xml_escape(layer.name),
+        layer.orientation_curve.smoothness, layer.pinwheels.counted, layer.pinwheels.density);
+    break;
+  }
+
   // The numbers, as in analysis.json.
   body +=
-      "<h2>Summary</h2>\n<table>\n<tr><th>layer</th><th>sheet</th><th>orientation "
-      "smoothness</th><th>mean selectivity</th><th>pinwheels (per Λ²)</th><th>category "
-      "smoothness</th><th>patches</th><th>RF–sheet r</th><th>weight SNR</th><th>kernel "
-      "distance r=1 / r=4</th></tr>\n";
+      "<h2>Summary</h2>\n<table>\n<tr><th>layer</th><th>sheet</th><th>measured as</th>"
+      "<th>orientation smoothness</th><th>selective (CV &lt; 0.6)</th><th>Λ</th>"
+      "<th>pinwheels (per Λ²)</th><th>cluster size</th><th>category smoothness</th>"
+      "<th>patches</th><th>RF–sheet r</th><th>weight SNR</th><th>wiring length</th></tr>\n";
   const nlohmann::json& layers_json = inputs.analysis_json.at("layers");
   for (const auto& l : layers_json) {
     const auto& o = l.at("orientation");
     const auto& c = l.at("category");
+    const bool cortical = l["sheet"].value("cortical", false);
+    const char* smoothness_key = cortical ? "smoothness" : "channel_smoothness";
     body += fmt::format(
-        "<tr><td>{}</td><td>{}×{}×{}</td><td>{}</td><td>{}</td><td>{} ({})</td><td>{}</td>"
-        "<td>{}</td><td>{}</td><td>{}</td><td>{} / {}</td></tr>\n",
-        xml_escape(l.at("name").get<std::string>()), l["sheet"]["channels"].dump(),
-        l["sheet"]["height"].dump(), l["sheet"]["width"].dump(), fmt_number(o["smoothness"]),
-        fmt_number(o["mean_selectivity"]), o["pinwheel_count"].dump(),
-        fmt_number(o["pinwheel_density"]), fmt_number(c["smoothness"]),
-        c["patches"].is_null() ? "–" : c["patches"].dump(),
+        "<tr><td>{}</td><td>{} {}×{}×{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
+        "<td>{} ({})</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>"
+        "</tr>\n",
+        xml_escape(l.at("name").get<std::string>()),
+        xml_escape(l["sheet"].value("layout", std::string())), l["sheet"]["channels"].dump(),
+        l["sheet"]["height"].dump(), l["sheet"]["width"].dump(),
+        cortical ? "cortical map" : "per channel", fmt_number(o[smoothness_key]),
+        fmt_number(o["selective_fraction"]), fmt_number(o["column_spacing"]),
+        o["pinwheel_count"].is_null() ? "–" : o["pinwheel_count"].dump(),
+        fmt_number(o["pinwheel_density"]), fmt_number(o["cluster_size"]),
+        fmt_number(c[smoothness_key]), c["patches"].is_null() ? "–" : c["patches"].dump(),
         fmt_number(l["retinotopy"]["correlation"]), fmt_number(l["weight_snr"]),
-        fmt_number(l["kernel_distance"]["radius_1"]), fmt_number(l["kernel_distance"]["radius_4"]));
+        fmt_number(l["wiring_length"]));
   }
   body +=
-      "</table>\n<p class=\"note\">Smoothness s = (max c − c(d₁)) / max c over sheet "
-      "distances d &gt; 0 (0: salt-and-pepper, 1: smooth). Pinwheel density is shown only "
-      "when the map spans enough column spacings Λ (animals: ≈ π).</p>\n";
+      "</table>\n<p class=\"note\">Smoothness (TDANN): c(d) = mean difference of unit pairs "
+      "at sheet distance d &gt; 0, binned out to (4/3)·Λ·√2/2 (9 bins; without a Λ, 9 unit "
+      "spacings), divided by the same for positions shuffled (chance); s = (max − first bin) / "
+      "max: 0 salt-and-pepper, → 1 smooth. Cortical maps need one unit per point (hypercolumn "
+      "or retinotopic layouts); on a column sheet the channels of a position share a point, so "
+      "the reading is per channel: how alike a channel is at neighbouring positions (learned "
+      "sharing), and there are no pinwheels. Pinwheel density counts pinwheels at least ½ Λ "
+      "inside the map's border, per Λ², only when the map spans ≥ 2 Λ (animals and Gaussian "
+      "random field maps: π).</p>\n";
 
   if (!inputs.metrics.empty()) {
     put("training_loss.svg", training_curve_svg(inputs.metrics, false));

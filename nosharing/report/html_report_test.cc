@@ -78,8 +78,10 @@ TEST_F(HtmlReportTest, EveryFigureExistsUnderARelativeLink) {
   EXPECT_EQ(*index_, *dir_ + "/index.html");
   const std::string html = testing::read_file(*index_);
   const auto sources = image_sources(html);
-  // Per layer: orientation map + legend, smoothness, RF plot, 2 d′ maps; plus 2 training curves.
-  EXPECT_EQ(sources.size(), 2u * (2 + 1 + 1 + 2) + 2u);
+  // Per layer (column sheets: no spectrum, no headline map): orientation map + legend, the
+  // orientation curve with chance, the normalised curves, RF plot, 2 d′ maps; plus 2
+  // training curves.
+  EXPECT_EQ(sources.size(), 2u * (2 + 2 + 1 + 2) + 2u);
   std::set<std::string> files;
   for (const std::string& src : sources) {
     EXPECT_EQ(src.find('/'), std::string::npos) << src;  // relative, beside index.html

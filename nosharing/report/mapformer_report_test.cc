@@ -61,8 +61,9 @@ TEST(MapformerReportTest, AnalyzeWritesTheJsonAndEveryFigure) {
     ++figures;
   }
   // Loss, accuracy, auxiliary losses, depth; per block: attention field and maps, the
-  // orientation map, its legend, the c(d) curves and a d′ map per class; a head map per class.
-  EXPECT_EQ(figures, 4 + 2 * (5 + static_cast<int>(classes)) + static_cast<int>(classes));
+  // orientation map, its legend, the c(d) curve with chance, the normalised curves and a d′
+  // map per class; a head map per class.
+  EXPECT_EQ(figures, 4 + 2 * (6 + static_cast<int>(classes)) + static_cast<int>(classes));
   EXPECT_TRUE(j["layers"][0]["orientation"]["mean_selectivity"].is_number());
   EXPECT_TRUE(j["layers"][1]["category"]["patches"].is_number());
   EXPECT_NE(html.find("block2_dprime_9.png"), std::string::npos);
