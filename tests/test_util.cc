@@ -5,9 +5,11 @@
 
 #include <atomic>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <regex>
 #include <sstream>
 
 #include <unistd.h>
@@ -83,6 +85,57 @@ std::string read_file(const std::string& path) {
 void write_file(const std::string& path, const std::string& contents) {
   std::ofstream out(path, std::ios::binary);
   out << contents;
+}
+
+std::string find_chromium() {
+  const char* path_env = std::getenv("PATH");
+  const std::string paths = path_env ? path_env : "/usr/bin:/bin";
+  for (const char* name : {"chromium", "chromium-browser", "google-chrome"}) {
+    size_t start = 0;
+    while (start <= paths.size()) {
+      const size_t end = std::min(paths.find(':', start), paths.size());
+      const std::filesystem::path candidate =
+          std::filesystem::path(paths.substr(start, end - start)) / name;
+      if (std::filesystem::is_regular_file(candidate)) return candidate.string();
+      start = end + 1;
+    }
+  }
+  return "";
+}
+
+PageLoad load_page_in_chromium(const std::string& chromium, const std::string& html_path,
+                               const std::string& screenshot_name) {
+  namespace fs = std::filesystem;
+  PageLoad page;
+  const std::string work = make_temp_dir("chromium");
+  const std::string url = shell_quote("file://" + fs::absolute(html_path).string());
+  const std::string common = "timeout 120 " + shell_quote(chromium) +
+                             " --headless --disable-gpu --no-sandbox --no-first-run "
+                             "--user-data-dir=" +
+                             work +
+                             "/profile --enable-logging=stderr --v=0 "
+                             "--virtual-time-budget=5000 ";
+  const std::string dom_file = work + "/dom.html", log_file = work + "/stderr.txt";
+  const std::string dump = common + "--dump-dom " + url + " >" + dom_file + " 2>" + log_file;
+  page.ran = std::system(dump.c_str()) == 0;
+  page.dom = read_file(dom_file);
+  page.log = read_file(log_file);
+  std::smatch m;
+  if (std::regex_search(page.dom, m,
+                        std::regex("data-loaded=\"(\\d+)\" data-total=\"(\\d+)\" "
+                                   "data-errors=\"(\\d+)\""))) {
+    page.loaded = std::stoi(m[1]), page.total = std::stoi(m[2]), page.errors = std::stoi(m[3]);
+  }
+  if (!page.ran) return page;
+  const std::string artifacts =
+      fs::path(NOSHARING_CLI_PATH).parent_path().string() + "/test_artifacts";
+  fs::create_directories(artifacts);
+  const std::string shot = artifacts + "/" + screenshot_name;
+  fs::remove(shot);
+  const std::string screenshot = common + "--window-size=1200,1600 --screenshot=" + shot + " " +
+                                 url + " >/dev/null 2>>" + log_file;
+  if (std::system(screenshot.c_str()) == 0 && fs::is_regular_file(shot)) page.screenshot = shot;
+  return page;
 }
 
 CliResult run_cli(const std::vector<std::string>& args) {

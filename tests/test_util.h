@@ -26,6 +26,24 @@ struct CliResult {
 CliResult run_cli(const std::vector<std::string>& args);
 
 std::string read_file(const std::string& path);
+
+// Headless Chromium for the HTML pages' tests, or "" when it is not installed.
+std::string find_chromium();
+
+// An HTML page (report_page_html: its status line counts the figures that loaded) as
+// headless Chromium showed it.
+struct PageLoad {
+  bool ran = false;  // Chromium exited 0
+  // From the status line once the page loaded; -1 when its script did not run.
+  int loaded = -1, total = -1, errors = -1;
+  std::string log;         // Chromium's stderr: console messages appear as CONSOLE
+  std::string dom;         // the DOM after loading
+  std::string screenshot;  // build/test_artifacts/<screenshot_name> ("" if none was written)
+};
+// Opens the page `html_path` in `chromium`, then saves a 1200×1600 screenshot under
+// `screenshot_name` in the build folder's test_artifacts/ for a person to look at.
+PageLoad load_page_in_chromium(const std::string& chromium, const std::string& html_path,
+                               const std::string& screenshot_name);
 void write_file(const std::string& path, const std::string& contents);
 
 }  // namespace nosharing::testing

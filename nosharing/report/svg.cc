@@ -30,6 +30,47 @@ std::vector<double> ticks(double lo, double hi) {
 
 std::string tick_label(double v) { return fmt::format("{:.4g}", v); }
 
+// Characters (not bytes) of UTF-8 text, to estimate how wide a label is drawn.
+size_t svg_text_chars(const std::string& text) {
+  size_t n = 0;
+  for (char c : text) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  return n;
+}
+
+// The approximate width in pixels of `text` at the plots' 11 px sans-serif.
+double svg_text_width(const std::string& text) { return 6.2 * svg_text_chars(text); }
+
+// One text label per marker, right of its dot (left of it where it would cross the plot's
+// right edge), moved down a line at a time while it would overlap a label already placed.
+std::string svg_point_labels(const PlotSeries& s, const std::vector<double>& px,
+                             const std::vector<double>& py, double plot_right) {
+  struct Box {
+    double x0, x1, y;
+  };
+  std::vector<Box> placed;
+  std::string svg;
+  for (size_t i = 0; i < px.size() && i < s.point_labels.size(); ++i) {
+    if (!std::isfinite(px[i]) || s.point_labels[i].empty()) continue;
+    const double width = svg_text_width(s.point_labels[i]);
+    const bool left_of_dot = px[i] + s.marker_radius + 4 + width > plot_right;
+    const double x0 =
+        left_of_dot ? px[i] - s.marker_radius - 4 - width : px[i] + s.marker_radius + 4;
+    double y = py[i] + 4;
+    for (int tries = 0; tries < 8; ++tries) {
+      const bool overlaps = std::any_of(placed.begin(), placed.end(), [&](const Box& b) {
+        return std::abs(b.y - y) < 12 && x0 < b.x1 && b.x0 < x0 + width;
+      });
+      if (!overlaps) break;
+      y += 12;
+    }
+    placed.push_back({x0, x0 + width, y});
+    svg += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"{}\">{}</text>\n",
+                       left_of_dot ? px[i] - s.marker_radius - 4 : x0, y,
+                       left_of_dot ? "end" : "start", xml_escape(s.point_labels[i]));
+  }
+  return svg;
+}
+
 }  // namespace
 
 std::string xml_escape(const std::string& text) {
@@ -76,7 +117,15 @@ std::string plot_svg(const std::vector<PlotSeries>& series, const PlotOptions& o
   if (!(x_hi > x_lo)) x_lo -= 0.5, x_hi = x_lo + 1;
   if (!(y_hi > y_lo)) y_lo -= 0.5, y_hi = y_lo + 1;
 
-  const double left = 58, right = 12, top = 28, bottom = 44;
+  size_t legend_lines = 0;
+  double legend_width = 120;  // room for the colour box and the longest label
+  for (const PlotSeries& s : series) {
+    if (s.label.empty()) continue;
+    ++legend_lines;
+    legend_width = std::max(legend_width, 18 + svg_text_width(s.label));
+  }
+  const double left = 58, right = 12, top = 28;
+  const double bottom = 44 + (options.legend_below ? 14.0 * legend_lines + 6 : 0);
   const double w = options.width, h = options.height;
   const double pw = w - left - right, ph = h - top - bottom;
   auto sx = [&](double x) { return left + (x - x_lo) / (x_hi - x_lo) * pw; };
@@ -109,21 +158,25 @@ std::string plot_svg(const std::vector<PlotSeries>& series, const PlotOptions& o
         left, sy(t), left + pw, left - 4, sy(t) + 4, tick_label(t));
   }
   svg += fmt::format("<text x=\"{}\" y=\"{}\" text-anchor=\"middle\">{}</text>\n", left + pw / 2,
-                     h - 8, xml_escape(options.x_label));
+                     top + ph + 36, xml_escape(options.x_label));
   svg += fmt::format(
       "<text x=\"14\" y=\"{0}\" text-anchor=\"middle\" "
       "transform=\"rotate(-90 14 {0})\">{1}</text>\n",
       top + ph / 2, xml_escape(options.y_label));
-  double legend_y = top + 14;
+  const double legend_x = options.legend_below ? left : left + pw - legend_width;
+  double legend_y = options.legend_below ? top + ph + 56 : top + 14;
   for (const PlotSeries& s : series) {
     const size_t n = std::min(s.x.size(), s.y.size());
     if (s.markers) {
+      std::vector<double> px(n, NAN), py(n, NAN);
       for (size_t i = 0; i < n; ++i) {
         if (!std::isfinite(s.x[i]) || !std::isfinite(s.y[i])) continue;
+        px[i] = sx(s.x[i]), py[i] = sy(s.y[i]);
         const std::string& color = i < s.point_colors.size() ? s.point_colors[i] : s.color;
-        svg += fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"2.5\" fill=\"{}\"/>\n",
-                           sx(s.x[i]), sy(s.y[i]), color);
+        svg += fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"{}\" fill=\"{}\"/>\n", px[i],
+                           py[i], s.marker_radius, color);
       }
+      svg += svg_point_labels(s, px, py, left + pw);
     } else {
       std::string path;
       bool pen_down = false;
@@ -144,7 +197,7 @@ std::string plot_svg(const std::vector<PlotSeries>& series, const PlotOptions& o
       svg += fmt::format(
           "<rect x=\"{}\" y=\"{}\" width=\"10\" height=\"10\" fill=\"{}\"/>"
           "<text x=\"{}\" y=\"{}\">{}</text>\n",
-          left + pw - 120, legend_y - 9, s.color, left + pw - 106, legend_y, xml_escape(s.label));
+          legend_x, legend_y - 9, s.color, legend_x + 14, legend_y, xml_escape(s.label));
       legend_y += 14;
     }
   }

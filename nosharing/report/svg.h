@@ -1,5 +1,6 @@
 // Line and scatter plots as SVG text, written by the project (no plotting library): c(d)
-// curves, training curves and receptive-field centres.
+// curves, training curves, receptive-field centres and labelled scatter plots (one point
+// per run in `nosharing compare`).
 #pragma once
 
 #include <cmath>
@@ -14,6 +15,8 @@ struct PlotSeries {
   std::string color = "#1f5fa8";
   bool markers = false;                   // dots instead of a line
   std::vector<std::string> point_colors;  // per point, for markers (empty: `color`)
+  std::vector<std::string> point_labels;  // per point, for markers: text beside the dot
+  double marker_radius = 2.5;
 };
 
 struct PlotOptions {
@@ -23,6 +26,9 @@ struct PlotOptions {
   // Axis ranges; NaN: from the data.
   double x_min = NAN, x_max = NAN, y_min = NAN, y_max = NAN;
   bool y_reversed = false;  // image coordinates: y grows downwards
+  // The legend under the plot instead of inside its top-right corner: for many or long
+  // labels, which would hide the curves.
+  bool legend_below = false;
 };
 
 // A complete SVG document. Labels are XML-escaped.

@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <regex>
+#include <string>
+#include <vector>
 
 namespace nosharing {
 namespace svg_test {  // named, not anonymous: the tests compile in unity batches
@@ -42,6 +45,51 @@ TEST(SvgTest, MarkersUsePerPointColoursAndEmptyDataStillDraws) {
   EXPECT_NE(svg.find("#00ff00"), std::string::npos);
   const std::string empty = plot_svg({}, {});
   EXPECT_NE(empty.find("</svg>"), std::string::npos);
+}
+
+TEST(SvgTest, PointLabelsStayInsideAndApartAndLegendsCanGoBelow) {
+  PlotSeries s;
+  s.markers = true;
+  s.marker_radius = 5;
+  s.x = {0, 1, 1, NAN};
+  s.y = {0, 1, 1, 2};
+  s.point_labels = {"left <a>", "right", "same place", "not drawn"};
+  PlotOptions o;
+  o.x_min = -1, o.x_max = 1.1;
+  const std::string svg = plot_svg({s}, o);
+  EXPECT_EQ(count(svg, "r=\"5\""), 3);
+  EXPECT_NE(svg.find(">left &lt;a&gt;</text>"), std::string::npos);
+  EXPECT_EQ(svg.find("not drawn"), std::string::npos);  // its point is not finite
+  // Near the right edge the labels end at their dots; two dots at one place are not
+  // labelled on top of each other.
+  const std::regex label(
+      "<text x=\"([0-9.]+)\" y=\"([0-9.]+)\" text-anchor=\"end\">(right|same place)<");
+  std::vector<double> ys;
+  for (auto it = std::sregex_iterator(svg.begin(), svg.end(), label); it != std::sregex_iterator();
+       ++it) {
+    ys.push_back(std::stod((*it)[2]));
+  }
+  ASSERT_EQ(ys.size(), 2u) << svg;
+  EXPECT_GE(std::abs(ys[0] - ys[1]), 12);
+
+  PlotSeries a, b;
+  a.label = "a rather long label that would not fit in the corner";
+  b.label = "b";
+  a.x = b.x = {0, 1};
+  a.y = b.y = {0, 1};
+  o = PlotOptions();
+  o.legend_below = true;
+  o.height = 340;
+  const std::string below = plot_svg({a, b}, o);
+  // The frame ends above the x label, and the legend's two lines under it.
+  const std::regex frame("<rect x=\"58\" y=\"28\" width=\"[0-9.]+\" height=\"([0-9.]+)\"");
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(below, m, frame)) << below;
+  EXPECT_DOUBLE_EQ(std::stod(m[1]), 340 - 28 - 44 - 2 * 14 - 6);
+  const size_t legend = below.find(a.label);
+  ASSERT_NE(legend, std::string::npos);
+  const size_t y_at = below.rfind("y=\"", legend) + 3;
+  EXPECT_GT(std::stod(below.substr(y_at)), 28 + std::stod(m[1]) + 36);
 }
 
 }  // namespace svg_test
