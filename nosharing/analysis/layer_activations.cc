@@ -25,7 +25,7 @@ std::vector<LayerActivation> lcnet_activations(const LcNetImpl& net, const torch
   const int64_t count = layers < 0 ? static_cast<int64_t>(specs.size())
                                    : std::min<int64_t>(layers, static_cast<int64_t>(specs.size()));
   std::vector<LayerActivation> out;
-  torch::Tensor x = images;
+  torch::Tensor x = net.retina(images);
   for (int64_t i = 0; i < count; ++i) {
     const std::string& name = specs[i].name;
     const auto layer = child(net, name);

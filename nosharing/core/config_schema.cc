@@ -46,6 +46,13 @@ std::vector<ConfigKeySpec> make_schema() {
        "P independent draws, as a first instant sleep does, shrinks a kernel by √P)",
        {"independent", "shared"}},
       {"model.dropout", 0.0, "dropout before each fully connected layer", {}},
+      {"model.retina", std::string("none"),
+       "lcnet: a fixed (not learned) stage before the first layer: none, or dog (each input "
+       "channel filtered by a centre-surround difference of Gaussians, as retina and LGN do: "
+       "the first layer sees local contrast, not brightness)",
+       {"none", "dog"}},
+      {"model.retina_sigmas", Doubles{1.0, 2.0},
+       "model.retina = dog: [centre, surround] Gaussian σ in input pixels", {}},
       {"model.layout", std::string("column"),
        "sheet layout of each unshared layer's units: column (all channels at their position), "
        "hypercolumn (channels tiled as √C×√C blocks; C must be a square), retinotopic "
@@ -209,8 +216,9 @@ std::vector<ConfigKeySpec> make_schema() {
        "units per layer whose receptive-field centre is measured (input gradients)", {}},
       {"analysis.pinwheel_sigma", 1.0,
        "Gaussian smoothing of orientation maps before pinwheel detection, in sheet cells", {}},
-      {"analysis.min_periods", 3.0,
-       "pinwheel density only when the map's shorter side spans this many column spacings Λ",
+      {"analysis.min_periods", 2.0,
+       "pinwheel density only when the map's shorter side spans this many column spacings Λ "
+       "(pinwheels are counted at least ½ Λ inside the border)",
        {}},
       // --- sharing (DESIGN §3: dynamic weight sharing, Pogodin et al. 2021) ---
       {"sharing.mode", std::string("none"),

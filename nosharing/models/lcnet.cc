@@ -47,6 +47,15 @@ LcNetOptions LcNetOptions::from_config(const Config& config, const InputShape& i
       .jitter(config.get_double("model.jitter"))
       .sheet_extents(config.get_double_list("model.sheet_extent"))
       .sheet_seed(static_cast<uint64_t>(config.get_int("train.seed")));
+  if (config.get_string("model.retina") == "dog") {
+    const std::vector<double> sigmas = config.get_double_list("model.retina_sigmas");
+    if (sigmas.size() != 2 || !(sigmas[0] > 0) || !(sigmas[1] > sigmas[0])) {
+      throw_usage("model.retina_sigmas = {}: expected [centre, surround] with 0 < centre < "
+                  "surround",
+                  config_value_to_toml(ConfigValue(sigmas)));
+    }
+    options.retina_sigmas(sigmas);
+  }
 
   const std::string& sharing = config.get_string("model.sharing");
   if (sharing == "none") {
@@ -206,6 +215,15 @@ LcNetImpl::LcNetImpl(LcNetOptions options)
     }
   }
 
+  if (!options_.retina_sigmas().empty()) {
+    const std::vector<double>& sigmas = options_.retina_sigmas();
+    const torch::Tensor kernel = difference_of_gaussians(sigmas.at(0), sigmas.at(1));
+    retina_kernel_ = register_buffer(
+        "retina_kernel",
+        kernel.view({1, 1, kernel.size(0), kernel.size(1)})
+            .repeat({options_.input().channels, 1, 1, 1}));
+  }
+
   const LcNetLayerSpec& last = specs_.back();
   int64_t features = last.out_channels * last.output_height * last.output_width;
   for (size_t j = 0; j < options_.hidden().size(); ++j) {
@@ -217,9 +235,28 @@ LcNetImpl::LcNetImpl(LcNetOptions options)
       "classifier", torch::nn::Linear(features, options_.num_classes())));
 }
 
+torch::Tensor difference_of_gaussians(double centre_sigma, double surround_sigma) {
+  const int64_t radius = static_cast<int64_t>(std::ceil(3 * surround_sigma));
+  const torch::Tensor t = torch::arange(-radius, radius + 1, torch::kDouble);
+  const torch::Tensor r2 = t.view({-1, 1}).pow(2) + t.view({1, -1}).pow(2);
+  auto gaussian = [&](double sigma) {
+    const torch::Tensor g = torch::exp(-r2 / (2 * sigma * sigma));
+    return g / g.sum();
+  };
+  return (gaussian(centre_sigma) - gaussian(surround_sigma)).to(torch::kFloat);
+}
+
+torch::Tensor LcNetImpl::retina(const torch::Tensor& images) const {
+  if (!retina_kernel_.defined()) return images;
+  const int64_t pad = retina_kernel_.size(-1) / 2;
+  const std::vector<int64_t> ones{1, 1}, zeros{0, 0};
+  return torch::conv2d(torch::replication_pad2d(images, {pad, pad, pad, pad}), retina_kernel_,
+                       torch::Tensor(), ones, zeros, ones, images.size(1));
+}
+
 torch::Tensor LcNetImpl::forward(torch::Tensor images) {
   check_input_images(images, options_.input(), "lcnet");
-  torch::Tensor x = std::move(images);
+  torch::Tensor x = retina(images);
   recorded_.clear();
   recorded_sinks_.clear();
   for (size_t i = 0; i < specs_.size(); ++i) {

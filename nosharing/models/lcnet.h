@@ -68,7 +68,16 @@ struct LcNetOptions {
   TORCH_ARG(double, jitter) = 1.0;
   TORCH_ARG(std::vector<double>, sheet_extents) = std::vector<double>{};
   TORCH_ARG(uint64_t, sheet_seed) = 0;
+  // A fixed centre-surround stage before the first layer (model.retina = dog): every input
+  // channel convolved with a difference of Gaussians of these [centre, surround] σ (input
+  // pixels), each Gaussian normalised to sum 1, so uniform regions give 0 and the first
+  // layer sees local contrast, as V1 does through the retina and LGN. Empty: none.
+  TORCH_ARG(std::vector<double>, retina_sigmas) = std::vector<double>{};
 };
+
+// The centre-surround kernel of LcNetOptions::retina_sigmas: float32 [2r + 1, 2r + 1],
+// r = ⌈3·σ_surround⌉, summing to 0.
+torch::Tensor difference_of_gaussians(double centre_sigma, double surround_sigma);
 
 // The resolved shape of one conv-shaped layer of an lcnet.
 struct LcNetLayerSpec {
@@ -95,6 +104,9 @@ class LcNetImpl : public ModelImpl {
 
   // images [B, C, H, W] (as options.input()) → logits [B, num_classes].
   torch::Tensor forward(torch::Tensor images) override;
+  // The fixed stage before the first layer (identity without model.retina): images
+  // [B, C, H, W] → [B, C, H, W], border pixels replicated.
+  torch::Tensor retina(const torch::Tensor& images) const;
 
   const LcNetOptions& options() const { return options_; }
   const std::vector<LcNetLayerSpec>& layer_specs() const { return specs_; }
@@ -130,6 +142,7 @@ class LcNetImpl : public ModelImpl {
   // Hidden layers then the classifier last.
   std::vector<torch::nn::Linear> fully_connected_;
   std::vector<Sheet> sheets_;
+  torch::Tensor retina_kernel_;  // buffer [C, 1, K, K], or undefined
   bool record_responses_ = false;
   std::vector<torch::Tensor> recorded_;
   std::vector<std::shared_ptr<ResponseGradientSink>> recorded_sinks_;

@@ -238,6 +238,39 @@ TEST(LcNetTest, OptionsFromConfig) {
   EXPECT_EQ(specs[2].output_height, 4);  // 16 → 8 → 8 → 4
 }
 
+TEST(LcNetTest, RetinaIsAFixedCentreSurroundStage) {
+  const torch::Tensor dog = difference_of_gaussians(1.0, 2.0);
+  EXPECT_EQ(dog.sizes(), (std::vector<int64_t>{13, 13}));  // r = ⌈3·2⌉
+  EXPECT_NEAR(dog.sum().item<double>(), 0.0, 1e-6);
+  EXPECT_GT(dog[6][6].item<double>(), 0.0);  // on-centre
+  EXPECT_LT(dog[6][9].item<double>(), 0.0);  // off-surround
+
+  torch::manual_seed(3);
+  LcNet net(LcNetOptions(InputShape{2, 10, 10}, 3, {4}).kernels({3}).retina_sigmas({1.0, 2.0}));
+  // A buffer, not a parameter: nothing learns it, checkpoints keep it.
+  for (const auto& p : net->named_parameters()) EXPECT_EQ(p.key().find("retina"), std::string::npos);
+  EXPECT_EQ(net->named_buffers().contains("retina_kernel"), true);
+  // Uniform images give 0 everywhere (replicated borders), per channel.
+  const torch::Tensor flat = torch::full({1, 2, 10, 10}, 3.0);
+  EXPECT_LT(net->retina(flat).abs().max().item<double>(), 1e-5);
+  // Each channel is filtered on its own: the reference is a per-channel conv2d.
+  const torch::Tensor images = torch::randn({2, 2, 10, 10});
+  const torch::Tensor padded = torch::replication_pad2d(images, {6, 6, 6, 6});
+  for (int64_t c = 0; c < 2; ++c) {
+    const torch::Tensor expected =
+        torch::conv2d(padded.slice(1, c, c + 1), dog.view({1, 1, 13, 13}));
+    EXPECT_TRUE(torch::allclose(net->retina(images).slice(1, c, c + 1), expected, 1e-5, 1e-5));
+  }
+
+  Config config;
+  config.apply_set("model.channels=[4]");
+  config.apply_set("model.retina=dog");
+  EXPECT_EQ(LcNetOptions::from_config(config, InputShape{1, 8, 8}, 2).retina_sigmas(),
+            (std::vector<double>{1.0, 2.0}));
+  config.apply_set("model.retina_sigmas=[2.0, 1.0]");
+  EXPECT_THROW(LcNetOptions::from_config(config, InputShape{1, 8, 8}, 2), UsageError);
+}
+
 TEST(LcNetTest, SheetsFollowTheLayoutAndRecordedResponsesTheLayers) {
   LcNet net(LcNetOptions(InputShape{1, 8, 8}, 3, {4, 9})
                 .kernels({3})
