@@ -59,6 +59,9 @@ ColumnSpacing column_spacing(const RadialSpectrum& spectrum, const SpacingOption
   if (!(p[peak] > 0)) return spacing;
   spacing.peak_ratio = median > 0 ? p[peak] / median : std::numeric_limits<double>::infinity();
   if (spacing.peak_ratio < options.min_peak_ratio) return spacing;
+  // A peak in the lowest bin is one cycle across the map: a trend over the sheet, not a
+  // column spacing (the map would span a single Λ).
+  if (peak == 1) return spacing;
   size_t lo = peak, hi = peak;
   while (lo > 1 && p[lo - 1] >= 0.5 * p[peak]) --lo;
   while (hi + 1 < p.size() && p[hi + 1] >= 0.5 * p[peak]) ++hi;

@@ -7,7 +7,9 @@
 // whose power is at least half the peak's (sub-bin precision: a ring between two bins).
 // A map has a Λ only when its spectrum has a ring: the peak at least
 // `SpacingOptions::min_peak_ratio` times the median of the non-DC bins. White noise (a
-// salt-and-pepper map) has a flat spectrum, ratio ≈ 1, and no Λ.
+// salt-and-pepper map) has a flat spectrum, ratio ≈ 1, and no Λ; nor has a map whose peak is
+// the lowest non-DC bin (one cycle across the map: a trend, e.g. a bias towards one
+// orientation near the image border, not columns).
 #pragma once
 
 #include <torch/types.h>
