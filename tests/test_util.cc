@@ -3,11 +3,14 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <random>
+#include <regex>
 #include <sstream>
 
 #include <unistd.h>
@@ -100,6 +103,61 @@ CliResult run_cli(const std::vector<std::string>& args) {
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   result.err = read_file(err_path);
   return result;
+}
+
+std::string find_chromium() {
+  namespace fs = std::filesystem;
+  const char* path_env = std::getenv("PATH");
+  const std::string paths = path_env ? path_env : "/usr/bin:/bin";
+  for (const char* name : {"chromium", "chromium-browser", "google-chrome"}) {
+    size_t start = 0;
+    while (start <= paths.size()) {
+      const size_t end = std::min(paths.find(':', start), paths.size());
+      const fs::path candidate = fs::path(paths.substr(start, end - start)) / name;
+      if (fs::is_regular_file(candidate)) return candidate.string();
+      start = end + 1;
+    }
+  }
+  return "";
+}
+
+HeadlessPage open_headless(const std::string& chromium, const std::string& index_html,
+                           const std::string& screenshot, const std::string& window) {
+  const std::string work = make_temp_dir("chromium");
+  const std::string url = "file://" + std::filesystem::absolute(index_html).string();
+  const std::string common = chromium +
+                             " --headless --disable-gpu --no-sandbox --no-first-run "
+                             "--user-data-dir=" +
+                             work +
+                             "/profile --enable-logging=stderr --v=0 "
+                             "--virtual-time-budget=5000 ";
+  const std::string dom_file = work + "/dom.html", log_file = work + "/stderr.txt";
+  HeadlessPage page;
+  const std::string command = "timeout 120 " + common + "--dump-dom " + shell_quote(url) + " >" +
+                              dom_file + " 2>" + log_file;
+  if (std::system(command.c_str()) != 0) {
+    page.error = command + "\n" + read_file(log_file);
+    return page;
+  }
+  const std::string dom = read_file(dom_file);
+  page.log = read_file(log_file);
+  // Every console message (console.log/error, uncaught exceptions) is logged as CONSOLE.
+  page.console_messages = page.log.find("CONSOLE") != std::string::npos;
+  std::smatch m;
+  if (std::regex_search(dom, m,
+                        std::regex("data-loaded=\"(\\d+)\" data-total=\"(\\d+)\" "
+                                   "data-errors=\"(\\d+)\""))) {
+    page.loaded = std::stoi(m[1]);
+    page.total = std::stoi(m[2]);
+    page.errors = std::stoi(m[3]);
+  }
+  if (screenshot.empty()) return page;
+  std::filesystem::remove(screenshot);
+  const std::string shot = "timeout 120 " + common + "--window-size=" + window +
+                           " --screenshot=" + shell_quote(screenshot) + " " + shell_quote(url) +
+                           " >/dev/null 2>" + log_file;
+  if (std::system(shot.c_str()) != 0) page.error = shot + "\n" + read_file(log_file);
+  return page;
 }
 
 }  // namespace nosharing::testing

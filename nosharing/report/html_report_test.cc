@@ -103,62 +103,23 @@ TEST_F(HtmlReportTest, EveryFigureExistsUnderARelativeLink) {
   EXPECT_EQ(html.find("http"), std::string::npos);  // self-contained: nothing fetched
 }
 
-std::string find_chromium() {
-  for (const char* name : {"chromium", "chromium-browser", "google-chrome"}) {
-    const char* path_env = std::getenv("PATH");
-    std::string paths = path_env ? path_env : "/usr/bin:/bin";
-    size_t start = 0;
-    while (start <= paths.size()) {
-      const size_t end = std::min(paths.find(':', start), paths.size());
-      const fs::path candidate = fs::path(paths.substr(start, end - start)) / name;
-      if (fs::is_regular_file(candidate)) return candidate.string();
-      start = end + 1;
-    }
-  }
-  return "";
-}
-
 // The report opens in headless Chromium with every image loaded and no console message or
 // error event; a screenshot is kept in the build folder (test_artifacts/).
 TEST_F(HtmlReportTest, OpensInHeadlessChromium) {
-  const std::string chromium = find_chromium();
+  const std::string chromium = testing::find_chromium();
   if (chromium.empty()) GTEST_SKIP() << "chromium is not installed (scripts/setup.sh installs it)";
-  const std::string work = testing::make_temp_dir("chromium");
-  const std::string url = "file://" + fs::absolute(*index_).string();
-  const std::string common = chromium +
-                             " --headless --disable-gpu --no-sandbox --no-first-run "
-                             "--user-data-dir=" +
-                             work +
-                             "/profile --enable-logging=stderr --v=0 "
-                             "--virtual-time-budget=5000 ";
-  const std::string dom_file = work + "/dom.html", log_file = work + "/stderr.txt";
-  const std::string command =
-      "timeout 120 " + common + "--dump-dom '" + url + "' >" + dom_file + " 2>" + log_file;
-  ASSERT_EQ(std::system(command.c_str()), 0) << command << "\n" << testing::read_file(log_file);
-  const std::string dom = testing::read_file(dom_file);
-  const std::string log = testing::read_file(log_file);
-  std::smatch m;
-  ASSERT_TRUE(std::regex_search(dom, m,
-                                std::regex("data-loaded=\"(\\d+)\" data-total=\"(\\d+)\" "
-                                           "data-errors=\"(\\d+)\"")))
-      << "the status script did not run:\n"
-      << dom.substr(dom.size() > 2000 ? dom.size() - 2000 : 0);
-  const size_t expected = image_sources(testing::read_file(*index_)).size();
-  EXPECT_EQ(std::stoul(m[2]), expected);
-  EXPECT_EQ(m[1], m[2]) << "images failed to load";
-  EXPECT_EQ(m[3], "0") << "error events in the page";
-  // Every console message (console.log/error, uncaught exceptions) is logged as CONSOLE.
-  EXPECT_EQ(log.find("CONSOLE"), std::string::npos) << log;
-
   const std::string artifacts =
       fs::path(NOSHARING_CLI_PATH).parent_path().string() + "/test_artifacts";
   fs::create_directories(artifacts);
   const std::string shot = artifacts + "/report_screenshot.png";
-  fs::remove(shot);
-  const std::string screenshot = "timeout 120 " + common +
-                                 "--window-size=1200,1600 --screenshot=" + shot + " '" + url +
-                                 "' >/dev/null 2>" + log_file;
-  ASSERT_EQ(std::system(screenshot.c_str()), 0) << testing::read_file(log_file);
+  const testing::HeadlessPage page = testing::open_headless(chromium, *index_, shot, "1200,1600");
+  ASSERT_EQ(page.error, "");
+  ASSERT_GE(page.total, 0) << "the status script did not run";
+  const size_t expected = image_sources(testing::read_file(*index_)).size();
+  EXPECT_EQ(static_cast<size_t>(page.total), expected);
+  EXPECT_EQ(page.loaded, page.total) << "images failed to load";
+  EXPECT_EQ(page.errors, 0) << "error events in the page";
+  EXPECT_FALSE(page.console_messages) << page.log;
   ASSERT_TRUE(fs::is_regular_file(shot));
   EXPECT_GT(fs::file_size(shot), 10000u);  // a page with figures, not a blank one
 }

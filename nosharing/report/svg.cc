@@ -30,6 +30,13 @@ std::vector<double> ticks(double lo, double hi) {
 
 std::string tick_label(double v) { return fmt::format("{:.4g}", v); }
 
+// Characters (UTF-8 code points) of a label, for the legend's width.
+size_t label_chars(const std::string& text) {
+  size_t n = 0;
+  for (char c : text) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  return n;
+}
+
 }  // namespace
 
 std::string xml_escape(const std::string& text) {
@@ -114,7 +121,19 @@ std::string plot_svg(const std::vector<PlotSeries>& series, const PlotOptions& o
       "<text x=\"14\" y=\"{0}\" text-anchor=\"middle\" "
       "transform=\"rotate(-90 14 {0})\">{1}</text>\n",
       top + ph / 2, xml_escape(options.y_label));
-  double legend_y = top + 14;
+  // The legend: wide enough for its longest label (about 6 px a character at 11 px).
+  size_t longest = 0, labelled = 0;
+  for (const PlotSeries& s : series) {
+    longest = std::max(longest, label_chars(s.label));
+    labelled += !s.label.empty();
+  }
+  const double legend_x = left + pw - std::max(120.0, 22.0 + 6.0 * static_cast<double>(longest));
+  double legend_y = options.legend_bottom ? top + ph - 6 - 14.0 * static_cast<double>(labelled) + 14
+                                          : top + 14;
+  // Lines stay inside the axes (a curve beyond a fixed range is cut at the frame).
+  svg += fmt::format(
+      "<clipPath id=\"axes\"><rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\"/></clipPath>\n",
+      left, top, pw, ph);
   for (const PlotSeries& s : series) {
     const size_t n = std::min(s.x.size(), s.y.size());
     if (s.markers) {
@@ -136,7 +155,8 @@ std::string plot_svg(const std::vector<PlotSeries>& series, const PlotOptions& o
         pen_down = true;
       }
       if (!path.empty()) {
-        svg += fmt::format("<path d=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"1.8\"/>\n",
+        svg += fmt::format("<path d=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"1.8\" "
+                           "clip-path=\"url(#axes)\"/>\n",
                            path, s.color);
       }
     }
@@ -144,7 +164,7 @@ std::string plot_svg(const std::vector<PlotSeries>& series, const PlotOptions& o
       svg += fmt::format(
           "<rect x=\"{}\" y=\"{}\" width=\"10\" height=\"10\" fill=\"{}\"/>"
           "<text x=\"{}\" y=\"{}\">{}</text>\n",
-          left + pw - 120, legend_y - 9, s.color, left + pw - 106, legend_y, xml_escape(s.label));
+          legend_x, legend_y - 9, s.color, legend_x + 14, legend_y, xml_escape(s.label));
       legend_y += 14;
     }
   }

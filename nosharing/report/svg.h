@@ -23,6 +23,7 @@ struct PlotOptions {
   // Axis ranges; NaN: from the data.
   double x_min = NAN, x_max = NAN, y_min = NAN, y_max = NAN;
   bool y_reversed = false;  // image coordinates: y grows downwards
+  bool legend_bottom = false;  // legend in the bottom-right corner instead of the top-right
 };
 
 // A complete SVG document. Labels are XML-escaped.
