@@ -44,13 +44,14 @@ int main(int argc, char** argv) {
   cli::add_config_command(app, run);
   cli::add_analyze_command(app, run);
   cli::add_compare_command(app, run);
+  cli::add_measure_map_command(app, run);
   if (argc > 1 && argv[1][0] != '-') {
     bool known = false;
     for (const CLI::App* sub : app.get_subcommands({})) known = known || sub->check_name(argv[1]);
     if (!known) {
       std::fprintf(stderr,
                    "nosharing: unknown command '%s'; expected train, eval, analyze, compare, "
-                   "info or config\n",
+                   "measure-map, info or config\n",
                    argv[1]);
       return 2;
     }

@@ -3,7 +3,9 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -154,5 +156,6 @@ CliResult run_cli(const std::vector<std::string>& args) {
   result.err = read_file(err_path);
   return result;
 }
+
 
 }  // namespace nosharing::testing

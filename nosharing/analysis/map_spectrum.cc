@@ -48,7 +48,7 @@ RadialSpectrum orientation_spectrum(const torch::Tensor& theta) {
 
 ColumnSpacing column_spacing(const RadialSpectrum& spectrum, const SpacingOptions& options) {
   const double nan = std::numeric_limits<double>::quiet_NaN();
-  ColumnSpacing spacing{nan, 0.0};
+  ColumnSpacing spacing{nan, 0.0, nan};
   const std::vector<double>& p = spectrum.power;
   if (p.size() < 3) return spacing;
   // Non-DC bins (the mean was removed; a constant map is all DC).
@@ -59,6 +59,7 @@ ColumnSpacing column_spacing(const RadialSpectrum& spectrum, const SpacingOption
   if (!(p[peak] > 0)) return spacing;
   spacing.peak_ratio = median > 0 ? p[peak] / median : std::numeric_limits<double>::infinity();
   if (spacing.peak_ratio < options.min_peak_ratio) return spacing;
+  spacing.peak_period = 1.0 / spectrum.frequency[peak];
   // A peak in the lowest bin is one cycle across the map: a trend over the sheet, not a
   // column spacing (the map would span a single Λ).
   if (peak == 1) return spacing;

@@ -30,6 +30,9 @@ struct SpacingOptions {
 struct ColumnSpacing {
   double period = 0;      // Λ in grid cells; NaN when the spectrum has no ring
   double peak_ratio = 0;  // peak power / median non-DC power
+  // 1 / (the peak's frequency) whenever the peak clears min_peak_ratio, also when it is the
+  // lowest bin (then `period` is NaN: the map spans about one such cycle, too few for a Λ).
+  double peak_period = 0;
 };
 
 // theta [H, W] radians (mod π); NaN cells carry no orientation.

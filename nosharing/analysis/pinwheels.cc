@@ -67,6 +67,7 @@ PinwheelResult find_pinwheels(const torch::Tensor& theta, const PinwheelOptions&
   const ColumnSpacing spacing = column_spacing(result.spectrum, options.spacing);
   result.period = spacing.period;
   result.peak_ratio = spacing.peak_ratio;
+  result.peak_period = spacing.peak_period;
   const double nan = std::numeric_limits<double>::quiet_NaN();
   result.margin = std::isfinite(result.period) ? options.margin_periods * result.period : 0.0;
   // The plaquette's corners clockwise as drawn with y downwards; the order fixes the sign.

@@ -44,6 +44,7 @@ struct PinwheelResult {
   RadialSpectrum spectrum;          // of the map as given (not smoothed)
   double period = 0;                // Λ in grid cells (NaN: no ring in the spectrum)
   double peak_ratio = 0;            // the spectrum's peak over its median (map_spectrum.h)
+  double peak_period = 0;           // ColumnSpacing::peak_period, grid cells
   double margin = 0;                // border left out, grid cells
   int64_t counted = 0;              // pinwheels inside the margin
   double density = 0;               // counted · Λ² / inner area; NaN where undefined

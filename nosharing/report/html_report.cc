@@ -11,17 +11,13 @@
 #include "nosharing/core/error.h"
 #include "nosharing/core/files.h"
 #include "nosharing/report/image.h"
+#include "nosharing/report/map_figures.h"
 #include "nosharing/report/svg.h"
 
 namespace nosharing {
 namespace {
 
-constexpr int kMapPixels = 240;       // target side of a map figure
 constexpr size_t kMaxClassMaps = 24;  // d′ maps drawn per layer
-
-int cell_size(int64_t height, int64_t width) {
-  return std::max<int>(2, kMapPixels / static_cast<int>(std::max(height, width)));
-}
 
 std::string rgb_css(Rgb c) { return fmt::format("#{:02x}{:02x}{:02x}", c.r, c.g, c.b); }
 
@@ -30,40 +26,13 @@ std::string fmt_number(const nlohmann::json& value, const char* format = "{:.3g}
   return "–";
 }
 
-// Orientation map: hue = θ, brightness = selectivity (full at the layer's 95th percentile).
+// Orientation map: hue = θ, brightness = selectivity (full at the layer's 95th percentile),
+// pinwheels marked (cortical sheets only).
 RgbImage orientation_image(const LayerAnalysis& layer) {
   const at::Tensor grid = layer.orientation_grid;
-  const int64_t h = grid.size(0), w = grid.size(1);
-  const at::Tensor theta = gather_map(layer.orientation.preferred, grid).contiguous();
-  const at::Tensor sel = gather_map(layer.orientation.selectivity, grid).contiguous();
-  const double full = std::max(1e-6, at::quantile(sel.flatten(), 0.95).item<double>());
-  const int cell = cell_size(h, w);
-  RgbImage image(static_cast<int>(w) * cell, static_cast<int>(h) * cell);
-  const double* t = theta.data_ptr<double>();
-  const double* s = sel.data_ptr<double>();
-  for (int64_t y = 0; y < h; ++y) {
-    for (int64_t x = 0; x < w; ++x) {
-      image.fill_rect(static_cast<int>(x) * cell, static_cast<int>(y) * cell, cell, cell,
-                      orientation_color(t[y * w + x], s[y * w + x], full));
-    }
-  }
-  // Pinwheels (cortical sheets only): white +½, black −½; those inside the border margin,
-  // which the density leaves out, drawn grey.
-  const double radius = std::max(2.0, 0.5 * cell);
-  const Rgb white{255, 255, 255}, black{0, 0, 0}, grey{150, 150, 150};
-  for (const Pinwheel& p : layer.pinwheels.pinwheels) {
-    const Rgb fill = !p.counted ? grey : p.sign > 0 ? white : black;
-    image.disc((p.x + 0.5) * cell, (p.y + 0.5) * cell, radius, fill, p.sign > 0 ? black : white);
-  }
-  return image;
-}
-
-RgbImage orientation_legend() {
-  RgbImage image(180, 14);
-  for (int x = 0; x < 180; ++x) {
-    image.fill_rect(x, 0, 1, 14, orientation_color(x * M_PI / 180.0, 1.0, 1.0));
-  }
-  return image;
+  return orientation_map_image(gather_map(layer.orientation.preferred, grid),
+                               gather_map(layer.orientation.selectivity, grid),
+                               layer.pinwheels.pinwheels);
 }
 
 // d′ map of one class, patches outlined in black.
@@ -74,7 +43,7 @@ RgbImage dprime_image(const LayerAnalysis& layer, size_t k, double limit) {
   const at::Tensor labels = layer.patches[k].labels.contiguous();
   const double* v = d.data_ptr<double>();
   const int64_t* l = labels.data_ptr<int64_t>();
-  const int cell = cell_size(h, w);
+  const int cell = map_cell_pixels(h, w);
   RgbImage image(static_cast<int>(w) * cell, static_cast<int>(h) * cell);
   for (int64_t y = 0; y < h; ++y) {
     for (int64_t x = 0; x < w; ++x) {
@@ -147,80 +116,24 @@ std::string distance_label(const LayerAnalysis& layer) {
   return layer.cortical ? "sheet distance d" : "distance d between positions (same channel)";
 }
 
-// Orientation c(d) in degrees beside its shuffled-position chance curve.
-std::string orientation_curve_svg(const LayerAnalysis& layer) {
-  const SmoothnessCurve& c = layer.orientation_curve;
-  PlotSeries measured, chance;
-  measured.label = fmt::format("c(d) (s = {:.2f})", c.smoothness);
-  measured.color = "#c0392b";
-  chance.label = "chance (shuffled positions)";
-  chance.color = "#999999";
-  measured.x = chance.x = c.distance;
-  for (size_t b = 0; b < c.distance.size(); ++b) {
-    measured.y.push_back(c.difference[b] * 180 / M_PI);
-    chance.y.push_back(c.chance[b] * 180 / M_PI);
-  }
-  PlotOptions o;
-  o.title = fmt::format("{}: orientation difference c(d)", layer.name);
-  o.x_label = distance_label(layer);
-  o.y_label = "mean |Δθ| (degrees)";
-  o.x_min = 0;
-  o.y_min = 0;
-  o.y_max = 50;
-  return plot_svg({measured, chance}, o);
+std::string layer_orientation_curve_svg(const LayerAnalysis& layer) {
+  return orientation_curve_svg(layer.orientation_curve,
+                               fmt::format("{}: orientation difference c(d)", layer.name),
+                               distance_label(layer));
 }
 
 // n(d) = c(d) / chance(d) for orientation, selectivity and (mean over classes) d′: 1 is chance.
 std::string smoothness_svg(const LayerAnalysis& layer) {
-  auto normalised = [](const SmoothnessCurve& c, const std::string& label,
-                       const std::string& color) {
-    PlotSeries s;
-    s.label = fmt::format("{} (s = {:.2f})", label, c.smoothness);
-    s.color = color;
-    s.x = c.distance;
-    s.y = c.normalised;
-    return s;
-  };
-  std::vector<PlotSeries> series = {normalised(layer.orientation_curve, "orientation", "#c0392b"),
-                                    normalised(layer.selectivity_curve, "selectivity", "#7f8c8d")};
+  std::vector<PlotSeries> series = {
+      normalised_series(layer.orientation_curve, "orientation", "#c0392b"),
+      normalised_series(layer.selectivity_curve, "selectivity", "#7f8c8d")};
   if (!layer.dprime_curves.empty()) {
-    series.push_back(normalised(mean_curve(layer.dprime_curves, layer.category_smoothness),
-                                "category d′", "#1f5fa8"));
+    series.push_back(normalised_series(mean_curve(layer.dprime_curves, layer.category_smoothness),
+                                       "category d′", "#1f5fa8"));
   }
-  PlotSeries chance;
-  chance.label = "chance";
-  chance.color = "#bbbbbb";
-  chance.x = {0.0, layer.orientation_curve.max_distance};
-  chance.y = {1.0, 1.0};
-  series.push_back(chance);
-  PlotOptions o;
-  o.title = fmt::format("{}: c(d) / chance(d)", layer.name);
-  o.x_label = distance_label(layer);
-  o.y_label = "difference / chance";
-  o.x_min = 0;
-  o.y_min = 0;
-  o.y_max = 1.3;
-  return plot_svg(series, o);
-}
-
-// The radial power spectrum of the orientation map; its ring is Λ.
-std::string spectrum_svg(const LayerAnalysis& layer) {
-  PlotSeries s;
-  s.label = std::isfinite(layer.pinwheels.period)
-                ? fmt::format("Λ = {:.3g}", layer.pinwheels.period * layer.cell_size)
-                : std::string("no ring: no Λ");
-  const RadialSpectrum& spectrum = layer.pinwheels.spectrum;
-  for (size_t b = 1; b < spectrum.frequency.size(); ++b) {
-    s.x.push_back(spectrum.frequency[b] / layer.cell_size);
-    s.y.push_back(spectrum.power[b]);
-  }
-  PlotOptions o;
-  o.title = fmt::format("{}: radial power spectrum of e^(2iθ)", layer.name);
-  o.x_label = "spatial frequency (cycles per sheet unit)";
-  o.y_label = "power (fraction)";
-  o.x_min = 0;
-  o.y_min = 0;
-  return plot_svg({s}, o);
+  return normalised_curves_svg(series, layer.orientation_curve.max_distance,
+                               fmt::format("{}: c(d) / chance(d)", layer.name),
+                               distance_label(layer));
 }
 
 }  // namespace
@@ -284,6 +197,8 @@ figure {{ margin: 0; }}
 figcaption {{ font-size: 0.8em; max-width: 320px; }}
 img.legend {{ vertical-align: middle; }}
 .note, .config {{ font-size: 0.85em; color: #555; }}
+td.what {{ text-align: left; font-size: 0.8em; color: #555; max-width: 22em; }}
+.warning {{ color: #a33; font-weight: bold; }}
 </style>
 </head>
 <body>
@@ -312,7 +227,7 @@ std::string layer_maps_html(const std::string& dir, const LayerAnalysis& layer,
     write_file_atomic(dir + "/" + name, contents);
   };
   std::string body = "<div class=\"row\">\n";
-  write_png(dir + "/orientation_legend.png", orientation_legend());
+  write_png(dir + "/orientation_legend.png", orientation_legend_image());
   const std::string ori = layer.name + "_orientation.png";
   write_png(dir + "/" + ori, orientation_image(layer));
   const std::string caption =
@@ -329,7 +244,7 @@ std::string layer_maps_html(const std::string& dir, const LayerAnalysis& layer,
       "0° … 180°</figcaption></figure>\n",
       xml_escape(ori), xml_escape(layer.name), xml_escape(caption));
   const std::string curve = layer.name + "_orientation_curve.svg";
-  put(curve, orientation_curve_svg(layer));
+  put(curve, layer_orientation_curve_svg(layer));
   body += figure(curve, "orientation difference against distance, with chance");
   const std::string smooth = layer.name + "_smoothness.svg";
   put(smooth, smoothness_svg(layer));
@@ -337,7 +252,8 @@ std::string layer_maps_html(const std::string& dir, const LayerAnalysis& layer,
                                         : "per-channel smoothness curves, chance-normalised");
   if (layer.cortical) {
     const std::string spectrum = layer.name + "_spectrum.svg";
-    put(spectrum, spectrum_svg(layer));
+    put(spectrum, spectrum_svg(layer.pinwheels, layer.cell_size,
+                                fmt::format("{}: radial power spectrum of e^(2iθ)", layer.name)));
     body += figure(spectrum, "radial power spectrum of the orientation map (ring: Λ)");
   }
   if (layer.rf_centres.defined()) {

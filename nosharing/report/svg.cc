@@ -163,8 +163,16 @@ std::string plot_svg(const std::vector<PlotSeries>& series, const PlotOptions& o
       "<text x=\"14\" y=\"{0}\" text-anchor=\"middle\" "
       "transform=\"rotate(-90 14 {0})\">{1}</text>\n",
       top + ph / 2, xml_escape(options.y_label));
+  size_t labelled = 0;
+  for (const PlotSeries& s : series) labelled += !s.label.empty();
   const double legend_x = options.legend_below ? left : left + pw - legend_width;
-  double legend_y = options.legend_below ? top + ph + 56 : top + 14;
+  double legend_y = options.legend_below   ? top + ph + 56
+                    : options.legend_bottom ? top + ph - 6 - 14.0 * static_cast<double>(labelled) + 14
+                                            : top + 14;
+  // Lines stay inside the axes (a curve beyond a fixed range is cut at the frame).
+  svg += fmt::format(
+      "<clipPath id=\"axes\"><rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\"/></clipPath>\n",
+      left, top, pw, ph);
   for (const PlotSeries& s : series) {
     const size_t n = std::min(s.x.size(), s.y.size());
     if (s.markers) {
@@ -189,7 +197,8 @@ std::string plot_svg(const std::vector<PlotSeries>& series, const PlotOptions& o
         pen_down = true;
       }
       if (!path.empty()) {
-        svg += fmt::format("<path d=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"1.8\"/>\n",
+        svg += fmt::format("<path d=\"{}\" fill=\"none\" stroke=\"{}\" stroke-width=\"1.8\" "
+                           "clip-path=\"url(#axes)\"/>\n",
                            path, s.color);
       }
     }

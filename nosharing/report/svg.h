@@ -29,6 +29,7 @@ struct PlotOptions {
   // The legend under the plot instead of inside its top-right corner: for many or long
   // labels, which would hide the curves.
   bool legend_below = false;
+  bool legend_bottom = false;  // legend in the bottom-right corner instead of the top-right
 };
 
 // A complete SVG document. Labels are XML-escaped.
