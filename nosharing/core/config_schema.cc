@@ -271,6 +271,10 @@ std::vector<ConfigKeySpec> make_schema() {
       {"topography.neighbourhoods", int64_t{1},
        "spatial_correlation: neighbourhoods averaged per step and layer", {}},
       {"topography.factor", 3.0, "topoloss: blur factor f (down- then up-sampling)", {}},
+      {"topography.coverage", 0.0,
+       "kernel_smoothness: weight γ of the coverage term γ·mean cos²(v_c, v_c') over the "
+       "channel pairs of each position (continuity against coverage, Durbin & Mitchison "
+       "1990): neighbours alike, but every position's channels different (0: off)", {}},
   };
 }
 

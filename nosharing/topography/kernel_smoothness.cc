@@ -32,6 +32,20 @@ torch::Tensor mean_neighbour_cosine_reference(const TopographicLayer& layer, boo
   return torch::stack(directions).mean();
 }
 
+torch::Tensor channel_coverage(const torch::Tensor& weight, const torch::Tensor& bias) {
+  TORCH_CHECK(weight.dim() == 3, "channel_coverage: expected weight [P, C, D], got ",
+              weight.sizes());
+  const int64_t positions = weight.size(0), channels = weight.size(1);
+  if (channels < 2) return torch::zeros({}, weight.options());
+  torch::Tensor v = bias.defined() ? torch::cat({weight, bias.unsqueeze(-1)}, -1) : weight;
+  v = v / v.norm(2, -1, true).clamp_min(1e-12);         // [P, C, D (+1)]
+  const torch::Tensor gram = torch::bmm(v, v.transpose(1, 2));  // [P, C, C]
+  // Off-diagonal squares: the diagonal of a unit vector's Gram matrix is 1 (0 for a zero one).
+  const torch::Tensor diagonal = gram.diagonal(0, 1, 2);
+  const torch::Tensor off = gram.pow(2).sum({1, 2}) - diagonal.pow(2).sum(1);
+  return off.sum() / static_cast<double>(positions * channels * (channels - 1));
+}
+
 const NeighbourPairs& KernelSmoothnessLossImpl::pairs_of(const TopographicLayer& layer) {
   // The pairs depend only on the sheet and the weight's shape: built once per layer.
   const auto key = std::make_tuple(layer.name, layer.weight.size(0), layer.weight.size(1));
@@ -46,19 +60,36 @@ const NeighbourPairs& KernelSmoothnessLossImpl::pairs_of(const TopographicLayer&
 }
 
 torch::Tensor KernelSmoothnessLossImpl::forward(const TopographicLayer& layer) {
-  const torch::Tensor s = neighbour_cosine(
-      layer.weight, options_.include_bias() ? layer.bias : torch::Tensor(), pairs_of(layer));
-  return (1 - s) / 2;
+  const torch::Tensor bias = options_.include_bias() ? layer.bias : torch::Tensor();
+  const torch::Tensor s = neighbour_cosine(layer.weight, bias, pairs_of(layer));
+  if (options_.coverage() == 0) return (1 - s) / 2;
+  return (1 - s) / 2 + options_.coverage() * channel_coverage(layer.weight, bias);
 }
 
 double KernelSmoothnessLossImpl::add_gradients(const TopographicLayer& layer, double scale,
                                                const torch::Tensor& grad_weight,
                                                const torch::Tensor& grad_bias) {
   // L = (1 − S) / 2: ∂L = −½ ∂S.
-  const double s = neighbour_cosine_add_gradients(
-      layer.weight, options_.include_bias() ? layer.bias : torch::Tensor(), pairs_of(layer),
-      -scale / 2, grad_weight, grad_bias);
-  return (1 - s) / 2;
+  const torch::Tensor bias = options_.include_bias() ? layer.bias : torch::Tensor();
+  const double s = neighbour_cosine_add_gradients(layer.weight, bias, pairs_of(layer),
+                                                  -scale / 2, grad_weight, grad_bias);
+  double loss = (1 - s) / 2;
+  if (options_.coverage() != 0) {
+    // The coverage term is small ([P, C, C] Gram matrices): its gradient through autograd on
+    // detached leaves, added in place.
+    torch::AutoGradMode enable(true);
+    const torch::Tensor w = layer.weight.detach().requires_grad_(true);
+    const torch::Tensor b = bias.defined() ? bias.detach().requires_grad_(true) : torch::Tensor();
+    const torch::Tensor c = channel_coverage(w, b);
+    const std::vector<torch::Tensor> inputs =
+        b.defined() ? std::vector<torch::Tensor>{w, b} : std::vector<torch::Tensor>{w};
+    const auto grads = torch::autograd::grad({c}, inputs);
+    torch::NoGradGuard no_grad;
+    grad_weight.add_(grads[0], scale * options_.coverage());
+    if (b.defined() && grad_bias.defined()) grad_bias.add_(grads[1], scale * options_.coverage());
+    loss += options_.coverage() * c.item<double>();
+  }
+  return loss;
 }
 
 }  // namespace nosharing

@@ -7,6 +7,15 @@
 // wide) has no down (right) pairs: S is then the mean of the direction that exists, and a
 // single unit gives S = 1. L is 0 exactly when neighbouring kernels are parallel.
 // Paper weights α ∈ {1, 10, 100} (main 10).
+//
+// Optional coverage term (ours; `topography.coverage` γ, default 0): smoothness alone has no
+// length scale, so a map coarsens until one domain spans the sheet. Dimension-reduction
+// models of cortical maps balance continuity against coverage — every patch of cortex must
+// represent every feature (Durbin & Mitchison 1990; Swindale 1996) — and that balance sets the
+// column spacing. Here a position's channels should differ:
+//   C = mean_p mean_{c ≠ c'} cos²(v_pc, v_pc'),    L = (1 − S)/2 + γ·C,
+// which on hypercolumn sheets (a position is a √C×√C block) asks each block to hold diverse
+// kernels while neighbouring units stay alike.
 #pragma once
 
 #include <torch/nn/pimpl.h>
@@ -23,7 +32,13 @@ namespace nosharing {
 struct KernelSmoothnessLossOptions {
   // Append the bias to each unit's kernel (All-TNN does).
   TORCH_ARG(bool, include_bias) = true;
+  // γ of the coverage term (0: off).
+  TORCH_ARG(double, coverage) = 0.0;
 };
+
+// C above: weight [P, C, D] (+ bias [P, C]) → scalar in weight's dtype, differentiable; 0 for
+// one channel.
+torch::Tensor channel_coverage(const torch::Tensor& weight, const torch::Tensor& bias);
 
 // S above, the mean neighbour-kernel cosine similarity of a layer: scalar tensor in the
 // dtype of layer.weight. The fused function of neighbour_cosine.h.

@@ -131,5 +131,37 @@ TEST(KernelSmoothnessTest, FusedGradientMatchesFiniteDifferencesAndZeroKernels) 
               mean_neighbour_cosine_reference(make_layer(sheet, w, b)).item<double>(), 1e-12);
 }
 
+// Coverage: mean cos² over the channel pairs of each position.
+TEST(KernelSmoothnessTest, CoverageByHandAndItsGradient) {
+  // One position, three channels: e₁, e₁ and e₂ (bias 0): cos² = 1 for (0, 1), 0 otherwise;
+  // mean over the 6 ordered pairs = 2 / 6.
+  const torch::Tensor w = torch::tensor({{{1.0, 0.0}, {2.0, 0.0}, {0.0, 3.0}}}, torch::kDouble);
+  EXPECT_NEAR(channel_coverage(w, torch::zeros({1, 3}, torch::kDouble)).item<double>(), 1.0 / 3,
+              1e-12);
+  EXPECT_NEAR(channel_coverage(w.slice(1, 0, 1), torch::Tensor()).item<double>(), 0.0, 0.0);
+  torch::manual_seed(6);
+  EXPECT_TRUE(test_util::gradients_match_finite_differences(
+      [](const std::vector<torch::Tensor>& in) { return channel_coverage(in[0], in[1]); },
+      {torch::randn({5, 4, 3}), torch::randn({5, 4})}));
+}
+
+// The training step's in-place path equals autograd through forward, coverage included.
+TEST(KernelSmoothnessTest, InPlaceGradientsIncludeTheCoverageTerm) {
+  torch::manual_seed(7);
+  const Sheet sheet(SheetOptions(4, 3, 3).layout(SheetLayout::kHypercolumn));
+  const torch::Tensor w0 = torch::randn({9, 4, 5}, torch::kDouble);
+  const torch::Tensor b0 = torch::randn({9, 4}, torch::kDouble);
+  KernelSmoothnessLoss loss(KernelSmoothnessLossOptions().coverage(0.7));
+  const torch::Tensor w = w0.clone().requires_grad_(true);
+  const torch::Tensor b = b0.clone().requires_grad_(true);
+  const torch::Tensor value = loss->forward(make_layer(sheet, w, b));
+  (value * 2.5).backward();
+  torch::Tensor grad_w = torch::zeros_like(w0), grad_b = torch::zeros_like(b0);
+  const double in_place = loss->add_gradients(make_layer(sheet, w0, b0), 2.5, grad_w, grad_b);
+  EXPECT_NEAR(in_place, value.item<double>(), 1e-12);
+  EXPECT_TRUE(torch::allclose(grad_w, w.grad(), 1e-10, 1e-12));
+  EXPECT_TRUE(torch::allclose(grad_b, b.grad(), 1e-10, 1e-12));
+}
+
 }  // namespace kernel_smoothness_test
 }  // namespace nosharing

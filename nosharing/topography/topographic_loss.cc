@@ -65,7 +65,8 @@ TopographicLossOptions TopographicLossOptions::from_config(const Config& config)
       .radius(config.get_double("topography.radius"))
       .units(config.get_int("topography.units"))
       .neighbourhoods(config.get_int("topography.neighbourhoods"))
-      .factor(config.get_double("topography.factor"));
+      .factor(config.get_double("topography.factor"))
+      .coverage(config.get_double("topography.coverage"));
   const auto positive_int = [&](const char* key, int64_t value, int64_t minimum) {
     if (value < minimum) throw_usage("{} = {}: expected an integer >= {}", key, value, minimum);
   };
@@ -75,6 +76,9 @@ TopographicLossOptions TopographicLossOptions::from_config(const Config& config)
   positive_int("topography.units", options.units(), 2);
   positive_int("topography.neighbourhoods", options.neighbourhoods(), 1);
   positive("topography.radius", options.radius());
+  if (!(options.coverage() >= 0)) {
+    throw_usage("topography.coverage = {}: expected a weight >= 0", options.coverage());
+  }
   if (!(options.factor() >= 1)) {
     throw_usage("topography.factor = {}: expected a blur factor >= 1", options.factor());
   }
@@ -86,7 +90,8 @@ TopographicLoss make_topographic_loss(const TopographicLossOptions& options) {
     case TopographicLossKind::kNone:
       return nullptr;
     case TopographicLossKind::kKernelSmoothness:
-      return std::make_shared<KernelSmoothnessLossImpl>();
+      return std::make_shared<KernelSmoothnessLossImpl>(
+          KernelSmoothnessLossOptions().coverage(options.coverage()));
     case TopographicLossKind::kSpatialCorrelation:
       return std::make_shared<SpatialCorrelationLossImpl>(SpatialCorrelationLossOptions()
                                                               .radius(options.radius())

@@ -81,6 +81,8 @@ struct TopographicLossOptions {
   TORCH_ARG(int64_t, neighbourhoods) = 1;
   // topoloss: blur factor f (down- then up-sampling by f).
   TORCH_ARG(double, factor) = 3.0;
+  // kernel_smoothness: weight γ of its coverage term (kernel_smoothness.h).
+  TORCH_ARG(double, coverage) = 0.0;
 };
 
 // The interface. A module (like LibTorch's losses) without parameters.
