@@ -20,20 +20,6 @@
 namespace nosharing {
 namespace {
 
-
-nlohmann::json numbers(const std::vector<double>& values, double scale = 1.0) {
-  nlohmann::json out = nlohmann::json::array();
-  for (double v : values) out.push_back(json_number(v * scale));
-  return out;
-}
-
-nlohmann::json curve_json(const SmoothnessCurve& curve, double scale) {
-  return {{"distance", numbers(curve.distance)},
-          {"difference", numbers(curve.difference, scale)},
-          {"pairs", curve.pairs},
-          {"smoothness", json_number(curve.smoothness)}};
-}
-
 double mean_finite(const std::vector<double>& values) {
   double sum = 0;
   int64_t n = 0;

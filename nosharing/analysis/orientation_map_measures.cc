@@ -9,16 +9,6 @@
 #include "nosharing/core/json_number.h"
 
 namespace nosharing {
-namespace {
-
-nlohmann::json json_numbers(const std::vector<double>& values, double scale = 1.0) {
-  nlohmann::json out = nlohmann::json::array();
-  for (double v : values) out.push_back(json_number(v * scale));
-  return out;
-}
-
-}  // namespace
-
 double selective_fraction(const torch::Tensor& selectivity) {
   const at::Tensor s = selectivity.detach().to(at::kDouble).reshape(-1);
   const at::Tensor units = at::isfinite(s);
