@@ -85,6 +85,49 @@ TEST_F(AnalyzeCommandTest, TrainEndsWithTheReportAndAnalyzeRewritesIt) {
   }
 }
 
+// Width and height of a PNG, from its IHDR chunk (bytes 16–23, big-endian).
+std::pair<int, int> png_size(const std::string& path) {
+  const std::string bytes = testing::read_file(path);
+  auto be32 = [&](size_t at) {
+    return (static_cast<unsigned char>(bytes[at]) << 24) |
+           (static_cast<unsigned char>(bytes[at + 1]) << 16) |
+           (static_cast<unsigned char>(bytes[at + 2]) << 8) | static_cast<unsigned char>(bytes[at + 3]);
+  };
+  return bytes.size() >= 24 ? std::make_pair(be32(16), be32(20)) : std::make_pair(0, 0);
+}
+
+// Runs whose config says hypercolumn or retinotopic are analysed on those sheets, not on the
+// column layout: analysis.json's sheet and the drawn map have the sheet's size.
+TEST_F(AnalyzeCommandTest, HypercolumnAndRetinotopicRunsAreMeasuredOnTheirOwnSheets) {
+  for (const std::string layout : {"hypercolumn", "retinotopic"}) {
+    const std::string run = make_temp_dir("analyze-" + layout) + "/run";
+    std::vector<std::string> args = tiny_train(*data_, run);
+    args.insert(args.end(), {"--set", "model.layout=" + layout, "--set", "model.sheet_extent=[6.0]"});
+    const auto trained = run_cli(args);
+    ASSERT_EQ(trained.exit_code, 0) << trained.err;
+    const auto json = nlohmann::json::parse(testing::read_file(run + "/analysis.json"));
+    const auto& lc1 = json["layers"][0];
+    SCOPED_TRACE(layout);
+    EXPECT_EQ(lc1["sheet"]["layout"], layout);
+    EXPECT_EQ(lc1["sheet"]["cortical"], true);
+    EXPECT_EQ(lc1["orientation"]["measured_as"], "cortical map");
+    EXPECT_TRUE(lc1["orientation"]["smoothness"].is_number());
+    // 4 channels: 2×2 blocks per position, or one cell a tile of side extent / positions.
+    const int64_t positions = lc1["sheet"]["height"].get<int64_t>();
+    EXPECT_EQ(lc1["sheet"]["width"].get<int64_t>(), positions);
+    const int64_t side = layout == "hypercolumn" ? 2 * positions : positions;
+    EXPECT_EQ(lc1["sheet"]["map_height"], side);
+    EXPECT_EQ(lc1["sheet"]["map_width"], side);
+    EXPECT_NEAR(lc1["sheet"]["cell_size"].get<double>(),
+                layout == "hypercolumn" ? 1.0 : 6.0 / static_cast<double>(positions), 1e-12);
+    const auto [w, h] = png_size(run + "/report/lc1_orientation.png");
+    EXPECT_EQ(w % side, 0);
+    EXPECT_EQ(w / side, h / side);
+    EXPECT_EQ(h, w);
+    EXPECT_GE(w / side, 2);  // at least 2 pixels a cell
+  }
+}
+
 TEST_F(AnalyzeCommandTest, NoAnalyzeSkipsAndErrorsNameTheRun) {
   namespace fs = std::filesystem;
   const std::string run = make_temp_dir("analyze-skip") + "/run";
