@@ -83,7 +83,8 @@ void measure_orientation(LayerAnalysis& layer, const Sheet& sheet, const torch::
   double period = kNan;  // Λ in sheet units
   if (layer.cortical) {
     const torch::Tensor map = gather_map(preferred, layer.orientation_grid);
-    layer.pinwheels = find_pinwheels(map, options.pinwheels);
+    layer.pinwheels = find_pinwheels(map, options.pinwheels,
+                                     gather_map(selectivity, layer.orientation_grid));
     period = layer.pinwheels.period * layer.cell_size;
     layer.cluster_size = orientation_cluster_size(map, options.clusters) * layer.cell_size;
     layer.local_entropy = local_orientation_entropy(map, options.clusters);

@@ -10,7 +10,7 @@
 
 namespace nosharing {
 
-RadialSpectrum orientation_spectrum(const torch::Tensor& theta) {
+RadialSpectrum orientation_spectrum(const torch::Tensor& theta, const torch::Tensor& weight) {
   if (theta.dim() != 2 || theta.size(0) < 2 || theta.size(1) < 2) {
     throw_runtime("orientation_spectrum: expected an orientation map [H, W] of at least 2×2, "
                   "got {}",
@@ -18,13 +18,22 @@ RadialSpectrum orientation_spectrum(const torch::Tensor& theta) {
   }
   const int64_t h = theta.size(0), w = theta.size(1);
   const at::Tensor doubled = 2 * theta.detach().to(at::kDouble);
-  const at::Tensor valid = at::isfinite(doubled);
+  at::Tensor valid = at::isfinite(doubled);
+  if (weight.defined()) {
+    if (weight.sizes() != theta.sizes()) {
+      throw_runtime("orientation_spectrum: weight {} for a map {}", c10::str(weight.sizes()),
+                    c10::str(theta.sizes()));
+    }
+    valid = valid & at::isfinite(weight.to(at::kDouble));
+  }
   const at::Tensor angle = at::where(valid, doubled, at::zeros_like(doubled));
-  const at::Tensor weight = valid.to(at::kDouble);
-  at::Tensor re = at::cos(angle) * weight, im = at::sin(angle) * weight;
-  const double cells = std::max(1.0, weight.sum().item<double>());
-  re = (re - re.sum() / cells) * weight;
-  im = (im - im.sum() / cells) * weight;
+  const at::Tensor inside = valid.to(at::kDouble);
+  const at::Tensor magnitude =
+      weight.defined() ? at::where(valid, weight.to(at::kDouble), at::zeros_like(doubled)) : inside;
+  at::Tensor re = at::cos(angle) * magnitude, im = at::sin(angle) * magnitude;
+  const double cells = std::max(1.0, inside.sum().item<double>());
+  re = (re - re.sum() / cells) * inside;
+  im = (im - im.sum() / cells) * inside;
   const at::Tensor power = at::abs(at::fft_fft2(at::complex(re, im))).pow(2);
   const auto f64 = at::TensorOptions().dtype(at::kDouble);
   const at::Tensor fy = at::fft_fftfreq(h, 1.0, f64).view({h, 1});

@@ -1,7 +1,7 @@
 // The radial power spectrum of an orientation map and the column spacing Λ read from its
 // ring (DESIGN §5; Kaschube et al. 2010 use the same ring, All-TNN draws the spectrum).
 //
-// The map is taken as the doubled-angle field z = e^{2iθ} on its grid (NaN cells: z = 0), the
+// The map is taken as the doubled-angle field z = e^{2iθ} (or w·e^{2iθ}) on its grid (NaN cells: z = 0), the
 // mean removed; |FFT(z)|² is averaged over rings of width 1/max(H, W) cycles per cell.
 // Λ = 1/f̄, f̄ the power-weighted mean frequency over the contiguous bins around the peak
 // whose power is at least half the peak's (sub-bin precision: a ring between two bins).
@@ -35,8 +35,11 @@ struct ColumnSpacing {
   double peak_period = 0;
 };
 
-// theta [H, W] radians (mod π); NaN cells carry no orientation.
-RadialSpectrum orientation_spectrum(const torch::Tensor& theta);
+// theta [H, W] radians (mod π); NaN cells carry no orientation. weight [H, W] (optional,
+// e.g. the selectivity |R|): the field is weight·e^{2iθ}, the polar map of optical imaging,
+// in which weakly tuned units count little.
+RadialSpectrum orientation_spectrum(const torch::Tensor& theta,
+                                    const torch::Tensor& weight = {});
 
 ColumnSpacing column_spacing(const RadialSpectrum& spectrum, const SpacingOptions& options = {});
 

@@ -33,7 +33,7 @@ OrientationMapMeasures measure_orientation_map(const torch::Tensor& theta,
   if (!(cell_size > 0)) throw_usage("measure_orientation_map: cell size {}: expected > 0", cell_size);
   OrientationMapMeasures m;
   m.cell_size = cell_size;
-  m.pinwheels = find_pinwheels(theta, options.pinwheels);
+  m.pinwheels = find_pinwheels(theta, options.pinwheels, selectivity);
   const int64_t h = theta.size(0), w = theta.size(1);
   const auto f64 = at::TensorOptions().dtype(at::kDouble);
   const at::Tensor ys = at::arange(h, f64).view({h, 1}).expand({h, w});

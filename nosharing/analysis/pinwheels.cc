@@ -25,7 +25,8 @@ double wrap(double a) {
 
 }  // namespace
 
-torch::Tensor smooth_orientation_map(const torch::Tensor& theta, double sigma) {
+torch::Tensor smooth_orientation_map(const torch::Tensor& theta, double sigma,
+                                     const torch::Tensor& weight) {
   check_map(theta, "smooth_orientation_map");
   const at::Tensor doubled = 2 * theta.detach().to(at::kDouble);
   const at::Tensor valid = at::isfinite(doubled);
@@ -39,11 +40,16 @@ torch::Tensor smooth_orientation_map(const torch::Tensor& theta, double sigma) {
   };
   // Zero padding and zero at NaN cells, divided by the blurred mask: edges and holes average
   // only what is there.
-  const at::Tensor weight = valid.to(at::kDouble);
+  const at::Tensor inside = valid.to(at::kDouble);
+  const at::Tensor magnitude =
+      weight.defined()
+          ? at::where(valid & at::isfinite(weight.to(at::kDouble)), weight.to(at::kDouble),
+                      at::zeros_like(inside))
+          : inside;
   const at::Tensor angle = at::where(valid, doubled, at::zeros_like(doubled));
-  const at::Tensor mask = blur(weight);
-  const at::Tensor re = blur(at::cos(angle) * weight) / mask;
-  const at::Tensor im = blur(at::sin(angle) * weight) / mask;
+  const at::Tensor mask = blur(inside);
+  const at::Tensor re = blur(at::cos(angle) * magnitude) / mask;
+  const at::Tensor im = blur(at::sin(angle) * magnitude) / mask;
   const at::Tensor smoothed = at::remainder(at::atan2(im, re) / 2, M_PI);
   return at::where(valid, smoothed, at::full_like(smoothed, std::nan("")));
 }
@@ -53,17 +59,22 @@ double orientation_map_period(const torch::Tensor& theta, const SpacingOptions& 
   return column_spacing(orientation_spectrum(theta), options).period;
 }
 
-PinwheelResult find_pinwheels(const torch::Tensor& theta, const PinwheelOptions& options) {
+PinwheelResult find_pinwheels(const torch::Tensor& theta, const PinwheelOptions& options,
+                              const torch::Tensor& weight) {
   check_map(theta, "find_pinwheels");
+  if (weight.defined() && weight.sizes() != theta.sizes()) {
+    throw_runtime("find_pinwheels: weight {} for a map {}", c10::str(weight.sizes()),
+                  c10::str(theta.sizes()));
+  }
   const int64_t h = theta.size(0), w = theta.size(1);
   PinwheelResult result;
-  result.smoothed = smooth_orientation_map(theta, options.smoothing_sigma).contiguous();
+  result.smoothed = smooth_orientation_map(theta, options.smoothing_sigma, weight).contiguous();
   const double* t = result.smoothed.data_ptr<double>();
   result.winding = at::zeros({h - 1, w - 1}, at::TensorOptions().dtype(at::kLong));
   int64_t* wind = result.winding.data_ptr<int64_t>();
   // Λ from the map as given: smoothing is a low-pass filter, which would lend white noise a
   // spectral peak at the lowest frequencies.
-  result.spectrum = orientation_spectrum(theta);
+  result.spectrum = orientation_spectrum(theta, weight);
   const ColumnSpacing spacing = column_spacing(result.spectrum, options.spacing);
   result.period = spacing.period;
   result.peak_ratio = spacing.peak_ratio;

@@ -51,14 +51,18 @@ struct PinwheelResult {
   int64_t count() const { return static_cast<int64_t>(pinwheels.size()); }
 };
 
-// theta [H, W], radians (any range; orientation is taken mod π); NaN = no unit.
-PinwheelResult find_pinwheels(const torch::Tensor& theta, const PinwheelOptions& options = {});
+// theta [H, W], radians (any range; orientation is taken mod π); NaN = no unit. weight
+// [H, W] (optional, e.g. selectivity |R|): smoothing and the spectrum use the polar map
+// weight·e^{2iθ}, so weakly tuned units, whose preference is mostly noise, count little.
+PinwheelResult find_pinwheels(const torch::Tensor& theta, const PinwheelOptions& options = {},
+                              const torch::Tensor& weight = {});
 
 // Λ of an orientation map theta [H, W] in grid cells; NaN when its spectrum has no ring.
 double orientation_map_period(const torch::Tensor& theta, const SpacingOptions& options = {});
 
 // Gaussian smoothing of an orientation map via doubled angles (step 1): theta [H, W] →
-// [H, W] radians in [0, π); NaN cells stay NaN.
-torch::Tensor smooth_orientation_map(const torch::Tensor& theta, double sigma);
+// [H, W] radians in [0, π); NaN cells stay NaN. weight [H, W] optional, as above.
+torch::Tensor smooth_orientation_map(const torch::Tensor& theta, double sigma,
+                                     const torch::Tensor& weight = {});
 
 }  // namespace nosharing

@@ -115,5 +115,23 @@ TEST(PinwheelsTest, BorderRuleCountsOnlyPinwheelsHalfAColumnInside) {
   EXPECT_NEAR(crop.density / M_PI, 1.0, 0.25);
 }
 
+// Weakly tuned units have noisy preferences: counted as equals they add pinwheels; weighted
+// by their selectivity (the polar map) they do not.
+TEST(PinwheelsTest, SelectivityWeightingIgnoresNoisyUnselectiveUnits) {
+  const OrientationMap map = random_orientation_map(128, 128, {12.0, 0.05, 5});
+  torch::manual_seed(5);
+  const torch::Tensor noisy = torch::rand({128, 128}) < 0.6;
+  const torch::Tensor theta =
+      torch::where(noisy, torch::rand({128, 128}, torch::kDouble) * M_PI, map.preferred);
+  const torch::Tensor selectivity =
+      torch::where(noisy, torch::full({128, 128}, 0.02, torch::kDouble), torch::ones({128, 128}, torch::kDouble));
+  const PinwheelResult plain = find_pinwheels(theta);
+  const PinwheelResult weighted = find_pinwheels(theta, {}, selectivity);
+  EXPECT_NEAR(weighted.density / M_PI, 1.0, 0.2);
+  EXPECT_NEAR(weighted.period, 12.0, 0.6);
+  // 60 % noise cells: unweighted, the smoothing no longer averages them out.
+  EXPECT_GT(plain.counted, weighted.counted * 3 / 2);
+}
+
 }  // namespace pinwheels_test
 }  // namespace nosharing
