@@ -23,6 +23,8 @@ std::vector<std::string> tiny_train(const std::string& data, const std::string& 
           "--threads",
           "1",
           "--set",
+          "model.preset=fmnist-lc-topo",
+          "--set",
           "model.channels=[4, 4]",
           "--set",
           "model.kernels=3",

@@ -35,6 +35,7 @@ std::vector<std::string> tiny_args(const std::string& data, const std::string& o
           "--out", out,
           "--quiet",
           "--threads", "1",
+          "--set", "model.preset=fmnist-lc-topo",  // column sheets: any channel count
           "--set", "model.channels=[4, 8]",
           "--set", "model.kernels=3",
           "--set", "train.batch_size=32",

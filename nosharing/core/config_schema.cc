@@ -13,7 +13,7 @@ std::vector<ConfigKeySpec> make_schema() {
   const Strings kAutoBool = {"auto", "true", "false"};
   return {
       // --- model ---
-      {"model.preset", std::string("fmnist-lc-topo"),
+      {"model.preset", std::string("fmnist-hypercolumn-topo"),
        "named starting point whose keys sit between the defaults and your config", {}},
       {"model.type", std::string("lcnet"),
        "model family: lcnet (locally connected classifier), mapformer (column transformer "

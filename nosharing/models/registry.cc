@@ -16,7 +16,7 @@
 namespace nosharing {
 namespace {
 
-// The network of fmnist-lc and of the default fmnist-lc-topo, which only adds a loss.
+// The network of fmnist-lc and of fmnist-lc-topo, which only adds a loss.
 // (A function, not a global, so no static-initialisation order can see it empty.)
 const std::string& fmnist_lc_model() {
   static const std::string text = R"([model]
@@ -42,7 +42,7 @@ const std::vector<std::pair<std::string, std::string>>& presets() {
 # With the default training keys (SGD 0.05, cosine, batch 128, 8 epochs): 0.9148 validation
 # accuracy in 153 s of training (docs/RESULTS.md, issue 2).
 )" + fmnist_lc_model()},
-      {"fmnist-lc-topo", R"(# The default: fmnist-lc (two locally connected layers for 28×28 Fashion-MNIST; sheets 14²,
+      {"fmnist-lc-topo", R"(# fmnist-lc (two locally connected layers for 28×28 Fashion-MNIST; sheets 14²,
 # 7², column layout) with a topographic loss on both unshared layers: All-TNN's kernel
 # smoothness at its paper's main weight 10 (topography.weight's default for it, so that
 # --set topography.loss=… gets the other loss's own default), which makes the kernels of a
@@ -51,6 +51,35 @@ const std::vector<std::pair<std::string, std::string>>& presets() {
 )" + fmnist_lc_model() + R"(
 [topography]
 loss = "kernel_smoothness"
+)"},
+      {"fmnist-hypercolumn-topo", R"(# The default. Fashion-MNIST with a cortical first sheet (issue "Maps that emerge";
+# docs/maps.md): a fixed centre-surround retina (difference of Gaussians, σ 1 and 2 pixels),
+# then LC(5×5, 16, s1, p2)
+# whose 16 channels per position are tiled as 4×4 hypercolumns, so lc1's sheet is 112×112
+# units, one per point; LC(3×3, 36, s2, p1) on a 14×14 grid of 6×6 hypercolumns (84×84 units).
+# Kernel smoothness at weight 30 on both layers, 10 epochs: neighbouring units' kernels grow
+# alike and lc1's orientation map is smooth (docs/RESULTS.md, "Maps that emerge", has what it
+# reaches and what it does not yet).
+[model]
+type = "lcnet"
+sharing = "none"
+channels = [16, 36]
+kernels = [5, 3]
+strides = [1, 2]
+paddings = [2, 1]
+norm = "batch"
+hidden = []
+dropout = 0.0
+layout = "hypercolumn"
+retina = "dog"
+retina_sigmas = [1.0, 2.0]
+
+[topography]
+loss = "kernel_smoothness"
+weight = 30.0
+
+[train]
+epochs = 10
 )"},
       {"alltnn-small", R"(# A CIFAR-sized All-TNN (Lu et al.; DESIGN §2): three locally connected layers whose
 # channels are laid out as hypercolumns (√C×√C blocks per position), square channel counts

@@ -76,7 +76,8 @@ TEST(RegistryTest, SharedInitialKernelsRepeatOneDrawPerLayer) {
 
 TEST(PresetTest, DefaultPresetExistsAndEveryPresetResolves) {
   const auto names = preset_names();
-  EXPECT_EQ(names, (std::vector<std::string>{"fmnist-lc", "fmnist-lc-topo", "alltnn-small",
+  EXPECT_EQ(names, (std::vector<std::string>{"fmnist-lc", "fmnist-lc-topo",
+                                              "fmnist-hypercolumn-topo", "alltnn-small",
                                               "pogodin-resnet20", "ott-cifar", "mapformer-fmnist",
                                               "mapformer-cifar", "wlsc"}));
   EXPECT_THAT(names, ::testing::Contains(Config().get_string("model.preset")));
@@ -93,18 +94,30 @@ TEST(PresetTest, UnknownPresetListsTheKnownOnes) {
   } catch (const UsageError& error) {
     EXPECT_STREQ(error.what(),
                  "model.preset = \"x\": no such preset; expected one of fmnist-lc, "
-                 "fmnist-lc-topo, alltnn-small, pogodin-resnet20, ott-cifar, mapformer-fmnist, "
+                 "fmnist-lc-topo, fmnist-hypercolumn-topo, alltnn-small, pogodin-resnet20, "
+                 "ott-cifar, mapformer-fmnist, "
                  "mapformer-cifar, "
                  "wlsc");
   }
   EXPECT_THROW(resolve_preset("x"), UsageError);
 }
 
-// The default is fmnist-lc plus a topographic loss: the same model keys.
-TEST(PresetTest, DefaultIsTopographicFmnistLc) {
+// The default has a cortical first sheet (one unit per point) behind the retina stage.
+TEST(PresetTest, DefaultHasAHypercolumnFirstSheet) {
+  EXPECT_EQ(Config().get_string("model.preset"), "fmnist-hypercolumn-topo");
+  Model model = build_model(resolve_preset("fmnist-hypercolumn-topo"), InputShape{1, 28, 28}, 10);
+  auto net = std::dynamic_pointer_cast<LcNetImpl>(model);
+  ASSERT_NE(net, nullptr);
+  EXPECT_EQ(net->sheets()[0].grids().sizes(), (std::vector<int64_t>{1, 112, 112}));
+  EXPECT_EQ(net->options().retina_sigmas(), (std::vector<double>{1.0, 2.0}));
+  EXPECT_EQ(resolve_preset("fmnist-hypercolumn-topo").get_string("topography.loss"),
+            "kernel_smoothness");
+}
+
+// fmnist-lc-topo is fmnist-lc plus a topographic loss: the same model keys.
+TEST(PresetTest, FmnistLcTopoIsFmnistLcWithALoss) {
   const Config topo = resolve_preset("fmnist-lc-topo");
   const Config plain = resolve_preset("fmnist-lc");
-  EXPECT_EQ(Config().get_string("model.preset"), "fmnist-lc-topo");
   EXPECT_EQ(topo.get_string("topography.loss"), "kernel_smoothness");
   for (const ConfigKeySpec& spec : config_schema()) {
     if (spec.key.rfind("model.", 0) != 0 || spec.key == "model.preset") continue;

@@ -435,6 +435,8 @@ class DistributedCliTest : public ::testing::Test {
                                      "--quiet",
                                      "--no-analyze",
                                      "--set",
+                                     "model.preset=fmnist-lc-topo",
+                                     "--set",
                                      "model.channels=[4, 8]",
                                      "--set",
                                      "model.kernels=3",

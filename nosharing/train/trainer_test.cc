@@ -21,7 +21,7 @@ using testing::new_run;
 Config tiny_config(const std::string& data) {
   Config config = Config::resolve(
       std::nullopt,
-      {"data.path=" + data, "model.channels=[4, 8]", "model.kernels=3", "model.hidden=[16]",
+      {"data.path=" + data, "model.preset=fmnist-lc-topo", "model.channels=[4, 8]", "model.kernels=3", "model.hidden=[16]",
        "model.dropout=0.1", "train.batch_size=16", "train.epochs=3", "train.threads=1",
        "data.threads=2", "train.log_every=5", "augment.flip=true", "augment.crop=true",
        "augment.crop_padding=2"},
