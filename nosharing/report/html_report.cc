@@ -311,12 +311,16 @@ std::string write_html_report(const std::string& dir, const ReportInputs& inputs
     if (!layer.cortical) continue;
     const std::string file = layer.name + "_orientation.png";
     write_png(dir + "/" + file, orientation_image(layer));
+    const std::string density =
+        std::isfinite(layer.pinwheels.density)
+            ? fmt::format("{:.2f} per Λ²; animals ≈ π", layer.pinwheels.density)
+            : std::string("no density: the map's spectrum has no ring, so no column spacing Λ");
     body += fmt::format(
         "<figure><img src=\"{}\" alt=\"{} orientation map\"><figcaption>{}: orientation map "
-        "with its pinwheels (s = {:.2f}, {} pinwheels, {:.2f} per Λ²; animals ≈ π)"
+        "with its pinwheels (smoothness s = {:.2f}; {} pinwheels counted, {})"
         "</figcaption></figure>\n",
         xml_escape(file), xml_escape(layer.name), xml_escape(layer.name),
-        layer.orientation_curve.smoothness, layer.pinwheels.counted, layer.pinwheels.density);
+        layer.orientation_curve.smoothness, layer.pinwheels.counted, density);
     break;
   }
 
