@@ -3,6 +3,7 @@
 
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <string>
@@ -34,6 +35,10 @@ std::string one_line_message(const std::exception& error) {
 int main(int argc, char** argv) {
   using namespace nosharing;
   ensure_short_waiting(argv);
+  // A peer that died (a killed rank of a data-parallel run) must surface as a write error on
+  // its socket, which the collective reports in one line, not as SIGPIPE silently killing this
+  // process too (which also hid which rank failed first from the --nproc launcher).
+  std::signal(SIGPIPE, SIG_IGN);
   cli::g_command_line = cli::command_line_of(argc, argv);
   CLI::App app{"nosharing: train and analyse topographic vision networks without weight sharing"};
   app.require_subcommand(1);

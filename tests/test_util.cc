@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <atomic>
-#include <cstdlib>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -138,6 +137,19 @@ PageLoad load_page_in_chromium(const std::string& chromium, const std::string& h
                                  url + " >/dev/null 2>>" + log_file;
   if (std::system(screenshot.c_str()) == 0 && fs::is_regular_file(shot)) page.screenshot = shot;
   return page;
+}
+
+void expect_page_loaded(const PageLoad& page, int figures) {
+  ASSERT_TRUE(page.ran) << page.log;
+  ASSERT_GE(page.total, 0) << "the status script did not run:\n"
+                           << page.dom.substr(page.dom.size() > 2000 ? page.dom.size() - 2000 : 0);
+  if (figures >= 0) EXPECT_EQ(page.total, figures);
+  EXPECT_EQ(page.loaded, page.total) << "figures failed to load";
+  EXPECT_EQ(page.errors, 0) << "error events in the page";
+  // Every console message (console.log/error, uncaught exceptions) is logged as CONSOLE.
+  EXPECT_EQ(page.log.find("CONSOLE"), std::string::npos) << page.log;
+  ASSERT_FALSE(page.screenshot.empty()) << page.log;
+  EXPECT_GT(std::filesystem::file_size(page.screenshot), 10000u);
 }
 
 CliResult run_cli(const std::vector<std::string>& args) {

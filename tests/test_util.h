@@ -44,6 +44,10 @@ struct PageLoad {
 // `screenshot_name` in the build folder's test_artifacts/ for a person to look at.
 PageLoad load_page_in_chromium(const std::string& chromium, const std::string& html_path,
                                const std::string& screenshot_name);
+// The checks every page test makes: the status script ran, `figures` figures (all of them,
+// when negative: the page's own count) loaded without error events or console messages, and
+// the screenshot is a page with figures, not a blank one (GoogleTest failures otherwise).
+void expect_page_loaded(const PageLoad& page, int figures = -1);
 void write_file(const std::string& path, const std::string& contents);
 
 }  // namespace nosharing::testing

@@ -145,14 +145,7 @@ TEST_F(ComparePageTest, OpensInHeadlessChromium) {
   if (chromium.empty()) GTEST_SKIP() << "chromium is not installed (scripts/setup.sh installs it)";
   const testing::PageLoad page =
       testing::load_page_in_chromium(chromium, files_->index, "compare_screenshot.png");
-  ASSERT_TRUE(page.ran) << page.log;
-  ASSERT_GE(page.total, 0) << "the status script did not run:\n" << page.dom;
-  EXPECT_EQ(page.total, 3);
-  EXPECT_EQ(page.loaded, page.total) << "figures failed to load";
-  EXPECT_EQ(page.errors, 0) << "error events in the page";
-  EXPECT_EQ(page.log.find("CONSOLE"), std::string::npos) << page.log;
-  ASSERT_FALSE(page.screenshot.empty()) << page.log;
-  EXPECT_GT(fs::file_size(page.screenshot), 10000u);  // a page with figures, not a blank one
+  testing::expect_page_loaded(page, 3);
 }
 
 }  // namespace compare_page_test

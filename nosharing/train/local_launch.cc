@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -196,6 +197,11 @@ int run_local_workers(const LocalLaunchOptions& options) {
   for (;;) {
     std::vector<Worker*> ended;
     const int running = reap(workers, &ended);
+    // Of the workers that ended together, one killed by a signal is the cause and the others'
+    // errors its consequence: report it first.
+    std::stable_sort(ended.begin(), ended.end(), [](const Worker* a, const Worker* b) {
+      return WIFSIGNALED(a->status) && !WIFSIGNALED(b->status);
+    });
     for (const Worker* w : ended) {
       const bool clean = WIFEXITED(w->status) && WEXITSTATUS(w->status) == 0;
       // A worker interrupted (by a forwarded Ctrl-C, or a SIGINT of its own: the ranks agree
