@@ -139,6 +139,16 @@ PageLoad load_page_in_chromium(const std::string& chromium, const std::string& h
   return page;
 }
 
+std::vector<std::string> image_sources(const std::string& html) {
+  std::vector<std::string> sources;
+  const std::regex src("<img src=\"([^\"]+)\"");
+  for (auto it = std::sregex_iterator(html.begin(), html.end(), src); it != std::sregex_iterator();
+       ++it) {
+    sources.push_back((*it)[1]);
+  }
+  return sources;
+}
+
 void expect_page_loaded(const PageLoad& page, int figures) {
   ASSERT_TRUE(page.ran) << page.log;
   ASSERT_GE(page.total, 0) << "the status script did not run:\n"

@@ -48,6 +48,8 @@ PageLoad load_page_in_chromium(const std::string& chromium, const std::string& h
 // when negative: the page's own count) loaded without error events or console messages, and
 // the screenshot is a page with figures, not a blank one (GoogleTest failures otherwise).
 void expect_page_loaded(const PageLoad& page, int figures = -1);
+// The src of every <img> of an HTML page, in order.
+std::vector<std::string> image_sources(const std::string& html);
 void write_file(const std::string& path, const std::string& contents);
 
 }  // namespace nosharing::testing

@@ -78,16 +78,6 @@ class ComparePageTest : public ::testing::Test {
 std::string* ComparePageTest::dir_ = nullptr;
 ComparisonFiles* ComparePageTest::files_ = nullptr;
 
-std::vector<std::string> compare_image_sources(const std::string& html) {
-  std::vector<std::string> sources;
-  const std::regex src("<img src=\"([^\"]+)\"");
-  for (auto it = std::sregex_iterator(html.begin(), html.end(), src); it != std::sregex_iterator();
-       ++it) {
-    sources.push_back((*it)[1]);
-  }
-  return sources;
-}
-
 int count_of(const std::string& text, const std::string& what) {
   int n = 0;
   for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
@@ -104,7 +94,7 @@ TEST_F(ComparePageTest, WritesTheJsonThePageAndItsFigures) {
   EXPECT_EQ(j["runs"][1]["analysed"], false);
 
   const std::string html = testing::read_file(files_->index);
-  const auto sources = compare_image_sources(html);
+  const auto sources = testing::image_sources(html);
   EXPECT_EQ(sources, (std::vector<std::string>{"accuracy_smoothness.svg", "accuracy_wiring.svg",
                                                "validation_accuracy.svg"}));
   for (const std::string& src : sources) {

@@ -63,20 +63,10 @@ ModelAnalysis* HtmlReportTest::analysis_ = nullptr;
 std::string* HtmlReportTest::dir_ = nullptr;
 std::string* HtmlReportTest::index_ = nullptr;
 
-std::vector<std::string> image_sources(const std::string& html) {
-  std::vector<std::string> sources;
-  const std::regex src("<img src=\"([^\"]+)\"");
-  for (auto it = std::sregex_iterator(html.begin(), html.end(), src); it != std::sregex_iterator();
-       ++it) {
-    sources.push_back((*it)[1]);
-  }
-  return sources;
-}
-
 TEST_F(HtmlReportTest, EveryFigureExistsUnderARelativeLink) {
   EXPECT_EQ(*index_, *dir_ + "/index.html");
   const std::string html = testing::read_file(*index_);
-  const auto sources = image_sources(html);
+  const auto sources = testing::image_sources(html);
   // Per layer (column sheets: no spectrum, no headline map): orientation map + legend, the
   // orientation curve with chance, the normalised curves, RF plot, 2 d′ maps; plus 2
   // training curves.
@@ -110,7 +100,7 @@ TEST_F(HtmlReportTest, OpensInHeadlessChromium) {
   const testing::PageLoad page =
       testing::load_page_in_chromium(chromium, *index_, "report_screenshot.png");
   testing::expect_page_loaded(
-      page, static_cast<int>(image_sources(testing::read_file(*index_)).size()));
+      page, static_cast<int>(testing::image_sources(testing::read_file(*index_)).size()));
 }
 
 }  // namespace html_report_test
