@@ -84,6 +84,26 @@ TEST(AnalyzeTest, EveryLayerGetsEveryMeasureAndTheJsonContract) {
   EXPECT_EQ(j.dump().find("NaN"), std::string::npos);
 }
 
+// Wiring length on planted weights: one input channel, 3×3 kernels, stride 1, every weight 1
+// for the twin, so C = channels · Σ_j √(1 + d_j²) over the 9 offsets (d² ∈ {0, 1, 2}):
+// 4 · (1 + 4·√2 + 4·√3); the unshared net with the same kernel at every position agrees.
+TEST(AnalyzeTest, WiringLengthOfPlantedKernels) {
+  const double expected = 4 * (1 + 4 * std::sqrt(2.0) + 4 * std::sqrt(3.0));
+  LcNet twin(LcNetOptions({1, 6, 6}, 2, {4}).kernels({3}).sharing(LcNetSharing::kConv));
+  LcNet unshared(LcNetOptions({1, 6, 6}, 2, {4}).kernels({3}));
+  {
+    torch::NoGradGuard no_grad;
+    twin->conv_layers()[0].second->weight.fill_(1.0);
+    unshared->unshared_layers()[0].second->weight.fill_(-1.0);  // |w| counts
+  }
+  twin->eval();
+  unshared->eval();
+  EXPECT_NEAR(analyze_lcnet(*twin, nullptr, {}, fast_options()).layers[0].wiring_length,
+              expected, 1e-6);
+  EXPECT_NEAR(analyze_lcnet(*unshared, nullptr, {}, fast_options()).layers[0].wiring_length,
+              expected, 1e-6);
+}
+
 TEST(AnalyzeTest, TwinAndUnlabelledData) {
   torch::manual_seed(2);
   LcNet twin(LcNetOptions({3, 10, 10}, 2, {4}).kernels({3}).sharing(LcNetSharing::kConv));
