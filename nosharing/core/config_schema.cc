@@ -248,11 +248,14 @@ std::vector<ConfigKeySpec> make_schema() {
       {"topography.loss", std::string("none"),
        "topographic loss on every unshared layer: none, infonce (local InfoNCE on columns), "
        "kernel_smoothness (All-TNN), spatial_correlation (TDANN), topoloss (Deb et al.), "
-       "wiring (wiring cost of the connection weights)",
-       {"none", "infonce", "kernel_smoothness", "spatial_correlation", "topoloss", "wiring"}},
+       "wiring (wiring cost of the connection weights), lateral_interaction (Mexican hat: "
+       "neighbours alike, units half a column spacing apart unlike)",
+       {"none", "infonce", "kernel_smoothness", "spatial_correlation", "topoloss", "wiring",
+        "lateral_interaction"}},
       {"topography.weight", -1.0,
        "weight of the loss on every layer (< 0: the loss's paper weight: kernel_smoothness "
-       "10, spatial_correlation 0.25, topoloss 1; ours: infonce 0.1, wiring 1e-4)", {}},
+       "10, spatial_correlation 0.25, topoloss 1; ours: infonce 0.1, wiring 1e-4, "
+       "lateral_interaction 30)", {}},
       {"topography.layer_weights", Doubles{},
        "per-layer weights overriding topography.weight, one per unshared layer in order (0: "
        "no loss on that layer; empty: topography.weight everywhere)", {}},
@@ -275,6 +278,11 @@ std::vector<ConfigKeySpec> make_schema() {
        "kernel_smoothness: weight γ of the coverage term γ·mean cos²(v_c, v_c') over the "
        "channel pairs of each position (continuity against coverage, Durbin & Mitchison "
        "1990): neighbours alike, but every position's channels different (0: off)", {}},
+      {"topography.spacing", 12.0,
+       "lateral_interaction: the column spacing Λ its difference of Gaussians selects, in "
+       "sheet cells (> 2)", {}},
+      {"topography.surround", 2.0,
+       "lateral_interaction: surround width over centre width σi/σe (> 1)", {}},
   };
 }
 

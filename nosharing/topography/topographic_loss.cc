@@ -5,6 +5,7 @@
 #include "nosharing/core/error.h"
 #include "nosharing/topography/infonce.h"
 #include "nosharing/topography/kernel_smoothness.h"
+#include "nosharing/topography/lateral_interaction.h"
 #include "nosharing/topography/spatial_correlation.h"
 #include "nosharing/topography/topoloss.h"
 #include "nosharing/topography/wiring.h"
@@ -25,6 +26,7 @@ constexpr LossName kLosses[] = {
     {TopographicLossKind::kSpatialCorrelation, "spatial_correlation", 0.25},
     {TopographicLossKind::kTopoLoss, "topoloss", 1.0},
     {TopographicLossKind::kWiring, "wiring", 1e-4},
+    {TopographicLossKind::kLateralInteraction, "lateral_interaction", 30.0},
 };
 
 }  // namespace
@@ -41,7 +43,7 @@ TopographicLossKind parse_topographic_loss(const std::string& name) {
     if (name == loss.name) return loss.kind;
   }
   throw_usage("topography.loss = \"{}\": expected none, infonce, kernel_smoothness, "
-              "spatial_correlation, topoloss or wiring",
+              "spatial_correlation, topoloss, wiring or lateral_interaction",
               name);
 }
 
@@ -66,7 +68,9 @@ TopographicLossOptions TopographicLossOptions::from_config(const Config& config)
       .units(config.get_int("topography.units"))
       .neighbourhoods(config.get_int("topography.neighbourhoods"))
       .factor(config.get_double("topography.factor"))
-      .coverage(config.get_double("topography.coverage"));
+      .coverage(config.get_double("topography.coverage"))
+      .spacing(config.get_double("topography.spacing"))
+      .surround(config.get_double("topography.surround"));
   const auto positive_int = [&](const char* key, int64_t value, int64_t minimum) {
     if (value < minimum) throw_usage("{} = {}: expected an integer >= {}", key, value, minimum);
   };
@@ -78,6 +82,14 @@ TopographicLossOptions TopographicLossOptions::from_config(const Config& config)
   positive("topography.radius", options.radius());
   if (!(options.coverage() >= 0)) {
     throw_usage("topography.coverage = {}: expected a weight >= 0", options.coverage());
+  }
+  if (!(options.spacing() > 2)) {
+    throw_usage("topography.spacing = {}: expected a column spacing > 2 sheet cells",
+                options.spacing());
+  }
+  if (!(options.surround() > 1)) {
+    throw_usage("topography.surround = {}: expected a surround/centre width ratio > 1",
+                options.surround());
   }
   if (!(options.factor() >= 1)) {
     throw_usage("topography.factor = {}: expected a blur factor >= 1", options.factor());
@@ -103,6 +115,9 @@ TopographicLoss make_topographic_loss(const TopographicLossOptions& options) {
       return std::make_shared<InfoNceLossImpl>(options.infonce());
     case TopographicLossKind::kWiring:
       return std::make_shared<WiringLossImpl>();
+    case TopographicLossKind::kLateralInteraction:
+      return std::make_shared<LateralInteractionLossImpl>(
+          LateralInteractionLossOptions().spacing(options.spacing()).surround(options.surround()));
   }
   return nullptr;
 }

@@ -8,6 +8,7 @@
 //   topoloss             TopoLoss (Deb et al. 2025)        weights     package scale 1
 //   infonce              local InfoNCE (the seed model)    responses   ours 0.1
 //   wiring               wiring cost (the seed model)      weights     ours 1e-4
+//   lateral_interaction  Mexican hat (Swindale 1996)       weights     ours 30
 #pragma once
 
 #include <torch/arg.h>
@@ -57,9 +58,11 @@ enum class TopographicLossKind {
   kTopoLoss,
   kInfoNce,
   kWiring,
+  kLateralInteraction,
 };
 
-// "none" | "kernel_smoothness" | "spatial_correlation" | "topoloss" | "infonce" | "wiring";
+// "none" | "kernel_smoothness" | "spatial_correlation" | "topoloss" | "infonce" | "wiring" |
+// "lateral_interaction";
 // otherwise a UsageError naming topography.loss.
 TopographicLossKind parse_topographic_loss(const std::string& name);
 std::string topographic_loss_name(TopographicLossKind kind);
@@ -83,6 +86,10 @@ struct TopographicLossOptions {
   TORCH_ARG(double, factor) = 3.0;
   // kernel_smoothness: weight γ of its coverage term (kernel_smoothness.h).
   TORCH_ARG(double, coverage) = 0.0;
+  // lateral_interaction: the column spacing Λ it selects (sheet cells) and σi/σe
+  // (lateral_interaction.h).
+  TORCH_ARG(double, spacing) = 12.0;
+  TORCH_ARG(double, surround) = 2.0;
 };
 
 // The interface. A module (like LibTorch's losses) without parameters.
