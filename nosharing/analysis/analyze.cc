@@ -259,6 +259,11 @@ nlohmann::json orientation_json(const LayerAnalysis& layer) {
       {"selectivity_smoothness", json_number(layer.selectivity_curve.smoothness)},
       {"mean_selectivity", json_number(mean_selectivity)},
       {"selective_fraction", json_number(layer.selective_fraction)},
+      // Units that answer no grating at all (selectivity 0, counted as unselective above).
+      {"silent_fraction",
+       json_number(layer.orientation.selectivity.defined()
+                       ? (layer.orientation.selectivity <= 0).to(at::kDouble).mean().item<double>()
+                       : kNan)},
       {"pinwheel_density", json_number(layer.pinwheels.density)},
       {"pinwheel_count", layer.cortical ? nlohmann::json(layer.pinwheels.counted) : nullptr},
       {"column_spacing", json_number(layer.pinwheels.period * layer.cell_size)},

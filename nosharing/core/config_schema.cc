@@ -283,6 +283,11 @@ std::vector<ConfigKeySpec> make_schema() {
        "sheet cells (> 2)", {}},
       {"topography.surround", 2.0,
        "lateral_interaction: surround width over centre width σi/σe (> 1)", {}},
+      {"topography.field", std::string("kernels"),
+       "lateral_interaction: what interacts: kernels (the normalised kernels) or orientation "
+       "(each kernel's orientation vector from its power spectrum: Swindale's energy of the "
+       "orientation map, which also asks for oriented kernels)",
+       {"kernels", "orientation"}},
   };
 }
 

@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <functional>
 #include <vector>
 
 #include "nosharing/analysis/pinwheels.h"
@@ -122,6 +123,86 @@ TEST(LateralInteractionTest, DescentFromNoiseGrowsAMapAtTheSpacingWithPinwheels)
   EXPECT_NEAR(map.period, spacing, 0.15 * spacing);
   EXPECT_GT(map.density, M_PI * 0.6);
   EXPECT_LT(map.density, M_PI * 1.6);
+}
+
+// A k×k grating kernel of wave-vector direction theta (analysis/stimuli.h's convention),
+// under a Gaussian window, in the locally connected layout [1, 1, k²].
+torch::Tensor grating_kernel(int64_t kernel, double theta, double period) {
+  const torch::Tensor t = torch::arange(kernel, torch::kFloat64) - (kernel - 1) / 2.0;
+  const torch::Tensor y = t.view({kernel, 1}).expand({kernel, kernel});
+  const torch::Tensor x = t.view({1, kernel}).expand({kernel, kernel});
+  const torch::Tensor window = torch::exp(-(x * x + y * y) / (2 * 1.5 * 1.5));
+  return (window * torch::cos(2 * M_PI * (x * std::cos(theta) + y * std::sin(theta)) / period))
+      .reshape({1, 1, -1});
+}
+
+TEST(LateralInteractionTest, OrientationVectorsReadTheKernelsOrientation) {
+  // A grating kernel: arg(z)/2 is its orientation and |z| large; polarity does not matter;
+  // a centre-surround (isotropic) kernel has |z| near 0.
+  for (const double theta : {0.0, 0.4, M_PI / 2, 2.5}) {
+    const torch::Tensor kernel = grating_kernel(5, theta, 3.0);
+    for (const double sign : {1.0, -1.0}) {
+      const torch::Tensor z = kernel_orientation_vectors(sign * kernel, 5);
+      const double angle = std::atan2(z[0][1].item<double>(), z[0][0].item<double>()) / 2;
+      const double difference = std::remainder(angle - theta, M_PI);
+      EXPECT_LT(std::abs(difference), 0.1) << theta;
+      EXPECT_GT(z.norm().item<double>(), 0.5) << theta;
+    }
+  }
+  const torch::Tensor t = torch::arange(5, torch::kFloat64) - 2;
+  const torch::Tensor r2 = (t.view({5, 1}).pow(2) + t.view({1, 5}).pow(2));
+  const torch::Tensor centre_surround =
+      (torch::exp(-r2 / 2) - 0.25 * torch::exp(-r2 / 8)).reshape({1, 1, 25});
+  EXPECT_LT(kernel_orientation_vectors(centre_surround, 5).norm().item<double>(), 0.05);
+}
+
+TEST(LateralInteractionTest, OrientationVectorsFollowTheUnitOrderAndInputChannels) {
+  // weight [P = 2, C = 3, C_in = 2 · 9]: unit (c, p) is row c·P + p, and the power sums over
+  // the input channels (a kernel oriented in one channel and zero in the other is as oriented).
+  torch::manual_seed(2);
+  torch::Tensor weight = torch::zeros({2, 3, 18}, torch::kFloat64);
+  weight[1][2].narrow(0, 9, 9).copy_(grating_kernel(3, 0.0, 2.0).view({9}));
+  const torch::Tensor z = kernel_orientation_vectors(weight, 3);
+  ASSERT_EQ(z.sizes(), (std::vector<int64_t>{6, 2}));
+  EXPECT_GT(z[5][0].item<double>(), 0.5);  // c = 2, p = 1; θ = 0: z ≈ +1
+  EXPECT_NEAR(z.narrow(0, 0, 5).abs().sum().item<double>(), 0.0, 1e-12);  // zero kernels: 0
+}
+
+TEST(LateralInteractionTest, OrientationVectorGradientMatchesFiniteDifferences) {
+  torch::manual_seed(4);
+  const auto vectors = [](const std::vector<torch::Tensor>& in) {
+    return kernel_orientation_vectors(in[0], 3);
+  };
+  EXPECT_TRUE(test_util::gradients_match_finite_differences(
+      vectors, {torch::randn({2, 2, 18}, torch::kFloat64)}));
+}
+
+TEST(LateralInteractionTest, OrientationFieldLossFavoursOrientedKernelsAtTheSpacing) {
+  // A sheet whose kernels' orientation turns with period Λ along x scores a lower loss than
+  // the same sheet with one orientation everywhere, and than isotropic kernels.
+  const int64_t side = 24;
+  const double spacing = 8.0;
+  const Sheet sheet(SheetOptions(1, side, side));
+  const auto loss_of = [&](const std::function<torch::Tensor(int64_t)>& kernel_at) {
+    TopographicLayer layer{"lc1", sheet};
+    std::vector<torch::Tensor> kernels;
+    for (int64_t p = 0; p < side * side; ++p) kernels.push_back(kernel_at(p % side));
+    layer.weight = torch::cat(kernels, 0);  // [P, 1, 25]
+    layer.bias = torch::zeros({side * side, 1}, torch::kFloat64);
+    layer.kernel = 5;
+    return LateralInteractionLoss(LateralInteractionLossOptions()
+                                      .spacing(spacing)
+                                      .field(InteractionField::kOrientation))
+        ->forward(layer)
+        .item<double>();
+  };
+  const double map = loss_of([&](int64_t x) { return grating_kernel(5, M_PI * x / spacing, 3.0); });
+  const double uniform = loss_of([](int64_t) { return grating_kernel(5, 0.3, 3.0); });
+  const double isotropic = loss_of([](int64_t) { return torch::ones({1, 1, 25}, torch::kFloat64); });
+  EXPECT_LT(map, uniform);
+  EXPECT_LT(map, isotropic);
+  EXPECT_NEAR(uniform, 0.5, 1e-9);    // uniform field: S = 0
+  EXPECT_NEAR(isotropic, 0.5, 1e-9);  // z = 0
 }
 
 }  // namespace lateral_interaction_test

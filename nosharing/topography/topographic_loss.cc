@@ -70,7 +70,9 @@ TopographicLossOptions TopographicLossOptions::from_config(const Config& config)
       .factor(config.get_double("topography.factor"))
       .coverage(config.get_double("topography.coverage"))
       .spacing(config.get_double("topography.spacing"))
-      .surround(config.get_double("topography.surround"));
+      .surround(config.get_double("topography.surround"))
+      .field(config.get_string("topography.field"));
+  parse_interaction_field(options.field());
   const auto positive_int = [&](const char* key, int64_t value, int64_t minimum) {
     if (value < minimum) throw_usage("{} = {}: expected an integer >= {}", key, value, minimum);
   };
@@ -117,7 +119,10 @@ TopographicLoss make_topographic_loss(const TopographicLossOptions& options) {
       return std::make_shared<WiringLossImpl>();
     case TopographicLossKind::kLateralInteraction:
       return std::make_shared<LateralInteractionLossImpl>(
-          LateralInteractionLossOptions().spacing(options.spacing()).surround(options.surround()));
+          LateralInteractionLossOptions()
+              .spacing(options.spacing())
+              .surround(options.surround())
+              .field(parse_interaction_field(options.field())));
   }
   return nullptr;
 }

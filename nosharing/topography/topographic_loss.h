@@ -90,6 +90,8 @@ struct TopographicLossOptions {
   // (lateral_interaction.h).
   TORCH_ARG(double, spacing) = 12.0;
   TORCH_ARG(double, surround) = 2.0;
+  // lateral_interaction: "kernels" or "orientation" (lateral_interaction.h).
+  TORCH_ARG(std::string, field) = "kernels";
 };
 
 // The interface. A module (like LibTorch's losses) without parameters.
