@@ -110,8 +110,9 @@ TEST(PresetTest, DefaultHasAHypercolumnFirstSheet) {
   ASSERT_NE(net, nullptr);
   EXPECT_EQ(net->sheets()[0].grids().sizes(), (std::vector<int64_t>{1, 112, 112}));
   EXPECT_EQ(net->options().retina_sigmas(), (std::vector<double>{1.0, 2.0}));
-  EXPECT_EQ(resolve_preset("fmnist-hypercolumn-topo").get_string("topography.loss"),
-            "kernel_smoothness");
+  const Config preset = resolve_preset("fmnist-hypercolumn-topo");
+  EXPECT_EQ(preset.get_string("topography.loss"), "lateral_interaction");
+  EXPECT_EQ(preset.get_string("topography.field"), "orientation");
 }
 
 // fmnist-lc-topo is fmnist-lc plus a topographic loss: the same model keys.
