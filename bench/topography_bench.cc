@@ -207,9 +207,10 @@ const bool kRegistered = [] {
     InputShape input;
   };
   const Network networks[] = {{"fmnist-lc-topo", InputShape{1, 28, 28}},
+                              {"fmnist-hypercolumn-topo", InputShape{1, 28, 28}},
                               {"alltnn-small", InputShape{3, 32, 32}}};
-  const char* losses[] = {"none",     "kernel_smoothness", "spatial_correlation",
-                          "topoloss", "infonce",           "wiring"};
+  const char* losses[] = {"none",    "kernel_smoothness", "spatial_correlation", "topoloss",
+                          "infonce", "wiring",            "lateral_interaction"};
   using Case = void (*)(benchmark::State&, const std::string&, InputShape, const std::string&);
   // <family>/<network>/<loss> for every network and loss ("none" only if `with_none`).
   const auto register_family = [&](const char* family, Case run, bool with_none,

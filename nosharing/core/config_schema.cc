@@ -256,9 +256,14 @@ std::vector<ConfigKeySpec> make_schema() {
        "weight of the loss on every layer (< 0: the loss's paper weight: kernel_smoothness "
        "10, spatial_correlation 0.25, topoloss 1; ours: infonce 0.1, wiring 1e-4, "
        "lateral_interaction 30)", {}},
+      {"topography.layer_losses", Strings{},
+       "per-layer losses overriding topography.loss, one per unshared layer in order (each a "
+       "topography.loss name; none: no loss on that layer; empty: topography.loss everywhere)",
+       {}},
       {"topography.layer_weights", Doubles{},
        "per-layer weights overriding topography.weight, one per unshared layer in order (0: "
-       "no loss on that layer; empty: topography.weight everywhere)", {}},
+       "no loss on that layer; empty: topography.weight everywhere, and where it is < 0 each "
+       "layer's loss at its default weight)", {}},
       {"topography.anchors", int64_t{256},
        "infonce: anchor columns sampled per step and layer (mapformer: per block)", {}},
       {"topography.negatives", int64_t{256},

@@ -1,7 +1,8 @@
 // The topographic part of the training objective (DESIGN §4): topography.loss on every
 // conv-shaped layer of an lcnet (the unshared layers, or the twin's Conv2d layers with their
-// one kernel repeated at every position), each multiplied by its weight (topography.weight,
-// < 0: the loss's paper weight; topography.layer_weights per layer, 0 skips a layer):
+// one kernel repeated at every position) — or topography.layer_losses, one loss per layer —
+// each multiplied by its weight (topography.weight, < 0: the layer's loss's paper weight;
+// topography.layer_weights per layer, 0 skips a layer):
 //   loss = task_loss + Σ_layers weight_l · L_l.
 // The trainer logs each unweighted L_l as "topo/<layer>" on "train" lines.
 #pragma once
@@ -38,8 +39,9 @@ std::vector<std::pair<std::string, double>> neighbour_kernel_similarities(const 
 
 class TopographicObjective {
  public:
-  // nullptr when topography.loss = none. Throws a UsageError naming the key for a model
-  // without conv-shaped layers, a layer_weights list of the wrong length or a negative weight.
+  // nullptr when no layer has a loss. Throws a UsageError naming the key for a model
+  // without conv-shaped layers, a layer_losses or layer_weights list of the wrong length, an
+  // unknown loss or a negative weight.
   // Turns on the model's response recording when the loss needs responses.
   static std::unique_ptr<TopographicObjective> from_config(const Config& config, ModelImpl& model);
 
@@ -61,15 +63,17 @@ class TopographicObjective {
   // twin's kernel, expanded over positions, goes through autograd.
   bool adds_in_place(size_t index) const;
 
-  TopographicLossKind kind() const { return kind_; }
   // Layer names with a non-zero weight, in order, and their weights.
   std::vector<std::pair<std::string, double>> layer_weights() const;
+  // The loss of each layer in order (kNone where a layer has none or weight 0).
+  std::vector<TopographicLossKind> layer_kinds() const;
 
  private:
-  TopographicObjective(TopographicLossKind kind, TopographicLoss loss, LcNetImpl& net,
+  TopographicObjective(std::vector<TopographicLossKind> kinds,
+                       std::vector<TopographicLoss> losses, LcNetImpl& net,
                        std::vector<double> weights);
-  TopographicLossKind kind_;
-  TopographicLoss loss_;
+  std::vector<TopographicLossKind> kinds_;  // one per layer
+  std::vector<TopographicLoss> losses_;     // one per layer (null: none); one instance per kind
   LcNetImpl& net_;
   std::vector<double> weights_;  // one per layer (0: skipped)
 };
