@@ -11,17 +11,14 @@ namespace nosharing {
 double lateral_centre_sigma(double spacing, double surround) {
   TORCH_CHECK(spacing > 2, "lateral_interaction: spacing ", spacing,
               " sheet cells; expected > 2");
-  TORCH_CHECK(surround > 1, "lateral_interaction: surround ratio ", surround,
-              "; expected > 1");
+  TORCH_CHECK(surround > 1, "lateral_interaction: surround ratio ", surround, "; expected > 1");
   const double r2 = surround * surround;
   return spacing * std::sqrt(2 * std::log(r2) / (r2 - 1)) / (2 * M_PI);
 }
 
 torch::Tensor gaussian_mean_matrix(int64_t cells, double sigma) {
-  TORCH_CHECK(cells >= 1, "gaussian_mean_matrix: ", cells,
-              " cells; expected >= 1");
-  TORCH_CHECK(sigma > 0, "gaussian_mean_matrix: sigma ", sigma,
-              "; expected > 0");
+  TORCH_CHECK(cells >= 1, "gaussian_mean_matrix: ", cells, " cells; expected >= 1");
+  TORCH_CHECK(sigma > 0, "gaussian_mean_matrix: sigma ", sigma, "; expected > 0");
   const torch::Tensor index = torch::arange(cells, torch::kFloat64);
   const torch::Tensor distance = index.unsqueeze(1) - index.unsqueeze(0);
   torch::Tensor taps = torch::exp(-distance.pow(2) / (2 * sigma * sigma));
@@ -29,115 +26,87 @@ torch::Tensor gaussian_mean_matrix(int64_t cells, double sigma) {
   return taps / taps.sum(1, /*keepdim=*/true);
 }
 
-InteractionField parse_interaction_field(const std::string &name) {
-  if (name == "kernels")
-    return InteractionField::kKernels;
-  if (name == "orientation")
-    return InteractionField::kOrientation;
-  throw_usage("topography.field = \"{}\": expected kernels or orientation",
-              name);
+InteractionField parse_interaction_field(const std::string& name) {
+  if (name == "kernels") return InteractionField::kKernels;
+  if (name == "orientation") return InteractionField::kOrientation;
+  throw_usage("topography.field = \"{}\": expected kernels or orientation", name);
 }
 
-torch::Tensor mexican_hat_energy(const torch::Tensor &field, double spacing,
-                                 double surround) {
-  TORCH_CHECK(field.dim() == 4,
-              "lateral_interaction: expected grids [G, D, H, W], got ",
+torch::Tensor mexican_hat_energy(const torch::Tensor& field, double spacing, double surround) {
+  TORCH_CHECK(field.dim() == 4, "lateral_interaction: expected grids [G, D, H, W], got ",
               field.sizes());
   const double centre = lateral_centre_sigma(spacing, surround);
   const int64_t height = field.size(2), width = field.size(3);
   const auto mean = [&](double sigma) {
-    const torch::Tensor rows =
-        gaussian_mean_matrix(height, sigma).to(field.dtype());
-    const torch::Tensor cols =
-        gaussian_mean_matrix(width, sigma).to(field.dtype());
+    const torch::Tensor rows = gaussian_mean_matrix(height, sigma).to(field.dtype());
+    const torch::Tensor cols = gaussian_mean_matrix(width, sigma).to(field.dtype());
     return torch::matmul(torch::matmul(rows, field), cols.t());
   };
   return (field * (mean(centre) - mean(surround * centre))).sum(1).mean();
 }
 
-torch::Tensor lateral_interaction_similarity(const torch::Tensor &x,
-                                             double spacing, double surround) {
-  TORCH_CHECK(x.dim() == 4,
-              "lateral_interaction: expected grids [G, D, H, W], got ",
-              x.sizes());
-  return mexican_hat_energy(
-      x / x.norm(2, /*dim=*/1, /*keepdim=*/true).clamp_min(1e-12), spacing,
-      surround);
+torch::Tensor lateral_interaction_similarity(const torch::Tensor& x, double spacing,
+                                             double surround) {
+  TORCH_CHECK(x.dim() == 4, "lateral_interaction: expected grids [G, D, H, W], got ", x.sizes());
+  return mexican_hat_energy(x / x.norm(2, /*dim=*/1, /*keepdim=*/true).clamp_min(1e-12), spacing,
+                            surround);
 }
 
-torch::Tensor kernel_orientation_vectors(const torch::Tensor &weight,
-                                         int64_t kernel) {
-  TORCH_CHECK(weight.dim() == 3 && kernel >= 2 &&
-                  weight.size(2) % (kernel * kernel) == 0,
-              "kernel_orientation_vectors: expected weight [P, C, C_in·",
-              kernel, "·", kernel, "], got ", weight.sizes());
-  const int64_t n = 2 * kernel; // DFT size: the kernel zero-padded to 2k × 2k
+torch::Tensor kernel_orientation_vectors(const torch::Tensor& weight, int64_t kernel) {
+  TORCH_CHECK(weight.dim() == 3 && kernel >= 2 && weight.size(2) % (kernel * kernel) == 0,
+              "kernel_orientation_vectors: expected weight [P, C, C_in·", kernel, "·", kernel,
+              "], got ", weight.sizes());
+  const int64_t n = 2 * kernel;  // DFT size: the kernel zero-padded to 2k × 2k
   const auto opts = torch::TensorOptions().dtype(torch::kFloat64);
-  // Frequencies f = (fy, fx)/n in cycles per pixel, wrapped to (−½, ½]; taps
-  // (ky, kx).
+  // Frequencies f = (fy, fx)/n in cycles per pixel, wrapped to (−½, ½]; taps (ky, kx).
   torch::Tensor f = torch::arange(n, opts);
   f = torch::where(f > n / 2, f - n, f);
   const torch::Tensor fy = f.view({n, 1}).expand({n, n}).reshape({-1});
   const torch::Tensor fx = f.view({1, n}).expand({n, n}).reshape({-1});
   const torch::Tensor tap = torch::arange(kernel, opts);
-  const torch::Tensor ty =
-      tap.view({kernel, 1}).expand({kernel, kernel}).reshape({-1});
-  const torch::Tensor tx =
-      tap.view({1, kernel}).expand({kernel, kernel}).reshape({-1});
+  const torch::Tensor ty = tap.view({kernel, 1}).expand({kernel, kernel}).reshape({-1});
+  const torch::Tensor tx = tap.view({1, kernel}).expand({kernel, kernel}).reshape({-1});
   const torch::Tensor phase =
-      2 * M_PI *
-      (fy.unsqueeze(1) * ty.unsqueeze(0) + fx.unsqueeze(1) * tx.unsqueeze(0)) /
-      n;
-  const torch::Tensor basis =
-      torch::cat({torch::cos(phase), torch::sin(phase)}, 0)
-          .to(weight.dtype()); // [2n², k²]
-  // e^{2iφ_f} with φ_f = atan2(fy, fx); the DC term weighs 0 (it has no
-  // direction).
+      2 * M_PI * (fy.unsqueeze(1) * ty.unsqueeze(0) + fx.unsqueeze(1) * tx.unsqueeze(0)) / n;
+  const torch::Tensor basis = torch::cat({torch::cos(phase), torch::sin(phase)}, 0)
+                                  .to(weight.dtype());  // [2n², k²]
+  // e^{2iφ_f} with φ_f = atan2(fy, fx); the DC term weighs 0 (it has no direction).
   const torch::Tensor angle = torch::atan2(fy, fx);
   const torch::Tensor dc = (fy == 0) & (fx == 0);
   const torch::Tensor keep = (~dc).to(torch::kFloat64);
   const torch::Tensor doubled =
-      torch::stack(
-          {torch::cos(2 * angle) * keep, torch::sin(2 * angle) * keep, keep}, 1)
-          .to(weight.dtype()); // [n², 3]: cos 2φ, sin 2φ, 1 (the total)
+      torch::stack({torch::cos(2 * angle) * keep, torch::sin(2 * angle) * keep, keep}, 1)
+          .to(weight.dtype());  // [n², 3]: cos 2φ, sin 2φ, 1 (the total)
 
   const int64_t positions = weight.size(0), channels = weight.size(1);
-  const torch::Tensor w = weight.permute({1, 0, 2}).reshape(
-      {positions * channels, -1, kernel * kernel}); // [U, C_in, k²]
-  const torch::Tensor coefficients =
-      torch::matmul(w, basis.t()); // [U, C_in, 2n²]
-  const torch::Tensor power = coefficients.pow(2)
-                                  .view({positions * channels, -1, 2, n * n})
-                                  .sum({1, 2});                // [U, n²]
-  const torch::Tensor moments = torch::matmul(power, doubled); // [U, 3]
+  const torch::Tensor w = weight.permute({1, 0, 2}).reshape({positions * channels, -1,
+                                                             kernel * kernel});  // [U, C_in, k²]
+  const torch::Tensor coefficients = torch::matmul(w, basis.t());  // [U, C_in, 2n²]
+  const torch::Tensor power =
+      coefficients.pow(2).view({positions * channels, -1, 2, n * n}).sum({1, 2});  // [U, n²]
+  const torch::Tensor moments = torch::matmul(power, doubled);                   // [U, 3]
   return moments.narrow(1, 0, 2) / moments.narrow(1, 2, 1).clamp_min(1e-12);
 }
 
-LateralInteractionLossImpl::LateralInteractionLossImpl(
-    LateralInteractionLossOptions options)
+LateralInteractionLossImpl::LateralInteractionLossImpl(LateralInteractionLossOptions options)
     : options_(options) {
-  lateral_centre_sigma(options_.spacing(), options_.surround()); // checks both
+  lateral_centre_sigma(options_.spacing(), options_.surround());  // checks both
 }
 
-torch::Tensor
-LateralInteractionLossImpl::forward(const TopographicLayer &layer) {
+torch::Tensor LateralInteractionLossImpl::forward(const TopographicLayer& layer) {
   const bool orientation = options_.field() == InteractionField::kOrientation;
   const torch::Tensor vectors =
       orientation ? kernel_orientation_vectors(layer.weight, layer.kernel)
-                  : unit_weight_vectors(layer.weight, options_.include_bias()
-                                                          ? layer.bias
-                                                          : torch::Tensor());
-  const torch::Tensor grids = layer.sheet.grids(); // [G, H, W]
-  const torch::Tensor x =
-      vectors.index_select(0, grids.reshape({-1}))
-          .view({grids.size(0), grids.size(1), grids.size(2), -1})
-          .permute({0, 3, 1, 2}); // [G, D, H, W]
+                  : unit_weight_vectors(layer.weight,
+                                        options_.include_bias() ? layer.bias : torch::Tensor());
+  const torch::Tensor grids = layer.sheet.grids();  // [G, H, W]
+  const torch::Tensor x = vectors.index_select(0, grids.reshape({-1}))
+                              .view({grids.size(0), grids.size(1), grids.size(2), -1})
+                              .permute({0, 3, 1, 2});  // [G, D, H, W]
   const torch::Tensor s =
-      orientation
-          ? mexican_hat_energy(x, options_.spacing(), options_.surround())
-          : lateral_interaction_similarity(x, options_.spacing(),
-                                           options_.surround());
+      orientation ? mexican_hat_energy(x, options_.spacing(), options_.surround())
+                  : lateral_interaction_similarity(x, options_.spacing(), options_.surround());
   return (1 - s) / 2;
 }
 
-} // namespace nosharing
+}  // namespace nosharing

@@ -12,21 +12,17 @@
 
 namespace nosharing {
 
-std::unique_ptr<TopographicObjective>
-TopographicObjective::from_config(const Config &config, ModelImpl &model) {
-  const TopographicLossOptions options =
-      TopographicLossOptions::from_config(config);
-  const std::vector<std::string> layer_losses =
-      config.get_string_list("topography.layer_losses");
+std::unique_ptr<TopographicObjective> TopographicObjective::from_config(const Config& config,
+                                                                        ModelImpl& model) {
+  const TopographicLossOptions options = TopographicLossOptions::from_config(config);
+  const std::vector<std::string> layer_losses = config.get_string_list("topography.layer_losses");
   std::vector<TopographicLossKind> layer_kinds;
-  for (const std::string &name : layer_losses) {
+  for (const std::string& name : layer_losses) {
     try {
       layer_kinds.push_back(parse_topographic_loss(name));
-    } catch (const UsageError &) {
-      throw_usage("topography.layer_losses = {}: \"{}\" is no loss; expected "
-                  "each of none, "
-                  "infonce, kernel_smoothness, spatial_correlation, topoloss, "
-                  "wiring or "
+    } catch (const UsageError&) {
+      throw_usage("topography.layer_losses = {}: \"{}\" is no loss; expected each of none, "
+                  "infonce, kernel_smoothness, spatial_correlation, topoloss, wiring or "
                   "lateral_interaction",
                   config_value_to_toml(ConfigValue(layer_losses)), name);
     }
@@ -35,37 +31,28 @@ TopographicObjective::from_config(const Config &config, ModelImpl &model) {
       layer_kinds.empty()
           ? options.kind() != TopographicLossKind::kNone
           : std::any_of(layer_kinds.begin(), layer_kinds.end(),
-                        [](TopographicLossKind kind) {
-                          return kind != TopographicLossKind::kNone;
-                        });
-  if (!any_loss)
-    return nullptr;
-  auto *net = dynamic_cast<LcNetImpl *>(&model);
+                        [](TopographicLossKind kind) { return kind != TopographicLossKind::kNone; });
+  if (!any_loss) return nullptr;
+  auto* net = dynamic_cast<LcNetImpl*>(&model);
   if (net == nullptr) {
-    throw_usage("topography.loss = \"{}\": model.type = \"{}\" has no "
-                "conv-shaped layers with a "
+    throw_usage("topography.loss = \"{}\": model.type = \"{}\" has no conv-shaped layers with a "
                 "sheet; expected model.type = lcnet",
-                layer_losses.empty()
-                    ? config.get_string("topography.loss")
-                    : fmt::format("{}", fmt::join(layer_losses, ", ")),
+                layer_losses.empty() ? config.get_string("topography.loss")
+                                     : fmt::format("{}", fmt::join(layer_losses, ", ")),
                 config.get_string("model.type"));
   }
   const size_t layers = net->layer_specs().size();
   std::vector<std::string> names;
-  for (const auto &spec : net->layer_specs())
-    names.push_back(spec.name);
-  const auto check_length = [&](const char *key, const std::string &value,
-                                size_t size) {
+  for (const auto& spec : net->layer_specs()) names.push_back(spec.name);
+  const auto check_length = [&](const char* key, const std::string& value, size_t size) {
     if (size != layers) {
-      throw_usage(
-          "{} = {}: {} values for {} layers ({}); give one per layer or none",
-          key, value, size, layers, fmt::join(names, ", "));
+      throw_usage("{} = {}: {} values for {} layers ({}); give one per layer or none", key, value,
+                  size, layers, fmt::join(names, ", "));
     }
   };
   std::vector<TopographicLossKind> kinds(layers, options.kind());
   if (!layer_losses.empty()) {
-    check_length("topography.layer_losses",
-                 config_value_to_toml(ConfigValue(layer_losses)),
+    check_length("topography.layer_losses", config_value_to_toml(ConfigValue(layer_losses)),
                  layer_losses.size());
     kinds = layer_kinds;
   }
@@ -74,11 +61,9 @@ TopographicObjective::from_config(const Config &config, ModelImpl &model) {
   for (size_t i = 0; i < layers; ++i) {
     weights[i] = weight < 0 ? default_topographic_weight(kinds[i]) : weight;
   }
-  const std::vector<double> overrides =
-      config.get_double_list("topography.layer_weights");
+  const std::vector<double> overrides = config.get_double_list("topography.layer_weights");
   if (!overrides.empty()) {
-    check_length("topography.layer_weights",
-                 config_value_to_toml(ConfigValue(overrides)),
+    check_length("topography.layer_weights", config_value_to_toml(ConfigValue(overrides)),
                  overrides.size());
     for (double w : overrides) {
       if (!(w >= 0)) {
@@ -88,8 +73,7 @@ TopographicObjective::from_config(const Config &config, ModelImpl &model) {
     }
     weights = overrides;
   }
-  // One loss instance per kind (a loss may cache per-layer geometry by layer
-  // name).
+  // One loss instance per kind (a loss may cache per-layer geometry by layer name).
   std::vector<TopographicLoss> losses(layers);
   std::map<TopographicLossKind, TopographicLoss> by_kind;
   for (size_t i = 0; i < layers; ++i) {
@@ -98,41 +82,35 @@ TopographicObjective::from_config(const Config &config, ModelImpl &model) {
       weights[i] = 0;
       continue;
     }
-    TopographicLoss &loss = by_kind[kinds[i]];
-    if (!loss)
-      loss =
-          make_topographic_loss(TopographicLossOptions(options).kind(kinds[i]));
-    if (loss->needs_responses())
-      net->record_responses(true);
+    TopographicLoss& loss = by_kind[kinds[i]];
+    if (!loss) loss = make_topographic_loss(TopographicLossOptions(options).kind(kinds[i]));
+    if (loss->needs_responses()) net->record_responses(true);
     losses[i] = loss;
   }
-  return std::unique_ptr<TopographicObjective>(new TopographicObjective(
-      std::move(kinds), std::move(losses), *net, std::move(weights)));
+  return std::unique_ptr<TopographicObjective>(
+      new TopographicObjective(std::move(kinds), std::move(losses), *net, std::move(weights)));
 }
 
-TopographicObjective::TopographicObjective(
-    std::vector<TopographicLossKind> kinds, std::vector<TopographicLoss> losses,
-    LcNetImpl &net, std::vector<double> weights)
-    : kinds_(std::move(kinds)), losses_(std::move(losses)), net_(net),
+TopographicObjective::TopographicObjective(std::vector<TopographicLossKind> kinds,
+                                           std::vector<TopographicLoss> losses, LcNetImpl& net,
+                                           std::vector<double> weights)
+    : kinds_(std::move(kinds)),
+      losses_(std::move(losses)),
+      net_(net),
       weights_(std::move(weights)) {}
 
-std::vector<TopographicLossKind> TopographicObjective::layer_kinds() const {
-  return kinds_;
-}
+std::vector<TopographicLossKind> TopographicObjective::layer_kinds() const { return kinds_; }
 
-std::vector<std::pair<std::string, double>>
-TopographicObjective::layer_weights() const {
+std::vector<std::pair<std::string, double>> TopographicObjective::layer_weights() const {
   std::vector<std::pair<std::string, double>> out;
   for (size_t i = 0; i < weights_.size(); ++i) {
-    if (weights_[i] > 0)
-      out.emplace_back(net_.layer_specs()[i].name, weights_[i]);
+    if (weights_[i] > 0) out.emplace_back(net_.layer_specs()[i].name, weights_[i]);
   }
   return out;
 }
 
-TopographicLayer topographic_layer(const LcNetImpl &net, size_t index,
-                                   bool with_responses) {
-  const LcNetLayerSpec &spec = net.layer_specs()[index];
+TopographicLayer topographic_layer(const LcNetImpl& net, size_t index, bool with_responses) {
+  const LcNetLayerSpec& spec = net.layer_specs()[index];
   TopographicLayer layer{spec.name, net.sheets()[index]};
   layer.kernel = spec.kernel;
   layer.stride = spec.stride;
@@ -141,89 +119,71 @@ TopographicLayer topographic_layer(const LcNetImpl &net, size_t index,
     layer.weight = unshared[index].second->weight;
     layer.bias = unshared[index].second->bias;
   } else {
-    // The twin: its one kernel at every position, as an expanded view (no
-    // copy).
-    const torch::nn::Conv2d &conv = net.conv_layers()[index].second;
+    // The twin: its one kernel at every position, as an expanded view (no copy).
+    const torch::nn::Conv2d& conv = net.conv_layers()[index].second;
     const int64_t positions = spec.output_height * spec.output_width;
-    layer.weight = conv->weight.reshape({1, spec.out_channels, -1})
-                       .expand({positions, spec.out_channels, -1});
+    layer.weight =
+        conv->weight.reshape({1, spec.out_channels, -1}).expand({positions, spec.out_channels, -1});
     if (conv->bias.defined()) {
-      layer.bias =
-          conv->bias.reshape({1, -1}).expand({positions, spec.out_channels});
+      layer.bias = conv->bias.reshape({1, -1}).expand({positions, spec.out_channels});
     }
   }
   if (with_responses) {
-    const auto &recorded = net.recorded_responses();
-    TORCH_CHECK(
-        index < recorded.size(), "topographic objective: layer ", spec.name,
-        " has no recorded responses (call compute after the model's forward)");
+    const auto& recorded = net.recorded_responses();
+    TORCH_CHECK(index < recorded.size(), "topographic objective: layer ", spec.name,
+                " has no recorded responses (call compute after the model's forward)");
     layer.responses = recorded[index];
     layer.response_sink = net.recorded_sinks()[index];
   }
   return layer;
 }
 
-std::vector<std::pair<std::string, double>>
-neighbour_kernel_similarities(const ModelImpl &model) {
+std::vector<std::pair<std::string, double>> neighbour_kernel_similarities(const ModelImpl& model) {
   std::vector<std::pair<std::string, double>> out;
-  const auto *net = dynamic_cast<const LcNetImpl *>(&model);
-  if (net == nullptr)
-    return out;
+  const auto* net = dynamic_cast<const LcNetImpl*>(&model);
+  if (net == nullptr) return out;
   torch::NoGradGuard no_grad;
   for (size_t i = 0; i < net->layer_specs().size(); ++i) {
-    const TopographicLayer layer =
-        topographic_layer(*net, i, /*with_responses=*/false);
+    const TopographicLayer layer = topographic_layer(*net, i, /*with_responses=*/false);
     out.emplace_back(layer.name, mean_neighbour_cosine(layer).item<double>());
   }
   return out;
 }
 
 bool TopographicObjective::adds_in_place(size_t index) const {
-  if (!losses_[index] || !losses_[index]->adds_gradients())
-    return false;
+  if (!losses_[index] || !losses_[index]->adds_gradients()) return false;
   const auto unshared = net_.unshared_layers();
-  if (unshared.empty())
-    return false; // the twin
-  const auto &layer = unshared[index].second;
+  if (unshared.empty()) return false;  // the twin
+  const auto& layer = unshared[index].second;
   return layer->weight.requires_grad() &&
          (!layer->bias.defined() || layer->bias.requires_grad());
 }
 
-torch::Tensor
-TopographicObjective::compute(std::vector<TopographicTermValue> *terms) {
-  if (terms != nullptr)
-    terms->clear();
+torch::Tensor TopographicObjective::compute(std::vector<TopographicTermValue>* terms) {
+  if (terms != nullptr) terms->clear();
   torch::Tensor total;
   for (size_t i = 0; i < weights_.size(); ++i) {
-    if (weights_[i] == 0 || adds_in_place(i))
-      continue;
-    const TopographicLayer current =
-        topographic_layer(net_, i, losses_[i]->needs_responses());
+    if (weights_[i] == 0 || adds_in_place(i)) continue;
+    const TopographicLayer current = topographic_layer(net_, i, losses_[i]->needs_responses());
     const torch::Tensor value = losses_[i]->forward(current);
-    if (terms != nullptr)
-      terms->push_back({current.name, value, weights_[i]});
+    if (terms != nullptr) terms->push_back({current.name, value, weights_[i]});
     const torch::Tensor weighted = value * weights_[i];
     total = total.defined() ? total + weighted : weighted;
   }
   return total.defined() ? total : torch::zeros({});
 }
 
-double TopographicObjective::add_weight_gradients(
-    std::vector<TopographicTermValue> *terms) {
+double TopographicObjective::add_weight_gradients(std::vector<TopographicTermValue>* terms) {
   double total = 0;
   const auto unshared = net_.unshared_layers();
   for (size_t i = 0; i < weights_.size(); ++i) {
-    if (weights_[i] == 0 || !adds_in_place(i))
-      continue;
-    const TopographicLayer current =
-        topographic_layer(net_, i, /*with_responses=*/false);
-    const LocallyConnected2d &layer = unshared[i].second;
+    if (weights_[i] == 0 || !adds_in_place(i)) continue;
+    const TopographicLayer current = topographic_layer(net_, i, /*with_responses=*/false);
+    const LocallyConnected2d& layer = unshared[i].second;
     // The parameter's .grad, as the kernels write it: defined and contiguous.
-    const auto gradient_of =
-        [](const torch::Tensor &parameter) -> torch::Tensor {
-      if (!parameter.defined())
-        return {};
-      torch::Tensor &grad = parameter.mutable_grad();
+    const auto gradient_of = [](const torch::Tensor& parameter) -> torch::Tensor {
+      if (!parameter.defined()) return {};
+      torch::Tensor& grad = parameter.mutable_grad();
       if (!grad.defined()) {
         grad = torch::zeros_like(parameter, torch::MemoryFormat::Contiguous);
       } else if (!grad.is_contiguous()) {
@@ -231,16 +191,14 @@ double TopographicObjective::add_weight_gradients(
       }
       return grad;
     };
-    const double value = losses_[i]->add_gradients(current, weights_[i],
-                                                   gradient_of(layer->weight),
-                                                   gradient_of(layer->bias));
+    const double value = losses_[i]->add_gradients(current, weights_[i], gradient_of(layer->weight),
+                                              gradient_of(layer->bias));
     if (terms != nullptr) {
-      terms->push_back(
-          {current.name, torch::tensor(value, torch::kFloat64), weights_[i]});
+      terms->push_back({current.name, torch::tensor(value, torch::kFloat64), weights_[i]});
     }
     total += weights_[i] * value;
   }
   return total;
 }
 
-} // namespace nosharing
+}  // namespace nosharing

@@ -10,21 +10,17 @@
 #include "nosharing/topography/kernel_smoothness.h"
 
 namespace nosharing {
-namespace topographic_objective_test { // named, not anonymous: the tests
-                                       // compile in unity batches
+namespace topographic_objective_test {  // named, not anonymous: the tests compile in unity batches
 
-Config config_with(const std::vector<std::string> &sets) {
+Config config_with(const std::vector<std::string>& sets) {
   Config config;
-  for (const auto &set : sets)
-    config.apply_set(set);
+  for (const auto& set : sets) config.apply_set(set);
   return config;
 }
 
 LcNet small_net(LcNetSharing sharing) {
-  return LcNet(LcNetOptions(InputShape{1, 8, 8}, 3, {4, 4})
-                   .kernels({3})
-                   .strides({2, 1})
-                   .sharing(sharing));
+  return LcNet(LcNetOptions(InputShape{1, 8, 8}, 3, {4, 4}).kernels({3}).strides({2, 1}).sharing(
+      sharing));
 }
 
 TEST(TopographicObjectiveTest, NoneBuildsNothing) {
@@ -36,12 +32,10 @@ TEST(TopographicObjectiveTest, SumsWeightedLayerLossesWithPerLayerOverrides) {
   torch::manual_seed(0);
   LcNet net = small_net(LcNetSharing::kNone);
   auto objective = TopographicObjective::from_config(
-      config_with({"topography.loss=kernel_smoothness",
-                   "topography.layer_weights=[2.0, 0.5]"}),
+      config_with({"topography.loss=kernel_smoothness", "topography.layer_weights=[2.0, 0.5]"}),
       *net);
   ASSERT_NE(objective, nullptr);
-  // Kernel smoothness on unshared layers adds its gradient in place: nothing in
-  // the graph.
+  // Kernel smoothness on unshared layers adds its gradient in place: nothing in the graph.
   std::vector<TopographicTermValue> terms;
   EXPECT_EQ(objective->compute(&terms).item<double>(), 0.0);
   EXPECT_TRUE(terms.empty());
@@ -62,15 +56,14 @@ TEST(TopographicObjectiveTest, SumsWeightedLayerLossesWithPerLayerOverrides) {
   EXPECT_GT(unshared[0].second->weight.grad().abs().sum().item<double>(), 0.0);
 }
 
-// The training step's path for the losses of the weights alone (compute,
-// backward, add_weight_gradients) against autograd through each loss's forward:
-// the same parameter gradients, beside a task loss and where no backward left a
-// gradient, and the same values.
+// The training step's path for the losses of the weights alone (compute, backward,
+// add_weight_gradients) against autograd through each loss's forward: the same parameter
+// gradients, beside a task loss and where no backward left a gradient, and the same values.
 TEST(TopographicObjectiveTest, InPlaceGradientsEqualAutogradThroughTheLoss) {
   for (const std::string loss : {"kernel_smoothness", "topoloss", "wiring"}) {
     SCOPED_TRACE(loss);
-    const Config config = config_with(
-        {"topography.loss=" + loss, "topography.layer_weights=[2.0, 0.5]"});
+    const Config config = config_with({"topography.loss=" + loss,
+                                       "topography.layer_weights=[2.0, 0.5]"});
     torch::manual_seed(3);
     LcNet in_place = small_net(LcNetSharing::kNone);
     torch::manual_seed(3);
@@ -82,60 +75,51 @@ TEST(TopographicObjectiveTest, InPlaceGradientsEqualAutogradThroughTheLoss) {
         make_topographic_loss(TopographicLossOptions::from_config(config));
     for (const bool with_task : {true, false}) {
       SCOPED_TRACE(with_task ? "beside a task loss" : "the loss alone");
-      for (auto &p : in_place->parameters())
-        p.mutable_grad() = torch::Tensor();
-      for (auto &p : through_autograd->parameters())
-        p.mutable_grad() = torch::Tensor();
+      for (auto& p : in_place->parameters()) p.mutable_grad() = torch::Tensor();
+      for (auto& p : through_autograd->parameters()) p.mutable_grad() = torch::Tensor();
       auto objective = TopographicObjective::from_config(config, *in_place);
       ASSERT_TRUE(objective->adds_in_place(0) && objective->adds_in_place(1));
       if (with_task) {
-        (in_place->forward(images).square().mean() + objective->compute())
-            .backward();
+        (in_place->forward(images).square().mean() + objective->compute()).backward();
       }
       std::vector<TopographicTermValue> terms;
       const double value = objective->add_weight_gradients(&terms);
 
-      torch::Tensor expected =
-          with_task ? through_autograd->forward(images).square().mean()
-                    : torch::zeros({}, torch::kFloat64);
+      torch::Tensor expected = with_task
+                                   ? through_autograd->forward(images).square().mean()
+                                   : torch::zeros({}, torch::kFloat64);
       for (size_t i = 0; i < 2; ++i) {
         const torch::Tensor term =
             reference->forward(topographic_layer(*through_autograd, i, false));
         EXPECT_NEAR(terms[i].value.item<double>(), term.item<double>(), 1e-12);
         expected = expected + (i == 0 ? 2.0 : 0.5) * term;
       }
-      if (!with_task)
-        EXPECT_NEAR(value, expected.item<double>(), 1e-12);
+      if (!with_task) EXPECT_NEAR(value, expected.item<double>(), 1e-12);
       expected.backward();
       const auto got = in_place->named_parameters();
       const auto want = through_autograd->named_parameters();
-      for (const auto &item : want) {
-        const torch::Tensor &g = got[item.key()].grad();
-        if (!item.value().grad().defined())
-          continue; // neither path reached it
+      for (const auto& item : want) {
+        const torch::Tensor& g = got[item.key()].grad();
+        if (!item.value().grad().defined()) continue;  // neither path reached it
         ASSERT_TRUE(g.defined()) << item.key();
-        EXPECT_TRUE(torch::allclose(g, item.value().grad(), 1e-10, 1e-12))
-            << item.key();
+        EXPECT_TRUE(torch::allclose(g, item.value().grad(), 1e-10, 1e-12)) << item.key();
       }
     }
   }
 }
 
 // The response losses send their gradient through the network's response taps
-// (layers/response_tap.h): the same parameter gradients as through autograd
-// (the loss's dense response gradient summed with the task's), on the unshared
-// network (responses with the batch innermost) and on the twin (NCHW).
-TEST(TopographicObjectiveTest,
-     ResponseLossGradientsThroughTheTapEqualAutograd) {
+// (layers/response_tap.h): the same parameter gradients as through autograd (the loss's
+// dense response gradient summed with the task's), on the unshared network (responses with
+// the batch innermost) and on the twin (NCHW).
+TEST(TopographicObjectiveTest, ResponseLossGradientsThroughTheTapEqualAutograd) {
   for (const std::string loss : {"spatial_correlation", "infonce"}) {
-    for (const LcNetSharing sharing :
-         {LcNetSharing::kNone, LcNetSharing::kConv}) {
-      SCOPED_TRACE(loss +
-                   (sharing == LcNetSharing::kNone ? " unshared" : " twin"));
-      const Config config = config_with(
-          {"topography.loss=" + loss, "topography.layer_weights=[2.0, 0.5]",
-           "topography.anchors=12", "topography.negatives=20",
-           "topography.units=20"});
+    for (const LcNetSharing sharing : {LcNetSharing::kNone, LcNetSharing::kConv}) {
+      SCOPED_TRACE(loss + (sharing == LcNetSharing::kNone ? " unshared" : " twin"));
+      const Config config =
+          config_with({"topography.loss=" + loss, "topography.layer_weights=[2.0, 0.5]",
+                       "topography.anchors=12", "topography.negatives=20",
+                       "topography.units=20"});
       torch::manual_seed(5);
       LcNet tapped = small_net(sharing);
       torch::manual_seed(5);
@@ -147,39 +131,34 @@ TEST(TopographicObjectiveTest,
       auto objective = TopographicObjective::from_config(config, *tapped);
       const torch::Tensor task = tapped->forward(images).square().mean();
       ASSERT_NE(tapped->recorded_sinks().at(0), nullptr);
-      torch::manual_seed(11); // the losses' samples
+      torch::manual_seed(11);  // the losses' samples
       const torch::Tensor topographic = objective->compute();
       const auto sinks = tapped->recorded_sinks();
       (task + topographic).backward();
-      // The first layer's tap added into the task's gradient itself, not into a
-      // copy. (The last layer's gradient arrives through flatten's view, whose
-      // base LibTorch still holds then: it goes into a copy.)
+      // The first layer's tap added into the task's gradient itself, not into a copy. (The
+      // last layer's gradient arrives through flatten's view, whose base LibTorch still holds
+      // then: it goes into a copy.)
       EXPECT_EQ(sinks.at(0)->copies(), 0);
       EXPECT_EQ(sinks.at(1)->copies(), 1);
 
       through_autograd->record_responses(true);
-      torch::Tensor expected =
-          through_autograd->forward(images).square().mean();
+      torch::Tensor expected = through_autograd->forward(images).square().mean();
       const TopographicLoss reference =
           make_topographic_loss(TopographicLossOptions::from_config(config));
       torch::manual_seed(11);
       torch::Tensor reference_topographic = torch::zeros({}, torch::kFloat64);
       for (size_t i = 0; i < 2; ++i) {
         TopographicLayer layer = topographic_layer(*through_autograd, i, true);
-        layer.response_sink =
-            nullptr; // the loss's gradient back through autograd
+        layer.response_sink = nullptr;  // the loss's gradient back through autograd
         reference_topographic =
-            reference_topographic +
-            (i == 0 ? 2.0 : 0.5) * reference->forward(layer);
+            reference_topographic + (i == 0 ? 2.0 : 0.5) * reference->forward(layer);
       }
-      EXPECT_NEAR(topographic.item<double>(),
-                  reference_topographic.item<double>(), 1e-12);
+      EXPECT_NEAR(topographic.item<double>(), reference_topographic.item<double>(), 1e-12);
       (expected + reference_topographic).backward();
       const auto got = tapped->named_parameters();
-      for (const auto &item : through_autograd->named_parameters()) {
+      for (const auto& item : through_autograd->named_parameters()) {
         ASSERT_TRUE(item.value().grad().defined()) << item.key();
-        EXPECT_TRUE(torch::allclose(got[item.key()].grad(), item.value().grad(),
-                                    1e-10, 1e-12))
+        EXPECT_TRUE(torch::allclose(got[item.key()].grad(), item.value().grad(), 1e-10, 1e-12))
             << item.key();
       }
     }
@@ -189,13 +168,11 @@ TEST(TopographicObjectiveTest,
 TEST(TopographicObjectiveTest, DefaultWeightIsThePapersAndZeroSkipsALayer) {
   LcNet net = small_net(LcNetSharing::kNone);
   auto objective = TopographicObjective::from_config(
-      config_with({"topography.loss=spatial_correlation",
-                   "topography.layer_weights=[0, 1]"}),
+      config_with({"topography.loss=spatial_correlation", "topography.layer_weights=[0, 1]"}),
       *net);
-  EXPECT_EQ(objective->layer_weights(),
-            (std::vector<std::pair<std::string, double>>{{"lc2", 1.0}}));
-  auto defaults = TopographicObjective::from_config(
-      config_with({"topography.loss=spatial_correlation"}), *net);
+  EXPECT_EQ(objective->layer_weights(), (std::vector<std::pair<std::string, double>>{{"lc2", 1.0}}));
+  auto defaults =
+      TopographicObjective::from_config(config_with({"topography.loss=spatial_correlation"}), *net);
   EXPECT_EQ(defaults->layer_weights().front().second, 0.25);
 }
 
@@ -204,8 +181,7 @@ TEST(TopographicObjectiveTest, ResponseLossesRecordTheForwardAndWorkOnTheTwin) {
   for (LcNetSharing sharing : {LcNetSharing::kNone, LcNetSharing::kConv}) {
     LcNet net = small_net(sharing);
     auto objective = TopographicObjective::from_config(
-        config_with({"topography.loss=infonce", "topography.anchors=16"}),
-        *net);
+        config_with({"topography.loss=infonce", "topography.anchors=16"}), *net);
     net->forward(torch::randn({4, 1, 8, 8}));
     std::vector<TopographicTermValue> terms;
     const double value = objective->compute(&terms).item<double>();
@@ -223,45 +199,36 @@ TEST(TopographicObjectiveTest, WrongLayerWeightsAreUsageErrors) {
   LcNet net = small_net(LcNetSharing::kNone);
   try {
     TopographicObjective::from_config(
-        config_with(
-            {"topography.loss=wiring", "topography.layer_weights=[1.0]"}),
-        *net);
+        config_with({"topography.loss=wiring", "topography.layer_weights=[1.0]"}), *net);
     FAIL() << "no exception";
-  } catch (const UsageError &error) {
-    EXPECT_NE(std::string(error.what())
-                  .find("topography.layer_weights = [1.0]: 1 values for 2 "
-                        "layers (lc1, lc2)"),
+  } catch (const UsageError& error) {
+    EXPECT_NE(std::string(error.what()).find("topography.layer_weights = [1.0]: 1 values for 2 "
+                                             "layers (lc1, lc2)"),
               std::string::npos)
         << error.what();
   }
   EXPECT_THROW(TopographicObjective::from_config(
-                   config_with({"topography.loss=wiring",
-                                "topography.layer_weights=[1, -1]"}),
+                   config_with({"topography.loss=wiring", "topography.layer_weights=[1, -1]"}),
                    *net),
                UsageError);
 }
 
-// topography.layer_losses: a loss of its own on each layer, at that loss's
-// default weight where topography.weight < 0; "none" leaves a layer out; bad
-// names and lengths are refused.
+// topography.layer_losses: a loss of its own on each layer, at that loss's default weight
+// where topography.weight < 0; "none" leaves a layer out; bad names and lengths are refused.
 TEST(TopographicObjectiveTest, LayerLossesPutADifferentLossOnEachLayer) {
   torch::manual_seed(1);
   LcNet net = small_net(LcNetSharing::kNone);
   auto objective = TopographicObjective::from_config(
-      config_with({"topography.layer_losses=[\"lateral_interaction\", "
-                   "\"kernel_smoothness\"]",
+      config_with({"topography.layer_losses=[\"lateral_interaction\", \"kernel_smoothness\"]",
                    "topography.spacing=3.0"}),
       *net);
   ASSERT_NE(objective, nullptr);
   EXPECT_EQ(objective->layer_kinds(),
-            (std::vector<TopographicLossKind>{
-                TopographicLossKind::kLateralInteraction,
-                TopographicLossKind::kKernelSmoothness}));
+            (std::vector<TopographicLossKind>{TopographicLossKind::kLateralInteraction,
+                                              TopographicLossKind::kKernelSmoothness}));
   EXPECT_EQ(objective->layer_weights(),
-            (std::vector<std::pair<std::string, double>>{{"lc1", 30.0},
-                                                         {"lc2", 10.0}}));
-  // lc1's lateral interaction goes through autograd, lc2's kernel smoothness in
-  // place.
+            (std::vector<std::pair<std::string, double>>{{"lc1", 30.0}, {"lc2", 10.0}}));
+  // lc1's lateral interaction goes through autograd, lc2's kernel smoothness in place.
   std::vector<TopographicTermValue> terms;
   objective->compute(&terms);
   ASSERT_EQ(terms.size(), 1u);
@@ -282,13 +249,11 @@ TEST(TopographicObjectiveTest, LayerLossesPutADifferentLossOnEachLayer) {
             nullptr);
   try {
     TopographicObjective::from_config(
-        config_with({"topography.layer_losses=[\"wiring\", \"smooth\"]"}),
-        *net);
+        config_with({"topography.layer_losses=[\"wiring\", \"smooth\"]"}), *net);
     FAIL() << "no exception";
-  } catch (const UsageError &error) {
+  } catch (const UsageError& error) {
     EXPECT_NE(std::string(error.what())
-                  .find("topography.layer_losses = [\"wiring\", \"smooth\"]: "
-                        "\"smooth\" is no loss"),
+                  .find("topography.layer_losses = [\"wiring\", \"smooth\"]: \"smooth\" is no loss"),
               std::string::npos)
         << error.what();
   }
@@ -297,5 +262,5 @@ TEST(TopographicObjectiveTest, LayerLossesPutADifferentLossOnEachLayer) {
                UsageError);
 }
 
-} // namespace topographic_objective_test
-} // namespace nosharing
+}  // namespace topographic_objective_test
+}  // namespace nosharing
