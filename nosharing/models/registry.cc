@@ -57,9 +57,10 @@ loss = "kernel_smoothness"
 # then LC(5×5, 16, s1, p2) whose 16 channels per position are tiled as 4×4 hypercolumns, so
 # lc1's sheet is 112×112 units, one per point; LC(3×3, 36, s2, p1) on a 14×14 grid of 6×6
 # hypercolumns (84×84 units). On lc1 the lateral interaction of the orientation field
-# (Swindale's Mexican hat on each kernel's orientation vector, column spacing 12 cells, weight
-# 30): an orientation map with pinwheels about 9 column spacings across, 10 epochs
-# (docs/RESULTS.md, "Maps that emerge", has what it reaches).
+# (Swindale's Mexican hat on each kernel's orientation vector, column spacing 12 cells): an
+# orientation map with pinwheels about 9 column spacings across; on lc2 kernel smoothness
+# (All-TNN), for category patches; both at weight 30, 10 epochs (docs/RESULTS.md, "Maps that
+# emerge", has what it reaches).
 [model]
 type = "lcnet"
 sharing = "none"
@@ -75,10 +76,10 @@ retina = "dog"
 retina_sigmas = [1.0, 2.0]
 
 [topography]
-loss = "lateral_interaction"
+layer_losses = ["lateral_interaction", "kernel_smoothness"]
+weight = 30.0
 field = "orientation"
 spacing = 12.0
-layer_weights = [30.0, 0.0]
 
 [train]
 epochs = 10

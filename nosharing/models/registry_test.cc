@@ -111,7 +111,8 @@ TEST(PresetTest, DefaultHasAHypercolumnFirstSheet) {
   EXPECT_EQ(net->sheets()[0].grids().sizes(), (std::vector<int64_t>{1, 112, 112}));
   EXPECT_EQ(net->options().retina_sigmas(), (std::vector<double>{1.0, 2.0}));
   const Config preset = resolve_preset("fmnist-hypercolumn-topo");
-  EXPECT_EQ(preset.get_string("topography.loss"), "lateral_interaction");
+  EXPECT_EQ(preset.get_string_list("topography.layer_losses"),
+            (std::vector<std::string>{"lateral_interaction", "kernel_smoothness"}));
   EXPECT_EQ(preset.get_string("topography.field"), "orientation");
 }
 
