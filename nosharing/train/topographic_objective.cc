@@ -27,11 +27,18 @@ std::unique_ptr<TopographicObjective> TopographicObjective::from_config(const Co
                   config_value_to_toml(ConfigValue(layer_losses)), name);
     }
   }
-  const bool any_loss =
-      layer_kinds.empty()
-          ? options.kind() != TopographicLossKind::kNone
-          : std::any_of(layer_kinds.begin(), layer_kinds.end(),
-                        [](TopographicLossKind kind) { return kind != TopographicLossKind::kNone; });
+  // Both set is ambiguous (e.g. --set topography.loss=… on a preset with per-layer losses):
+  // refused rather than one silently winning.
+  if (!layer_kinds.empty() && options.kind() != TopographicLossKind::kNone) {
+    throw_usage("topography.loss = \"{}\" and topography.layer_losses = {}: give one of them "
+                "(set topography.layer_losses = [] to put topography.loss on every layer)",
+                config.get_string("topography.loss"),
+                config_value_to_toml(ConfigValue(layer_losses)));
+  }
+  const auto is_loss = [](TopographicLossKind kind) { return kind != TopographicLossKind::kNone; };
+  const bool any_loss = layer_kinds.empty()
+                            ? is_loss(options.kind())
+                            : std::any_of(layer_kinds.begin(), layer_kinds.end(), is_loss);
   if (!any_loss) return nullptr;
   auto* net = dynamic_cast<LcNetImpl*>(&model);
   if (net == nullptr) {

@@ -243,10 +243,21 @@ TEST(TopographicObjectiveTest, LayerLossesPutADifferentLossOnEachLayer) {
   EXPECT_EQ(only_second->layer_weights(),
             (std::vector<std::pair<std::string, double>>{{"lc2", 1e-4}}));
   EXPECT_EQ(TopographicObjective::from_config(
-                config_with({"topography.loss=wiring",
-                             "topography.layer_losses=[\"none\", \"none\"]"}),
-                *net),
+                config_with({"topography.layer_losses=[\"none\", \"none\"]"}), *net),
             nullptr);
+  // topography.loss beside layer_losses is ambiguous: one error line naming both keys.
+  try {
+    TopographicObjective::from_config(
+        config_with({"topography.loss=wiring", "topography.layer_losses=[\"none\", \"wiring\"]"}),
+        *net);
+    FAIL() << "no exception";
+  } catch (const UsageError& error) {
+    EXPECT_NE(std::string(error.what())
+                  .find("topography.loss = \"wiring\" and topography.layer_losses = "
+                        "[\"none\", \"wiring\"]: give one of them"),
+              std::string::npos)
+        << error.what();
+  }
   try {
     TopographicObjective::from_config(
         config_with({"topography.layer_losses=[\"wiring\", \"smooth\"]"}), *net);
