@@ -75,7 +75,11 @@ torch::Tensor lateral_interaction_similarity(const torch::Tensor& x, double spac
 
 // z above: weight [P, C, C_in·k·k] (the locally connected layout, D ordered (c_in, ky, kx))
 // → [U, 2] = (Re z, Im z), units in (c, y, x) order as unit_weight_vectors; differentiable.
+// Computed as three quadratic forms of each kernel (lateral_interaction.cc says why).
 torch::Tensor kernel_orientation_vectors(const torch::Tensor& weight, int64_t kernel);
+// The same z as written above: the DFT, its power, the weighted sums. The check of the fast
+// form (lateral_interaction_test.cc).
+torch::Tensor kernel_orientation_vectors_reference(const torch::Tensor& weight, int64_t kernel);
 
 class LateralInteractionLossImpl : public TopographicLossImpl {
  public:

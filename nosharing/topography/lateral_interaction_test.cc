@@ -168,6 +168,25 @@ TEST(LateralInteractionTest, OrientationVectorsFollowTheUnitOrderAndInputChannel
   EXPECT_NEAR(z.narrow(0, 0, 5).abs().sum().item<double>(), 0.0, 1e-12);  // zero kernels: 0
 }
 
+TEST(LateralInteractionTest, QuadraticFormsEqualTheDftReference) {
+  // Random kernels with 1 and 3 input channels, sides 3, 5 and 7, float64 and float32.
+  torch::manual_seed(6);
+  for (const int64_t kernel : {3, 5, 7}) {
+    for (const int64_t inputs : {1, 3}) {
+      const torch::Tensor weight = torch::randn({6, 4, inputs * kernel * kernel}, torch::kFloat64);
+      EXPECT_TRUE(torch::allclose(kernel_orientation_vectors(weight, kernel),
+                                  kernel_orientation_vectors_reference(weight, kernel), 1e-9,
+                                  1e-12))
+          << kernel << " " << inputs;
+      const torch::Tensor single = weight.to(torch::kFloat32);
+      EXPECT_TRUE(torch::allclose(kernel_orientation_vectors(single, kernel),
+                                  kernel_orientation_vectors_reference(single, kernel), 1e-4,
+                                  1e-5))
+          << kernel << " " << inputs;
+    }
+  }
+}
+
 TEST(LateralInteractionTest, OrientationVectorGradientMatchesFiniteDifferences) {
   torch::manual_seed(4);
   const auto vectors = [](const std::vector<torch::Tensor>& in) {
