@@ -116,15 +116,23 @@ std::string ringach_plane_svg(const WlscAnalysis& analysis) {
   macaque.x = {0, r, r};
   macaque.y = {r, r, 0};
   macaque.color = "#c0392b";
+  // Axes to 4·reference at most: the bulk stays readable; the few long atoms beyond are
+  // counted in the legend (analysis.json has them all).
+  const double cap = 4 * r;
   double top = 1.5 * r;
-  for (size_t i = 0; i < plane.nx.size(); ++i) top = std::max({top, plane.nx[i], plane.ny[i]});
+  int64_t beyond = 0;
+  for (size_t i = 0; i < plane.nx.size(); ++i) {
+    top = std::max({top, plane.nx[i], plane.ny[i]});
+    beyond += plane.nx[i] > cap || plane.ny[i] > cap;
+  }
+  if (beyond > 0) atoms.label += fmt::format(" ({} beyond {} not drawn)", beyond, cap);
   PlotOptions options;
   options.title = fmt::format("Ringach plane: median n_x {:.2f}, n_y {:.2f}; {:.0f} % below {}",
                               plane.median_nx, plane.median_ny, 100 * plane.fraction_below, r);
   options.x_label = "n_x = σ_x·f (across the bars)";
   options.y_label = "n_y = σ_y·f (along the bars)";
   options.x_min = options.y_min = 0;
-  options.x_max = options.y_max = std::min(top * 1.05, 4.0);
+  options.x_max = options.y_max = std::min(top * 1.05, cap);
   options.width = options.height = 420;
   options.legend_below = true;
   return plot_svg({atoms, macaque}, options);
