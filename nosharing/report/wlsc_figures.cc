@@ -112,7 +112,8 @@ std::string ringach_plane_svg(const WlscAnalysis& analysis) {
   // cells lie (the summary of his figure; analysis/ringach_plane.h).
   const double r = plane.reference;
   PlotSeries macaque;
-  macaque.label = fmt::format("macaque V1: most cells n_x, n_y < {} (Ringach 2002)", r);
+  macaque.label =
+      fmt::format("macaque V1, Ringach 2002: most cells n_x, n_y < {} (the issue's reading)", r);
   macaque.x = {0, r, r};
   macaque.y = {r, r, 0};
   macaque.color = "#c0392b";
