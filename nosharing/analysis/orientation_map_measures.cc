@@ -33,17 +33,25 @@ OrientationMapMeasures measure_orientation_map(const torch::Tensor& theta,
   if (!(cell_size > 0)) throw_usage("measure_orientation_map: cell size {}: expected > 0", cell_size);
   OrientationMapMeasures m;
   m.cell_size = cell_size;
-  m.pinwheels = find_pinwheels(theta, options.pinwheels, selectivity);
+  const at::Tensor angle = theta.detach().to(at::kDouble);
+  at::Tensor preferred = angle;  // units with a preference; NaN elsewhere
+  at::Tensor polar = angle;      // the pinwheels' map: no-preference cells get weight 0
+  if (selectivity.defined()) {
+    const at::Tensor none = selectivity.detach().to(at::kDouble) <= 0;  // NaN compares false
+    preferred = at::where(none, at::full_like(angle, std::nan("")), angle);
+    polar = at::where(none & at::isnan(angle), at::zeros_like(angle), angle);
+  }
+  m.pinwheels = find_pinwheels(polar, options.pinwheels, selectivity);
   const int64_t h = theta.size(0), w = theta.size(1);
   const auto f64 = at::TensorOptions().dtype(at::kDouble);
   const at::Tensor ys = at::arange(h, f64).view({h, 1}).expand({h, w});
   const at::Tensor xs = at::arange(w, f64).view({1, w}).expand({h, w});
   const at::Tensor coordinates = at::stack({ys.reshape(-1), xs.reshape(-1)}, 1) * cell_size;
   const SmoothnessRange range = smoothness_range(m.period(), coordinates, options.smoothness);
-  m.curve = smoothness_curve(theta.detach().to(at::kDouble).reshape(-1), coordinates,
-                             MapDifference::kOrientation, options.smoothness, range);
-  m.cluster_size = orientation_cluster_size(theta, options.clusters) * cell_size;
-  m.local_entropy = local_orientation_entropy(theta, options.clusters);
+  m.curve = smoothness_curve(preferred.reshape(-1), coordinates, MapDifference::kOrientation,
+                             options.smoothness, range);
+  m.cluster_size = orientation_cluster_size(preferred, options.clusters) * cell_size;
+  m.local_entropy = local_orientation_entropy(preferred, options.clusters);
   m.selective_fraction = selectivity.defined()
                              ? nosharing::selective_fraction(selectivity)
                              : std::numeric_limits<double>::quiet_NaN();

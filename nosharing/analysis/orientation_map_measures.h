@@ -37,6 +37,13 @@ struct OrientationMapMeasures {
 
 // theta [H, W] radians (NaN = no unit); selectivity [H, W] in [0, 1] or undefined; cell_size:
 // sheet units per cell (e.g. µm), which scales distances, Λ and cluster size.
+// A unit of selectivity ≤ 0 has no preference (a silent unit, a `wlsc` atom without a good
+// Gabor fit): its θ may be anything, NaN included. It is left out of the smoothness, the
+// cluster size and the entropy, and enters the pinwheel count as a cell of weight 0 in the
+// polar map selectivity·e^{2iθ}, which the smoothing fills from its neighbours — as a NaN
+// hole it would void the four plaquettes around it (with 30 % such units scattered over
+// a sheet, three plaquettes in four).
+
 OrientationMapMeasures measure_orientation_map(const torch::Tensor& theta,
                                                const torch::Tensor& selectivity,
                                                double cell_size,

@@ -43,5 +43,35 @@ TEST(OrientationMapMeasuresTest, AGaussianRandomFieldMapInSheetUnits) {
   EXPECT_EQ(j.dump().find("NaN"), std::string::npos);
 }
 
+// Units without a preference (selectivity 0, θ anything) scattered over a GRF map, as the
+// atoms without a good Gabor fit on a `wlsc` sheet: they leave the smoothness out and enter
+// the pinwheel count as weight-0 cells, so the density stays π per Λ². As NaN holes they
+// would void every plaquette they touch (here about three in four).
+TEST(OrientationMapMeasuresTest, UnitsWithoutPreferenceKeepThePinwheelDensity) {
+  const OrientationMap map = random_orientation_map(128, 128, {12.0, 0.05, 4});
+  torch::manual_seed(3);
+  const torch::Tensor none = torch::rand({128, 128}, torch::kDouble) < 0.3;
+  const torch::Tensor selectivity =
+      torch::where(none, torch::zeros_like(map.selectivity), torch::ones_like(map.selectivity));
+  const torch::Tensor holes = torch::where(none, torch::full_like(map.preferred, NAN), map.preferred);
+  const torch::Tensor noise =
+      torch::where(none, torch::rand({128, 128}, torch::kDouble) * M_PI, map.preferred);
+  const OrientationMapMeasures full = measure_orientation_map(map.preferred, torch::Tensor(), 1.0);
+  const OrientationMapMeasures with_holes = measure_orientation_map(holes, selectivity, 1.0);
+  const OrientationMapMeasures with_noise = measure_orientation_map(noise, selectivity, 1.0);
+  EXPECT_NEAR(with_holes.period(), full.period(), 0.1 * full.period());
+  EXPECT_NEAR(with_holes.pinwheels.density / M_PI, 1.0, 0.25);
+  EXPECT_NEAR(with_holes.pinwheels.density / full.pinwheels.density, 1.0, 0.15);
+  EXPECT_GT(with_holes.curve.smoothness, 0.6);
+  // The θ of a unit without preference does not matter: NaN or noise, the same measures.
+  EXPECT_NEAR(with_noise.pinwheels.density, with_holes.pinwheels.density, 1e-12);
+  EXPECT_NEAR(with_noise.curve.smoothness, with_holes.curve.smoothness, 1e-12);
+  EXPECT_NEAR(with_noise.selective_fraction, 1.0 - none.to(torch::kDouble).mean().item<double>(),
+              1e-12);
+  // As NaN holes without a selectivity map the same units void most plaquettes.
+  const OrientationMapMeasures nan_only = measure_orientation_map(holes, torch::Tensor(), 1.0);
+  EXPECT_LT(nan_only.pinwheels.counted, with_holes.pinwheels.counted / 2);
+}
+
 }  // namespace orientation_map_measures_test
 }  // namespace nosharing

@@ -23,6 +23,7 @@ WlscAnalysis analyze_wlsc(const WlscImpl& model, int64_t patch_height, int64_t p
   out.atoms = a.t().reshape({n, patch_height, patch_width}).contiguous();
   out.fits = fit_gabors(out.atoms);
   out.orientation_map = torch::full({out.side, out.side}, kNan, torch::kFloat64);
+  out.selectivity = torch::zeros({out.side, out.side}, torch::kFloat64);
   std::vector<double> r2s;
   int64_t good = 0;
   for (int64_t j = 0; j < n; ++j) {
@@ -33,12 +34,14 @@ WlscAnalysis analyze_wlsc(const WlscImpl& model, int64_t patch_height, int64_t p
     if (ok) {
       ++good;
       out.orientation_map[j / out.side][j % out.side] = fit.params.orientation;
+      out.selectivity[j / out.side][j % out.side] = 1.0;
     }
   }
   out.good_fraction = n > 0 ? static_cast<double>(good) / static_cast<double>(n) : 0;
   std::sort(r2s.begin(), r2s.end());
   out.median_r2 = r2s.empty() ? kNan : r2s[r2s.size() / 2];
-  out.map = measure_orientation_map(out.orientation_map, torch::Tensor(), 1.0);
+  out.map = measure_orientation_map(out.orientation_map, out.selectivity, 1.0);
+  out.ringach = ringach_plane(out.fits, out.good);
   return out;
 }
 
@@ -60,7 +63,9 @@ nlohmann::json wlsc_analysis_to_json(const WlscAnalysis& analysis) {
   nlohmann::json orientation = orientation_map_json(analysis.map, analysis.side, analysis.side);
   orientation["mean_selectivity"] = nullptr;
   orientation["measured_as"] = "cortical map";
-  orientation["units"] = "well-fit atoms only; orientation = fitted Gabor θ";
+  orientation["units"] =
+      "orientation = fitted Gabor θ; smoothness, cluster size and entropy over well-fit atoms; "
+      "pinwheels and Λ from the polar map with weight 1 for a good fit, 0 otherwise";
   nlohmann::json layer = {
       {"name", "dictionary"},
       {"sheet", {analysis.side, analysis.side}},
@@ -74,6 +79,7 @@ nlohmann::json wlsc_analysis_to_json(const WlscAnalysis& analysis) {
                                   analysis.min_r2, analysis.patch_height, analysis.patch_width)},
         {"median_r2", json_number(analysis.median_r2)},
         {"atoms", atoms}}},
+      {"ringach_plane", ringach_plane_json(analysis.ringach)},
   };
   return {{"model", "wlsc"}, {"layers", nlohmann::json::array({layer})}};
 }

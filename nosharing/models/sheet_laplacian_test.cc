@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <tuple>
 
 #include "nosharing/core/error.h"
 
@@ -72,6 +73,26 @@ TEST(SheetLaplacianTest, MatrixFormsMatchPairSumsOnARandomSheet) {
   EXPECT_TRUE(bipartite_form(y, a, x).allclose(bipartite_form_reference(y, a, x), 1e-12));
   // xᵀLx ≥ 0: a Laplacian is positive semi-definite.
   EXPECT_GE(code_laplacian_form(x, lap).min().item<double>(), 0.0);
+}
+
+// The stencil form (a 2-D correlation on the sheet) equals the dense L, edges included, for
+// the 4- and 8-neighbourhoods and a wider ring.
+TEST(SheetLaplacianTest, StencilEqualsTheDenseLaplacian) {
+  torch::manual_seed(0);
+  for (const auto& [side, radius, sigma] :
+       {std::tuple<int64_t, double, double>{5, 1.0, 1.0}, {6, 1.5, 1.0}, {7, 2.5, 1.7}, {1, 1.0, 1.0}}) {
+    const torch::Tensor lap = graph_laplacian(sheet_neighbour_weights(side, radius, sigma));
+    const SheetStencil stencil = sheet_stencil(side, radius, sigma);
+    EXPECT_TRUE(stencil.degree.allclose(lap.diagonal(), 0, 1e-12)) << side;
+    const torch::Tensor x = torch::randn({3, side * side}, torch::kFloat64);
+    EXPECT_TRUE(apply_sheet_laplacian(x, stencil).allclose(x.mm(lap), 0, 1e-12)) << side;
+    EXPECT_TRUE(code_laplacian_form(x, stencil).allclose(code_laplacian_form(x, lap), 0, 1e-10));
+    // float32 codes get a float32 result.
+    EXPECT_EQ(apply_sheet_laplacian(x.to(torch::kFloat32), stencil).scalar_type(), torch::kFloat32);
+  }
+  EXPECT_THROW(sheet_stencil(4, 0.5, 1.0), UsageError);
+  EXPECT_THROW(apply_sheet_laplacian(torch::zeros({2, 10}), sheet_stencil(3, 1.0, 1.0)),
+               c10::Error);
 }
 
 }  // namespace sheet_laplacian_test

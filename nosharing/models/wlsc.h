@@ -43,6 +43,7 @@
 
 #include "nosharing/core/config.h"
 #include "nosharing/models/model.h"
+#include "nosharing/models/sheet_laplacian.h"
 
 namespace nosharing {
 
@@ -131,6 +132,9 @@ class WlscImpl : public ModelImpl {
   double laplacian_max_ = 0;
   torch::Tensor weight_;  // V [D, N]
   torch::Tensor laplacian_;  // buffer L [N, N]
+  // L as a stencil on the sheet (not a buffer: derived from the options, so checkpoints are
+  // unchanged): the encoder's and the loss's L·x (sheet_laplacian.h).
+  SheetStencil stencil_;
   torch::Tensor log_steps_;  // θ [1] or [T] (learned step sizes)
   torch::Tensor encoder_weight_, lateral_, threshold_;  // LISTA: W_e [N, D], S [N, N], θ [N]
 };

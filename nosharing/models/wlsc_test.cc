@@ -4,11 +4,13 @@
 #include <torch/optim/adam.h>
 
 #include <cmath>
+#include <utility>
 
 #include "nosharing/core/config.h"
 #include "nosharing/core/error.h"
 #include "nosharing/core/gradcheck_test_util.h"
 #include "nosharing/models/model.h"
+#include "nosharing/models/sheet_laplacian.h"
 
 namespace nosharing {
 namespace wlsc_test {  // named, not anonymous: the tests compile in unity batches
@@ -68,6 +70,27 @@ TEST(WlscTest, IstaWithStepAtMostOneOverLNeverIncreasesTheObjective) {
     worst = std::max(worst, (trace[k] - trace[k - 1]).max().item<double>());
   }
   EXPECT_GT(worst, 1e-6);
+}
+
+// ISTA by the book (dense L, ∇f = AᵀAx − Aᵀy + 2βLx) against the encoder, which goes
+// through the residual form when N ≥ 2D and the sheet stencil for Lx: the same codes.
+TEST(WlscTest, EncoderEqualsDenseIstaInBothGradientForms) {
+  torch::manual_seed(2);
+  for (const auto& [dim, atoms] : {std::pair<int64_t, int64_t>{4, 36}, {25, 16}}) {
+    Wlsc model = make_model(WlscOptions(dim, atoms).lambda(0.05).beta(0.3).codes_form(true)
+                                .radius(1.5).sigma(1.2));
+    torch::NoGradGuard no_grad;
+    const torch::Tensor y = torch::randn({8, dim}, torch::kFloat64);
+    const torch::Tensor a = model->dictionary();
+    const torch::Tensor lap = graph_laplacian(sheet_neighbour_weights(model->sheet_side(), 1.5, 1.2));
+    const double eta = 1.0 / model->lipschitz(a).item<double>();
+    torch::Tensor x = torch::zeros({8, atoms}, torch::kFloat64);
+    for (int k = 0; k < 20; ++k) {
+      const torch::Tensor v = x - eta * (x.mm(a.t().mm(a)) - y.mm(a) + 2 * 0.3 * x.mm(lap));
+      x = v.sign() * torch::relu(v.abs() - eta * 0.05);
+    }
+    EXPECT_TRUE(model->encode(y, a, {}, 20).allclose(x, 0, 1e-10)) << atoms;
+  }
 }
 
 // Planted dictionary: with β = 0, data y = A* x* from a random unit-norm A* [10, 9] and

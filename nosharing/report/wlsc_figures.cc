@@ -2,12 +2,16 @@
 
 #include <stb/stb_image_write.h>
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <array>
 #include <cmath>
 #include <vector>
 
 #include "nosharing/core/error.h"
+#include "nosharing/core/files.h"
+#include "nosharing/report/svg.h"
 
 namespace nosharing {
 namespace {
@@ -94,6 +98,49 @@ void write_orientation_map_png(const std::string& path, const WlscAnalysis& anal
         for (int dx = 0; dx < scale; ++dx) canvas.set(x * scale + dx, y * scale + dy, c);
     }
   canvas.write(path);
+}
+
+std::string ringach_plane_svg(const WlscAnalysis& analysis) {
+  const RingachPlane& plane = analysis.ringach;
+  PlotSeries atoms;
+  atoms.label = fmt::format("{} well-fit atoms", plane.nx.size());
+  atoms.x = plane.nx;
+  atoms.y = plane.ny;
+  atoms.markers = true;
+  atoms.marker_radius = 2;
+  // The macaque reference: the square n_x, n_y < reference where most of Ringach's (2002)
+  // cells lie (the summary of his figure; analysis/ringach_plane.h).
+  const double r = plane.reference;
+  PlotSeries macaque;
+  macaque.label =
+      fmt::format("macaque V1, Ringach 2002: most cells n_x, n_y < {} (the issue's reading)", r);
+  macaque.x = {0, r, r};
+  macaque.y = {r, r, 0};
+  macaque.color = "#c0392b";
+  // Axes to 4·reference at most: the bulk stays readable; the few long atoms beyond are
+  // counted in the legend (analysis.json has them all).
+  const double cap = 4 * r;
+  double top = 1.5 * r;
+  int64_t beyond = 0;
+  for (size_t i = 0; i < plane.nx.size(); ++i) {
+    top = std::max({top, plane.nx[i], plane.ny[i]});
+    beyond += plane.nx[i] > cap || plane.ny[i] > cap;
+  }
+  if (beyond > 0) atoms.label += fmt::format(" ({} beyond {} not drawn)", beyond, cap);
+  PlotOptions options;
+  options.title = fmt::format("Ringach plane: median n_x {:.2f}, n_y {:.2f}; {:.0f} % below {}",
+                              plane.median_nx, plane.median_ny, 100 * plane.fraction_below, r);
+  options.x_label = "n_x = σ_x·f (across the bars)";
+  options.y_label = "n_y = σ_y·f (along the bars)";
+  options.x_min = options.y_min = 0;
+  options.x_max = options.y_max = std::min(top * 1.05, cap);
+  options.width = options.height = 420;
+  options.legend_below = true;
+  return plot_svg({atoms, macaque}, options);
+}
+
+void write_ringach_plane_svg(const std::string& path, const WlscAnalysis& analysis) {
+  write_file_atomic(path, ringach_plane_svg(analysis));
 }
 
 }  // namespace nosharing

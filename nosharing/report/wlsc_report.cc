@@ -25,9 +25,11 @@ WlscReportFiles write_wlsc_report(const std::string& run_dir, const std::string&
   files.analysis_json = out + "/analysis.json";
   files.dictionary_png = out + "/report/dictionary.png";
   files.orientation_png = out + "/report/orientation_map.png";
+  files.ringach_svg = out + "/report/ringach_plane.svg";
   write_file_atomic(files.analysis_json, wlsc_analysis_to_json(files.analysis).dump(2) + "\n");
   write_dictionary_png(files.dictionary_png, files.analysis);
   write_orientation_map_png(files.orientation_png, files.analysis);
+  write_ringach_plane_svg(files.ringach_svg, files.analysis);
   return files;
 }
 

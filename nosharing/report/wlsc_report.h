@@ -11,6 +11,7 @@ struct WlscReportFiles {
   std::string analysis_json;    // <out>/analysis.json
   std::string dictionary_png;   // <out>/report/dictionary.png
   std::string orientation_png;  // <out>/report/orientation_map.png
+  std::string ringach_svg;      // <out>/report/ringach_plane.svg
   WlscAnalysis analysis;
 };
 

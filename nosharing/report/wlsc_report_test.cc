@@ -69,6 +69,7 @@ TEST(WlscReportTest, TrainsOnItsOwnObjectiveAndWritesTheAnalysis) {
   EXPECT_EQ(files.analysis.fits.size(), 16u);
   EXPECT_TRUE(std::filesystem::exists(files.dictionary_png));
   EXPECT_TRUE(std::filesystem::exists(files.orientation_png));
+  EXPECT_NE(testing::read_file(files.ringach_svg).find("Ringach"), std::string::npos);
   const nlohmann::json analysis = nlohmann::json::parse(testing::read_file(files.analysis_json));
   const nlohmann::json& layer = analysis["layers"][0];
   EXPECT_EQ(layer["name"], "dictionary");
@@ -77,6 +78,13 @@ TEST(WlscReportTest, TrainsOnItsOwnObjectiveAndWritesTheAnalysis) {
   EXPECT_GE(good, 0.0);
   EXPECT_LE(good, 1.0);
   EXPECT_TRUE(layer["orientation"]["pinwheel_density"].is_null());
+  // Ringach's plane over the good fits only.
+  const nlohmann::json& ringach = layer["ringach_plane"];
+  int64_t good_atoms = 0;
+  for (const auto& atom : layer["gabor"]["atoms"]) good_atoms += atom["good"].get<bool>();
+  EXPECT_EQ(ringach["count"].get<int64_t>(), good_atoms);
+  EXPECT_EQ(ringach["points"].size(), static_cast<size_t>(good_atoms));
+  EXPECT_EQ(ringach["reference"].get<double>(), 0.5);
 }
 
 }  // namespace wlsc_report_test
