@@ -106,6 +106,11 @@ TEST_F(CliTest, TrainWritesTheRunDirectoryOfTheContract) {
   }
   const char* caller_timeout = std::getenv("OPENBLAS_THREAD_TIMEOUT");
   EXPECT_EQ(provenance["openblas_thread_timeout"], caller_timeout ? caller_timeout : "4");
+  // OpenBLAS's Prescott fallback is replaced where the CPU allows better (core/threads.h);
+  // a kernel the caller forced stays.
+  const char* caller_core = std::getenv("OPENBLAS_CORETYPE");
+  const bool avx2_fma = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  if (caller_core == nullptr && avx2_fma) EXPECT_NE(provenance["blas_kernel"], "Prescott");
   // The commit is recorded at build time (cmake/build_info.cmake); built from a git checkout
   // (as here and in CI), it is a full hash.
   if (fs::is_directory(std::string(NOSHARING_SOURCE_DIR) + "/.git") ||

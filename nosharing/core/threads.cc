@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <thread>
 #include <utility>
 
@@ -27,7 +28,23 @@ void ensure_short_waiting(char** argv) {
   // A wait policy the user chose is kept whole (under PASSIVE libgomp ignores the spin count).
   if (std::getenv("OMP_WAIT_POLICY") == nullptr && !set_if_unset("GOMP_SPINCOUNT", "1000")) return;
   if (!set_if_unset("OPENBLAS_THREAD_TIMEOUT", "4")) return;
+  if (std::getenv("OPENBLAS_CORETYPE") == nullptr) {
+    const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512cd") &&
+                        __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512dq") &&
+                        __builtin_cpu_supports("avx512vl");
+    const bool avx2_fma = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    if (const char* core = better_blas_core(openblas_get_corename(), avx512, avx2_fma)) {
+      if (!set_if_unset("OPENBLAS_CORETYPE", core)) return;
+    }
+  }
   if (changed) execv("/proc/self/exe", argv);  // returns only on failure: then run as we are
+}
+
+const char* better_blas_core(const char* chosen, bool avx512, bool avx2_fma) {
+  if (chosen == nullptr || std::strcmp(chosen, "Prescott") != 0) return nullptr;
+  if (avx512) return "SkylakeX";
+  if (avx2_fma) return "Haswell";
+  return nullptr;
 }
 
 int set_compute_threads(int threads) {

@@ -28,7 +28,19 @@ int set_compute_threads(int threads);
 // timeout, OPENBLAS_THREAD_TIMEOUT=4 (2^4 cycles), which is set the same way when unset.
 // A process that finds a variable unset sets it and re-executes itself (/proc/self/exe with
 // `argv`). Call first thing in main(): the CLI and the benchmarks.
+//
+// The same re-execution names OpenBLAS's kernel when its detection failed (below).
 void ensure_short_waiting(char** argv);
+
+// OpenBLAS up to 0.3.24 (Debian 12 ships 0.3.21) falls back to its generic Prescott (SSE3)
+// kernels at run time on Intel CPUs its tables do not know (OpenBLAS issue #4267, fixed in
+// 0.3.25) — Sapphire and Emerald Rapids among them (family 6, models 143 and 207): every plain
+// LibTorch matmul (the losses, the heads, the analysis) then runs without AVX. When
+// OPENBLAS_CORETYPE is unset and OpenBLAS chose "Prescott", this returns the kernel the CPU's
+// instructions allow — "SkylakeX" with AVX-512 F, CD, BW, DQ and VL, "Haswell" with AVX2 and
+// FMA — and nullptr otherwise (a correct choice, or a CPU Prescott fits). A value the user set
+// is never overridden.
+const char* better_blas_core(const char* chosen, bool avx512, bool avx2_fma);
 
 // Name of the BLAS core kernel OpenBLAS chose ("Haswell", "Cooperlake" …), or "unknown".
 const char* blas_core_name();
