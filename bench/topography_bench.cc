@@ -49,7 +49,9 @@ RegularisedNetwork regularised_network(const std::string& preset, InputShape inp
                                        const std::string& loss) {
   RegularisedNetwork out{Config::resolve(std::nullopt,
                                          {"model.preset=" + preset, "topography.loss=" + loss,
-                                          "topography.weight=-1"},
+                                          // the loss on every layer, whatever the preset's
+                                          // per-layer losses
+                                          "topography.layer_losses=[]", "topography.weight=-1"},
                                          preset_toml),
                          nullptr, nullptr};
   seed_torch(0);

@@ -33,17 +33,35 @@ InteractionField parse_interaction_field(const std::string& name) {
   throw_usage("topography.field = \"{}\": expected kernels or orientation", name);
 }
 
+MexicanHat mexican_hat(int64_t height, int64_t width, double spacing, double surround,
+                       torch::Dtype dtype) {
+  const double centre = lateral_centre_sigma(spacing, surround);
+  MexicanHat hat;
+  hat.centre_rows = gaussian_mean_matrix(height, centre).to(dtype);
+  hat.centre_cols = gaussian_mean_matrix(width, centre).to(dtype).t().contiguous();
+  hat.surround_rows = gaussian_mean_matrix(height, surround * centre).to(dtype);
+  hat.surround_cols = gaussian_mean_matrix(width, surround * centre).to(dtype).t().contiguous();
+  return hat;
+}
+
+torch::Tensor mexican_hat_energy(const torch::Tensor& field, const MexicanHat& hat) {
+  TORCH_CHECK(field.dim() == 4, "lateral_interaction: expected grids [G, D, H, W], got ",
+              field.sizes());
+  TORCH_CHECK(hat.centre_rows.size(0) == field.size(2) && hat.centre_cols.size(0) == field.size(3),
+              "lateral_interaction: a Mexican hat of ", hat.centre_rows.size(0), " × ",
+              hat.centre_cols.size(0), " cells for grids ", field.sizes());
+  // Stored transposed, so each mean is two plain products: M_rows · f · M_colsᵀ.
+  const torch::Tensor centre = torch::matmul(torch::matmul(hat.centre_rows, field), hat.centre_cols);
+  const torch::Tensor surround =
+      torch::matmul(torch::matmul(hat.surround_rows, field), hat.surround_cols);
+  return (field * (centre - surround)).sum(1).mean();
+}
+
 torch::Tensor mexican_hat_energy(const torch::Tensor& field, double spacing, double surround) {
   TORCH_CHECK(field.dim() == 4, "lateral_interaction: expected grids [G, D, H, W], got ",
               field.sizes());
-  const double centre = lateral_centre_sigma(spacing, surround);
-  const int64_t height = field.size(2), width = field.size(3);
-  const auto mean = [&](double sigma) {
-    const torch::Tensor rows = gaussian_mean_matrix(height, sigma).to(field.dtype());
-    const torch::Tensor cols = gaussian_mean_matrix(width, sigma).to(field.dtype());
-    return torch::matmul(torch::matmul(rows, field), cols.t());
-  };
-  return (field * (mean(centre) - mean(surround * centre))).sum(1).mean();
+  return mexican_hat_energy(
+      field, mexican_hat(field.size(2), field.size(3), spacing, surround, field.scalar_type()));
 }
 
 torch::Tensor lateral_interaction_similarity(const torch::Tensor& x, double spacing,
@@ -99,25 +117,37 @@ torch::Tensor orientation_from_moments(const torch::Tensor& moments) {
 
 }  // namespace
 
-torch::Tensor kernel_orientation_vectors(const torch::Tensor& weight, int64_t kernel) {
+torch::Tensor kernel_orientation_forms(int64_t kernel) {
   // Σ_f g(f) P(f) is a quadratic form of the kernel: P(f) = Σ_{x,x'} w_x w_x' cos(θ_fx − θ_fx')
   // with θ = phase, so Σ_f g(f) P(f) = wᵀ A_g w, A_g = Cᵀ diag(g) C + Sᵀ diag(g) S
   // (C = cos θ, S = sin θ). Three k²×k² forms instead of 2n² = 8k² DFT coefficients per
   // kernel: about a third of the arithmetic of the reference, forward and backward.
-  const KernelSpectrumBasis basis = kernel_spectrum_basis(weight, kernel);
+  const KernelSpectrumBasis basis =
+      kernel_spectrum_basis(torch::zeros({1, 1, kernel * kernel}, torch::kFloat64), kernel);
   const torch::Tensor c = torch::cos(basis.phase), s = torch::sin(basis.phase);  // [n², k²]
   std::vector<torch::Tensor> forms;
   for (int64_t g = 0; g < 3; ++g) {
     const torch::Tensor weights = basis.doubled.select(1, g).unsqueeze(1);  // [n², 1]
     forms.push_back(c.t().mm(weights * c) + s.t().mm(weights * s));         // [k², k²]
   }
-  const torch::Tensor stacked = torch::cat(forms, 1).to(weight.dtype());  // [k², 3k²]
-  const torch::Tensor w = kernels_by_unit(weight, kernel);               // [U, C_in, k²]
+  return torch::cat(forms, 1);  // [k², 3k²]
+}
+
+torch::Tensor kernel_orientation_vectors(const torch::Tensor& weight, int64_t kernel,
+                                         const torch::Tensor& forms) {
+  TORCH_CHECK(weight.dim() == 3 && kernel >= 2 && weight.size(2) % (kernel * kernel) == 0,
+              "kernel_orientation_vectors: expected weight [P, C, C_in·", kernel, "·", kernel,
+              "], got ", weight.sizes());
+  const torch::Tensor w = kernels_by_unit(weight, kernel);  // [U, C_in, k²]
   const int64_t units = w.size(0), taps = kernel * kernel;
-  const torch::Tensor moments = (torch::matmul(w, stacked).view({units, -1, 3, taps}) *
-                                 w.unsqueeze(2))
-                                    .sum({1, 3});  // [U, 3]
+  const torch::Tensor moments =
+      (torch::matmul(w, forms.to(weight.dtype())).view({units, -1, 3, taps}) * w.unsqueeze(2))
+          .sum({1, 3});  // [U, 3]
   return orientation_from_moments(moments);
+}
+
+torch::Tensor kernel_orientation_vectors(const torch::Tensor& weight, int64_t kernel) {
+  return kernel_orientation_vectors(weight, kernel, kernel_orientation_forms(kernel));
 }
 
 torch::Tensor kernel_orientation_vectors_reference(const torch::Tensor& weight, int64_t kernel) {
@@ -138,20 +168,35 @@ LateralInteractionLossImpl::LateralInteractionLossImpl(LateralInteractionLossOpt
   lateral_centre_sigma(options_.spacing(), options_.surround());  // checks both
 }
 
+const LateralInteractionLossImpl::LayerConstants& LateralInteractionLossImpl::constants_of(
+    const TopographicLayer& layer, int64_t height, int64_t width) {
+  const auto key = std::make_tuple(layer.name, height, width, layer.kernel,
+                                   static_cast<int>(layer.weight.scalar_type()));
+  auto cached = constants_.find(key);
+  if (cached == constants_.end()) {
+    LayerConstants constants;
+    constants.hat = mexican_hat(height, width, options_.spacing(), options_.surround(),
+                                layer.weight.scalar_type());
+    if (options_.field() == InteractionField::kOrientation) {
+      constants.forms = kernel_orientation_forms(layer.kernel).to(layer.weight.scalar_type());
+    }
+    cached = constants_.emplace(key, std::move(constants)).first;
+  }
+  return cached->second;
+}
+
 torch::Tensor LateralInteractionLossImpl::forward(const TopographicLayer& layer) {
   const bool orientation = options_.field() == InteractionField::kOrientation;
-  const torch::Tensor vectors =
-      orientation ? kernel_orientation_vectors(layer.weight, layer.kernel)
-                  : unit_weight_vectors(layer.weight,
-                                        options_.include_bias() ? layer.bias : torch::Tensor());
   const torch::Tensor grids = layer.sheet.grids();  // [G, H, W]
+  const LayerConstants& constants = constants_of(layer, grids.size(1), grids.size(2));
+  const torch::Tensor vectors =
+      orientation ? kernel_orientation_vectors(layer.weight, layer.kernel, constants.forms)
+                  : normalize_rows(unit_weight_vectors(
+                        layer.weight, options_.include_bias() ? layer.bias : torch::Tensor()));
   const torch::Tensor x = vectors.index_select(0, grids.reshape({-1}))
                               .view({grids.size(0), grids.size(1), grids.size(2), -1})
                               .permute({0, 3, 1, 2});  // [G, D, H, W]
-  const torch::Tensor s =
-      orientation ? mexican_hat_energy(x, options_.spacing(), options_.surround())
-                  : lateral_interaction_similarity(x, options_.spacing(), options_.surround());
-  return (1 - s) / 2;
+  return (1 - mexican_hat_energy(x, constants.hat)) / 2;
 }
 
 }  // namespace nosharing

@@ -65,8 +65,17 @@ double lateral_centre_sigma(double spacing, double surround);
 // g_σ(i − j) / Σ_j g_σ(i − j), taps beyond 4σ dropped.
 torch::Tensor gaussian_mean_matrix(int64_t cells, double sigma);
 
+// The four Gaussian-mean matrices of a H × W grid (rows and columns, centre and surround),
+// in `dtype`: constants of a layer, built once per layer by the loss.
+struct MexicanHat {
+  torch::Tensor centre_rows, centre_cols, surround_rows, surround_cols;
+};
+MexicanHat mexican_hat(int64_t height, int64_t width, double spacing, double surround,
+                       torch::Dtype dtype);
+
 // mean_u f_u · (m_σe(f) − m_σi(f))(u) for a field f [G, D, H, W] as given → scalar in f's
 // dtype, differentiable.
+torch::Tensor mexican_hat_energy(const torch::Tensor& field, const MexicanHat& hat);
 torch::Tensor mexican_hat_energy(const torch::Tensor& field, double spacing, double surround);
 
 // S above for grids of vectors x [G, D, H, W], normalised here per cell over D.
@@ -75,7 +84,11 @@ torch::Tensor lateral_interaction_similarity(const torch::Tensor& x, double spac
 
 // z above: weight [P, C, C_in·k·k] (the locally connected layout, D ordered (c_in, ky, kx))
 // → [U, 2] = (Re z, Im z), units in (c, y, x) order as unit_weight_vectors; differentiable.
-// Computed as three quadratic forms of each kernel (lateral_interaction.cc says why).
+// Computed as three quadratic forms of each kernel (lateral_interaction.cc says why): the
+// forms, float64 [k², 3k²], depend on k alone.
+torch::Tensor kernel_orientation_forms(int64_t kernel);
+torch::Tensor kernel_orientation_vectors(const torch::Tensor& weight, int64_t kernel,
+                                         const torch::Tensor& forms);
 torch::Tensor kernel_orientation_vectors(const torch::Tensor& weight, int64_t kernel);
 // The same z as written above: the DFT, its power, the weighted sums. The check of the fast
 // form (lateral_interaction_test.cc).
@@ -88,7 +101,14 @@ class LateralInteractionLossImpl : public TopographicLossImpl {
   torch::Tensor forward(const TopographicLayer& layer) override;
 
  private:
+  // The constants of one layer: its grids' Mexican hat and its kernels' orientation forms.
+  struct LayerConstants {
+    MexicanHat hat;
+    torch::Tensor forms;  // undefined for the kernel field
+  };
+  const LayerConstants& constants_of(const TopographicLayer& layer, int64_t height, int64_t width);
   LateralInteractionLossOptions options_;
+  std::map<std::tuple<std::string, int64_t, int64_t, int64_t, int>, LayerConstants> constants_;
 };
 TORCH_MODULE(LateralInteractionLoss);
 
