@@ -86,10 +86,10 @@ void measure_orientation(LayerAnalysis& layer, const Sheet& sheet, const torch::
     // Pinwheels read the polar map selectivity·e^{2iθ}: a silent unit is a cell of weight 0
     // there, which the smoothing fills from its neighbours, not a hole that would void the
     // four plaquettes around it (as measure_orientation_map does, orientation_map_measures.h).
-    const torch::Tensor polar_angle = gather_map(
-        at::where(silent, at::zeros_like(layer.orientation.preferred), layer.orientation.preferred),
-        layer.orientation_grid);
-    layer.pinwheels = find_pinwheels(polar_angle, options.pinwheels,
+    // (orientation_preference gives a silent unit preferred 0 and selectivity 0: the raw
+    // preference and selectivity are that polar map already.)
+    layer.pinwheels = find_pinwheels(gather_map(layer.orientation.preferred, layer.orientation_grid),
+                                     options.pinwheels,
                                      gather_map(layer.orientation.selectivity, layer.orientation_grid));
     period = layer.pinwheels.period * layer.cell_size;
     layer.cluster_size = orientation_cluster_size(map, options.clusters) * layer.cell_size;
