@@ -97,6 +97,10 @@ std::vector<ConfigKeySpec> make_schema() {
       {"model.aux_infonce", 0.0,
        "mapformer: weight of the local InfoNCE on every block's output columns, mean over "
        "blocks (topography.anchors/negatives/sigma/tau; 0: off)", {}},
+      {"model.aux_smoothness", 0.0,
+       "mapformer: weight of the kernel smoothness of the column-owned weights (embedding, "
+       "each block's MLP), mean over layers of (1 − S)/2, S the mean cosine of a channel's "
+       "weights in adjacent columns (0: off)", {}},
       // --- wlsc (DESIGN §2; sparse coding on a sheet; docs/wlsc.md) ---
       {"wlsc.atoms", int64_t{256}, "dictionary size N, a perfect square (√N×√N sheet)", {}},
       {"wlsc.steps", int64_t{30}, "unrolled encoder steps T", {}},
@@ -264,6 +268,9 @@ std::vector<ConfigKeySpec> make_schema() {
        "per-layer weights overriding topography.weight, one per unshared layer in order (0: "
        "no loss on that layer; empty: topography.weight everywhere, and where it is < 0 each "
        "layer's loss at its default weight)", {}},
+      {"topography.every", int64_t{1},
+       "apply the topographic losses on every n-th step only, weighted n times (lazy "
+       "regularisation, Karras et al. 2020): the same mean gradient for 1/n of their cost", {}},
       {"topography.anchors", int64_t{256},
        "infonce: anchor columns sampled per step and layer (mapformer: per block)", {}},
       {"topography.negatives", int64_t{256},

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "nosharing/core/error.h"
+#include "nosharing/topography/kernel_smoothness.h"
 #include "nosharing/topography/wiring.h"
 
 namespace nosharing {
@@ -47,6 +48,7 @@ MapformerOptions MapformerOptions::from_config(const Config& config, const Input
       .layerwise(config.get_bool("model.layerwise"))
       .aux_wiring(config.get_double("model.aux_wiring"))
       .aux_infonce(config.get_double("model.aux_infonce"))
+      .aux_smoothness(config.get_double("model.aux_smoothness"))
       .infonce(InfoNceLossOptions::from_config(config))
       .reference_kernels(config.get_string("model.lc_path") == "reference");
   check_mapformer_options(options);
@@ -80,6 +82,9 @@ void check_mapformer_options(const MapformerOptions& o) {
   if (!(o.aux_wiring() >= 0)) throw_usage("model.aux_wiring = {}: expected >= 0", o.aux_wiring());
   if (!(o.aux_infonce() >= 0)) {
     throw_usage("model.aux_infonce = {}: expected >= 0", o.aux_infonce());
+  }
+  if (!(o.aux_smoothness() >= 0)) {
+    throw_usage("model.aux_smoothness = {}: expected >= 0", o.aux_smoothness());
   }
   check_infonce_options(o.infonce());
   if (o.layerwise() && o.depth() > 1 && o.aux_wiring() == 0 && o.aux_infonce() == 0) {
@@ -256,7 +261,37 @@ std::vector<AuxiliaryLoss> MapformerImpl::auxiliary_losses() {
     for (size_t k = 1; k < blocks_.size(); ++k) sum = sum + block_infonce(k);
     losses.push_back({"infonce", sum / depth, options_.aux_infonce()});
   }
+  if (options_.aux_smoothness() > 0) {
+    losses.push_back({"smoothness", weight_smoothness(), options_.aux_smoothness()});
+  }
   return losses;
+}
+
+std::vector<TopographicLayer> MapformerImpl::column_weight_layers() const {
+  std::vector<TopographicLayer> layers;
+  const auto add = [&](const std::string& name, const ColumnLinear& linear) {
+    TopographicLayer layer(name, Sheet(SheetOptions(linear->weight.size(1), grid_height_,
+                                                    grid_width_)));
+    layer.weight = linear->weight;
+    layer.bias = linear->bias;
+    layers.push_back(std::move(layer));
+  };
+  if (column_embed_) add("embed", column_embed_);
+  for (size_t k = 0; k < blocks_.size(); ++k) {
+    add(fmt::format("block{}.fc1", k + 1), blocks_[k]->mlp->fc1);
+    add(fmt::format("block{}.fc2", k + 1), blocks_[k]->mlp->fc2);
+  }
+  return layers;
+}
+
+torch::Tensor MapformerImpl::weight_smoothness() const {
+  const std::vector<TopographicLayer> layers = column_weight_layers();
+  torch::Tensor sum;
+  for (const TopographicLayer& layer : layers) {
+    const torch::Tensor k = (1 - mean_neighbour_cosine(layer)) / 2;
+    sum = sum.defined() ? sum + k : k;
+  }
+  return sum / static_cast<double>(layers.size());
 }
 
 }  // namespace nosharing

@@ -20,8 +20,16 @@
 //            (topography/wiring.h: attention_wiring_cost; minimal, 1, for self-attention)
 //   infonce  local InfoNCE on block k's output columns [B, L, D] (topography/infonce.h:
 //            neighbour kernel σ, temperature τ, anchors and negatives sampled per block)
+//   smoothness  kernel smoothness (All-TNN, Lu et al. 2023; topography/kernel_smoothness.h)
+//            of the column-owned weights: each layer that gives every column its own affine
+//            map (the unshared embedding, each block's two MLP layers) is a column sheet on
+//            the grid, channel c of column i beside channel c of the adjacent columns, and
+//            K_l = (1 − S_l)/2 with S_l the mean neighbour cosine of [w; b]; mean over layers.
+//            Neighbouring columns then agree on what their channels mean — the condition for
+//            any map over the grid (without it channel c of two columns is unrelated).
 //   loss = cross-entropy + model.aux_wiring · mean_k C_k + model.aux_infonce · mean_k I_k
-// logged as "aux/wiring" and "aux/infonce" (unweighted means over blocks).
+//          + model.aux_smoothness · mean_l K_l
+// logged as "aux/wiring", "aux/infonce" and "aux/smoothness" (unweighted means).
 //
 // model.layerwise (LoCo-style, Xiong et al. 2020): the input of every block after the first
 // is detached, so no gradient crosses a block boundary. Block k (and the embedding, for the
@@ -46,6 +54,7 @@
 #include "nosharing/layers/factorised_head.h"
 #include "nosharing/models/model.h"
 #include "nosharing/topography/infonce.h"
+#include "nosharing/topography/topographic_loss.h"
 
 namespace nosharing {
 
@@ -55,7 +64,7 @@ struct MapformerOptions {
   // Reads model.patch, model.dim, model.depth, model.mlp_ratio, model.embedding,
   // model.content_attn, model.spatial_bias, model.bias_init, model.bias_sigma,
   // model.attn_dropout, model.drop_path, model.layerwise, model.aux_wiring, model.aux_infonce,
-  // model.lc_path and topography.anchors/negatives/sigma/tau (the local InfoNCE). UsageError
+  // model.aux_smoothness, model.lc_path and topography.anchors/negatives/sigma/tau (the local InfoNCE). UsageError
   // naming the key for model.sharing = conv (the Mapformer has no conv twin), an image side
   // not divisible by the patch, non-positive sizes, rates outside [0, 1), negative weights,
   // or layerwise training without an auxiliary loss.
@@ -78,6 +87,7 @@ struct MapformerOptions {
   TORCH_ARG(bool, layerwise) = false;
   TORCH_ARG(double, aux_wiring) = 0.0;   // weight of mean_k C_k
   TORCH_ARG(double, aux_infonce) = 0.0;  // weight of mean_k I_k
+  TORCH_ARG(double, aux_smoothness) = 0.0;  // weight of mean_l K_l
   TORCH_ARG(InfoNceLossOptions, infonce) = InfoNceLossOptions();
   // The ColumnLinear layers run their plain LibTorch reference path.
   TORCH_ARG(bool, reference_kernels) = false;
@@ -137,7 +147,8 @@ class MapformerImpl : public ModelImpl {
   torch::Tensor forward(torch::Tensor images) override;
 
   // "wiring" and "infonce" (those with a weight > 0), each the mean over blocks of the
-  // unweighted per-block value, from the last training forward; empty otherwise.
+  // unweighted per-block value, from the last training forward, and "smoothness" (weight > 0)
+  // of the current weights; empty outside training.
   std::vector<AuxiliaryLoss> auxiliary_losses() override;
 
   // Block k's (0-based) unweighted terms from the last training forward: the wiring cost of
@@ -145,6 +156,11 @@ class MapformerImpl : public ModelImpl {
   // at each call).
   torch::Tensor block_wiring_cost(size_t block) const;
   torch::Tensor block_infonce(size_t block) const;
+  // mean_l K_l above over column_weight_layers(), unweighted, differentiable.
+  torch::Tensor weight_smoothness() const;
+  // The layers that own one affine map per column, as the topographic losses see a layer:
+  // "embed" (when unshared), "block<k>.fc1", "block<k>.fc2", each on the grid's column sheet.
+  std::vector<TopographicLayer> column_weight_layers() const;
 
   // The columns after `blocks` blocks (0: the embedding; depth: the last block, before the
   // final norm), [B, L, D], following the layerwise detaching of forward() (in training

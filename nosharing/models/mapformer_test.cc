@@ -163,6 +163,60 @@ std::set<std::string> reached_by(Mapformer& model, const torch::Tensor& loss) {
   return reached;
 }
 
+// The weight smoothness: (1 − S)/2 per column-owned layer, S the mean cosine of
+// [w; b] of one channel in horizontally and vertically adjacent columns, averaged over the
+// embedding and the blocks' MLP layers; 0 when every column holds the same weights.
+TEST(MapformerTest, WeightSmoothnessIsKernelSmoothnessOfTheColumnWeights) {
+  torch::manual_seed(4);
+  Mapformer model(tiny_options().aux_smoothness(0.5));
+  model->train();
+  model->forward(torch::randn({2, 3, 8, 8}));
+  const std::vector<AuxiliaryLoss> losses = model->auxiliary_losses();
+  ASSERT_EQ(losses.size(), 3u);
+  EXPECT_EQ(losses[2].name, "smoothness");
+  EXPECT_EQ(losses[2].weight, 0.5);
+  const std::vector<TopographicLayer> layers = model->column_weight_layers();
+  ASSERT_EQ(layers.size(), 7u);  // the embedding and 3 × (fc1, fc2)
+  EXPECT_EQ(layers[0].name, "embed");
+  EXPECT_EQ(layers[6].name, "block3.fc2");
+  // The reference, written out on the 2×2 grid: columns 0 1 / 2 3, pairs (0,1), (2,3) across
+  // and (0,2), (1,3) down.
+  double expected = 0;
+  for (const TopographicLayer& layer : layers) {
+    const torch::Tensor v = torch::cat({layer.weight, layer.bias.unsqueeze(-1)}, -1)
+                                .to(torch::kFloat64);  // [4 columns, C, D + 1]
+    const auto cosine = [&](int64_t a, int64_t b) {
+      return torch::cosine_similarity(v[a], v[b], /*dim=*/-1).mean().item<double>();
+    };
+    const double s = ((cosine(0, 1) + cosine(2, 3)) / 2 + (cosine(0, 2) + cosine(1, 3)) / 2) / 2;
+    expected += (1 - s) / 2 / 7;
+  }
+  EXPECT_NEAR(losses[2].value.item<double>(), expected, 1e-5);
+  // It reaches the column weights it measures (the embedding, the MLPs), nothing else.
+  model->zero_grad();
+  losses[2].value.backward();
+  std::set<std::string> reached;
+  for (const auto& p : model->named_parameters()) {
+    if (p.value().grad().defined() && p.value().grad().abs().sum().item<double>() > 0) {
+      reached.insert(p.key());
+    }
+  }
+  EXPECT_EQ(reached.size(), 14u);  // weight and bias of 7 layers
+  for (const std::string& name : reached) {
+    EXPECT_TRUE(name.rfind("embed.", 0) == 0 || name.find(".mlp.fc") != std::string::npos)
+        << name;
+  }
+  // Tied columns: every layer's weights the same at each column → 0.
+  {
+    torch::NoGradGuard no_grad;
+    for (const TopographicLayer& layer : layers) {
+      layer.weight.copy_(layer.weight[0].unsqueeze(0).expand_as(layer.weight));
+      layer.bias.copy_(layer.bias[0].unsqueeze(0).expand_as(layer.bias));
+    }
+  }
+  EXPECT_NEAR(model->weight_smoothness().item<double>(), 0.0, 1e-6);
+}
+
 // Layerwise (stop-grad between blocks): block k's auxiliary losses reach block k only (and
 // the embedding for k = 1); the cross-entropy reaches the last block and the head. End to
 // end, the same losses reach every earlier block, so the test can tell the two apart.
@@ -270,6 +324,8 @@ TEST(MapformerTest, ConfigKeysAndTheirErrors) {
   EXPECT_EQ(error_of({"model.aux_wiring=-1.0"}, InputShape{3, 32, 32}),
             "model.aux_wiring = -1: expected >= 0");
   EXPECT_EQ(error_of({"model.dim=0"}, InputShape{3, 32, 32}), "model.dim = 0: expected >= 1");
+  EXPECT_EQ(error_of({"model.aux_smoothness=-1.0"}, InputShape{3, 32, 32}),
+            "model.aux_smoothness = -1: expected >= 0");
 }
 
 }  // namespace mapformer_test

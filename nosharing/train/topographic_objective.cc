@@ -80,6 +80,8 @@ std::unique_ptr<TopographicObjective> TopographicObjective::from_config(const Co
     }
     weights = overrides;
   }
+  const int64_t every = config.get_int("topography.every");
+  if (every < 1) throw_usage("topography.every = {}: expected a number of steps >= 1", every);
   // One loss instance per kind (a loss may cache per-layer geometry by layer name).
   std::vector<TopographicLoss> losses(layers);
   std::map<TopographicLossKind, TopographicLoss> by_kind;
@@ -95,16 +97,17 @@ std::unique_ptr<TopographicObjective> TopographicObjective::from_config(const Co
     losses[i] = loss;
   }
   return std::unique_ptr<TopographicObjective>(
-      new TopographicObjective(std::move(kinds), std::move(losses), *net, std::move(weights)));
+      new TopographicObjective(std::move(kinds), std::move(losses), *net, std::move(weights), every));
 }
 
 TopographicObjective::TopographicObjective(std::vector<TopographicLossKind> kinds,
                                            std::vector<TopographicLoss> losses, LcNetImpl& net,
-                                           std::vector<double> weights)
+                                           std::vector<double> weights, int64_t every)
     : kinds_(std::move(kinds)),
       losses_(std::move(losses)),
       net_(net),
-      weights_(std::move(weights)) {}
+      weights_(std::move(weights)),
+      every_(every) {}
 
 std::vector<TopographicLossKind> TopographicObjective::layer_kinds() const { return kinds_; }
 
@@ -174,7 +177,7 @@ torch::Tensor TopographicObjective::compute(std::vector<TopographicTermValue>* t
     const TopographicLayer current = topographic_layer(net_, i, losses_[i]->needs_responses());
     const torch::Tensor value = losses_[i]->forward(current);
     if (terms != nullptr) terms->push_back({current.name, value, weights_[i]});
-    const torch::Tensor weighted = value * weights_[i];
+    const torch::Tensor weighted = value * (weights_[i] * static_cast<double>(every_));
     total = total.defined() ? total + weighted : weighted;
   }
   return total.defined() ? total : torch::zeros({});
@@ -198,12 +201,13 @@ double TopographicObjective::add_weight_gradients(std::vector<TopographicTermVal
       }
       return grad;
     };
-    const double value = losses_[i]->add_gradients(current, weights_[i], gradient_of(layer->weight),
-                                              gradient_of(layer->bias));
+    const double scale = weights_[i] * static_cast<double>(every_);
+    const double value = losses_[i]->add_gradients(current, scale, gradient_of(layer->weight),
+                                                   gradient_of(layer->bias));
     if (terms != nullptr) {
       terms->push_back({current.name, torch::tensor(value, torch::kFloat64), weights_[i]});
     }
-    total += weights_[i] * value;
+    total += scale * value;
   }
   return total;
 }

@@ -5,6 +5,11 @@
 // topography.layer_weights per layer, 0 skips a layer):
 //   loss = task_loss + Σ_layers weight_l · L_l.
 // The trainer logs each unweighted L_l as "topo/<layer>" on "train" lines.
+//
+// topography.every = n (lazy regularisation, Karras et al. 2020, "Analyzing and improving the
+// image quality of StyleGAN", §4.1): the losses are applied on every n-th step only
+// (due(step)), weighted n times, so the mean gradient over n steps is the same for 1/n of
+// their cost. Momentum spreads each n-fold kick over the following steps.
 #pragma once
 
 #include <torch/types.h>
@@ -45,17 +50,23 @@ class TopographicObjective {
   // Turns on the model's response recording when the loss needs responses.
   static std::unique_ptr<TopographicObjective> from_config(const Config& config, ModelImpl& model);
 
-  // Call after the model's forward on the training batch: the weighted sum Σ weight_l·L_l
-  // (a scalar in the graph) over the layers whose loss goes through autograd, and each of
+  // Whether the losses apply at the step after `steps_taken` steps (topography.every).
+  bool due(int64_t steps_taken) const { return steps_taken % every_ == 0; }
+  int64_t every() const { return every_; }
+
+  // On due steps, after the model's forward on the training batch: the weighted sum
+  // Σ every·weight_l·L_l
+  // (a scalar in the graph; every = topography.every) over the layers whose loss goes
+  // through autograd, and each of
   // their unweighted values in `terms` if given. The layers whose loss adds its gradient in
   // place (adds_in_place) are left to add_weight_gradients.
   torch::Tensor compute(std::vector<TopographicTermValue>* terms = nullptr);
 
   // Call after the backward of compute's sum (and, in distributed training, after the
   // gradient allreduce: the weights, so these gradients, are the same on every rank): adds
-  // weight_l·∂L_l/∂θ of the in-place layers into their parameters' .grad (zeros first where
-  // the backward left none), appends their unweighted values to `terms` if given, and
-  // returns Σ weight_l·L_l over them (0 when there are none).
+  // every·weight_l·∂L_l/∂θ of the in-place layers into their parameters' .grad (zeros first
+  // where the backward left none), appends their unweighted values to `terms` if given, and
+  // returns Σ every·weight_l·L_l over them (0 when there are none).
   double add_weight_gradients(std::vector<TopographicTermValue>* terms = nullptr);
 
   // Whether layer `index`'s loss adds its gradient in place: a loss of the weights alone
@@ -71,11 +82,12 @@ class TopographicObjective {
  private:
   TopographicObjective(std::vector<TopographicLossKind> kinds,
                        std::vector<TopographicLoss> losses, LcNetImpl& net,
-                       std::vector<double> weights);
+                       std::vector<double> weights, int64_t every);
   std::vector<TopographicLossKind> kinds_;  // one per layer
   std::vector<TopographicLoss> losses_;     // one per layer (null: none); one instance per kind
   LcNetImpl& net_;
   std::vector<double> weights_;  // one per layer (0: skipped)
+  int64_t every_ = 1;            // topography.every
 };
 
 }  // namespace nosharing

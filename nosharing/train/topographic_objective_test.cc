@@ -195,6 +195,50 @@ TEST(TopographicObjectiveTest, ResponseLossesRecordTheForwardAndWorkOnTheTwin) {
   EXPECT_NEAR(smooth->compute().item<double>(), 0.0, 1e-5);
 }
 
+// topography.every = n: due on steps 0, n, 2n, …, where both roads (through autograd and in
+// place) weigh each layer n times, and the terms stay unweighted.
+TEST(TopographicObjectiveTest, EveryNthStepWeighsTheLossesNTimes) {
+  torch::manual_seed(2);
+  LcNet net = small_net(LcNetSharing::kNone);
+  const std::vector<std::string> keys = {
+      "topography.layer_losses=[\"lateral_interaction\", \"kernel_smoothness\"]",
+      "topography.spacing=3.0"};
+  auto once = TopographicObjective::from_config(config_with(keys), *net);
+  std::vector<std::string> every_keys = keys;
+  every_keys.push_back("topography.every=3");
+  auto lazy = TopographicObjective::from_config(config_with(every_keys), *net);
+  EXPECT_EQ(once->every(), 1);
+  EXPECT_EQ(lazy->every(), 3);
+  for (int64_t step : {0, 1, 2, 3, 4, 6}) EXPECT_EQ(lazy->due(step), step % 3 == 0) << step;
+  EXPECT_TRUE(once->due(1));
+
+  std::vector<TopographicTermValue> once_terms;
+  std::vector<TopographicTermValue> lazy_terms;
+  const double once_graph = once->compute(&once_terms).item<double>();
+  const double lazy_graph = lazy->compute(&lazy_terms).item<double>();
+  EXPECT_NEAR(lazy_graph, 3 * once_graph, 1e-5 * std::abs(once_graph));
+  ASSERT_EQ(lazy_terms.size(), 1u);
+  EXPECT_DOUBLE_EQ(lazy_terms[0].value.item<double>(), once_terms[0].value.item<double>());
+
+  const LocallyConnected2d lc2 = net->unshared_layers()[1].second;
+  const double once_in_place = once->add_weight_gradients();
+  const torch::Tensor once_gradient = lc2->weight.grad().clone();
+  lc2->weight.mutable_grad().zero_();
+  const double lazy_in_place = lazy->add_weight_gradients();
+  EXPECT_NEAR(lazy_in_place, 3 * once_in_place, 1e-9);
+  EXPECT_TRUE(torch::allclose(lc2->weight.grad(), 3 * once_gradient, 1e-5, 1e-8));
+
+  std::vector<std::string> zero_keys = keys;
+  zero_keys.push_back("topography.every=0");
+  try {
+    TopographicObjective::from_config(config_with(zero_keys), *net);
+    FAIL() << "no exception";
+  } catch (const UsageError& error) {
+    EXPECT_NE(std::string(error.what()).find("topography.every = 0: expected"), std::string::npos)
+        << error.what();
+  }
+}
+
 TEST(TopographicObjectiveTest, WrongLayerWeightsAreUsageErrors) {
   LcNet net = small_net(LcNetSharing::kNone);
   try {

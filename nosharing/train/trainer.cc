@@ -327,6 +327,7 @@ TrainResult train_model(const Config& config, const TrainOptions& options) {
   double interval_task_loss = 0;
   // A model's own objective terms and the topographic losses ("topo/<layer>").
   std::map<std::string, double> interval_terms;
+  std::map<std::string, int64_t> interval_term_steps;  // steps that computed a "topo/" term
   int64_t interval_steps = 0;
   int64_t interval_images = 0;  // batch_size × augment.repetitions per step (this rank's share)
   double interval_allreduce_seconds = 0;  // blocked on the gradient allreduce
@@ -350,7 +351,10 @@ TrainResult train_model(const Config& config, const TrainOptions& options) {
       const ModelObjective objective = batch_objective(*model, *batch, label_smoothing);
       const torch::Tensor task_loss = objective.task;
       torch::Tensor loss = objective.total;
-      if (topography) loss = loss + topography->compute(&topo_terms);
+      // topography.every: on the other steps the topographic losses are skipped.
+      const bool topography_due = topography && topography->due(state.step);
+      topo_terms.clear();
+      if (topography_due) loss = loss + topography->compute(&topo_terms);
       double loss_value = loss.item<double>();
       const auto check_finite = [&] {
         if (!std::isfinite(loss_value)) {
@@ -363,7 +367,7 @@ TrainResult train_model(const Config& config, const TrainOptions& options) {
       loss.backward();
       if (grad_sync) interval_allreduce_seconds += grad_sync->finish_step();
       // The losses of the weights alone add their gradient in place, after the allreduce.
-      if (topography) {
+      if (topography_due) {
         std::vector<TopographicTermValue> in_place_terms;
         loss_value += topography->add_weight_gradients(&in_place_terms);
         check_finite();
@@ -377,10 +381,10 @@ TrainResult train_model(const Config& config, const TrainOptions& options) {
       interval_loss += loss_value;
       interval_task_loss += task_loss.item<double>();
       for (const auto& [name, term] : objective.terms) interval_terms[name] += term.item<double>();
-      if (topography) {
-        for (const TopographicTermValue& term : topo_terms) {
-          interval_terms["topo/" + term.layer] += term.value.item<double>();
-        }
+      // Each "topo/<layer>" is the mean over the steps that computed it.
+      for (const TopographicTermValue& term : topo_terms) {
+        interval_terms["topo/" + term.layer] += term.value.item<double>();
+        ++interval_term_steps["topo/" + term.layer];
       }
       ++interval_steps;
       interval_images += batch->images.size(0);
@@ -410,7 +414,10 @@ TrainResult train_model(const Config& config, const TrainOptions& options) {
                                {"images_per_second",
                                 interval_seconds > 0 ? interval_images / interval_seconds : 0.0},
                                {"seconds", elapsed()}};
-        for (const auto& [name, sum] : interval_terms) line[name] = sum / interval_steps;
+        for (const auto& [name, sum] : interval_terms) {
+          const auto counted = interval_term_steps.find(name);
+          line[name] = sum / (counted != interval_term_steps.end() ? counted->second : interval_steps);
+        }
         if (comm) {
           // Rank 0's time blocked on the gradient allreduce: per step, and as a share of
           // the interval's wall time (communication hidden behind backward is not counted).
@@ -422,6 +429,7 @@ TrainResult train_model(const Config& config, const TrainOptions& options) {
         interval_loss = 0;
         interval_task_loss = 0;
         interval_terms.clear();
+        interval_term_steps.clear();
         interval_steps = 0;
         interval_images = 0;
         interval_allreduce_seconds = 0;
