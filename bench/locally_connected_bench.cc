@@ -22,6 +22,7 @@
 #include <string>
 #include <vector>
 
+#include "nosharing/core/large_buffer_pool.h"
 #include "nosharing/core/threads.h"
 #include "nosharing/layers/cpu/locally_connected_function.h"
 #include "nosharing/layers/cpu/locally_connected_kernel.h"
@@ -181,6 +182,7 @@ int run_one(const std::string& spec, double seconds, int threads) {
 int main(int argc, char** argv) {
   using namespace nosharing;
   ensure_short_waiting(argv);  // as the CLI does: what users' training gets
+  install_cpu_allocator_from_environment();
   std::string one;
   int threads = 2;
   double seconds = 3.0;

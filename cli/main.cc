@@ -10,6 +10,7 @@
 
 #include "cli/commands.h"
 #include "nosharing/core/error.h"
+#include "nosharing/core/large_buffer_pool.h"
 #include "nosharing/core/threads.h"
 
 namespace nosharing::cli {
@@ -35,6 +36,8 @@ std::string one_line_message(const std::exception& error) {
 int main(int argc, char** argv) {
   using namespace nosharing;
   ensure_short_waiting(argv);
+  // Large CPU tensors recycled, not mapped afresh every step (core/large_buffer_pool.h).
+  install_cpu_allocator_from_environment();
   // A peer that died (a killed rank of a data-parallel run) must surface as a write error on
   // its socket, which the collective reports in one line, not as SIGPIPE silently killing this
   // process too (which also hid which rank failed first from the --nproc launcher).

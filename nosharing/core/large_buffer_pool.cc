@@ -1,10 +1,12 @@
 #include "nosharing/core/large_buffer_pool.h"
 
 #include <ATen/Functions.h>
+#include <c10/core/CPUAllocator.h>
 #include <c10/util/strides.h>
 #include <sys/mman.h>
 
 #include <cstdlib>
+#include <string>
 #include <map>
 #include <mutex>
 #include <new>
@@ -102,5 +104,56 @@ at::Tensor pooled_empty(at::IntArrayRef sizes, const at::TensorOptions& options)
 }
 
 size_t pooled_free_bytes() { return pool().free_bytes(); }
+
+namespace {
+
+// LibTorch's CPU allocator with large blocks from the pool. The deleter context carries the
+// block's capacity.
+class PoolingCpuAllocator final : public c10::Allocator {
+ public:
+  explicit PoolingCpuAllocator(c10::Allocator* fallback) : fallback_(fallback) {}
+
+  c10::DataPtr allocate(size_t bytes) const override {
+    if (bytes < kMinPooledBytes) return fallback_->allocate(bytes);
+    auto* block = new Block();
+    block->data = pool().acquire(bytes, &block->capacity);
+    return {block->data, block, &release_block, c10::Device(c10::DeviceType::CPU)};
+  }
+
+ private:
+  struct Block {
+    void* data = nullptr;
+    size_t capacity = 0;
+  };
+  static void release_block(void* context) {
+    auto* block = static_cast<Block*>(context);
+    pool().release(block->data, block->capacity);
+    delete block;
+  }
+  c10::Allocator* fallback_;
+};
+
+std::once_flag g_install_once;
+bool g_installed = false;
+
+}  // namespace
+
+void install_pooling_cpu_allocator() {
+  std::call_once(g_install_once, [] {
+    // Never destroyed, like the pool: tensors may die during static destruction.
+    static auto* allocator = new PoolingCpuAllocator(c10::GetDefaultCPUAllocator());
+    // Priority 1: above the default's 0 (c10/core/Allocator.h).
+    c10::SetCPUAllocator(allocator, /*priority=*/1);
+    g_installed = true;
+  });
+}
+
+bool pooling_cpu_allocator_installed() { return g_installed; }
+
+void install_cpu_allocator_from_environment() {
+  const char* choice = std::getenv("NOSHARING_CPU_ALLOCATOR");
+  if (choice != nullptr && std::string(choice) == "libtorch") return;
+  install_pooling_cpu_allocator();
+}
 
 }  // namespace nosharing

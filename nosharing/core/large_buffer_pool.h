@@ -27,4 +27,17 @@ at::Tensor pooled_empty_strided(at::IntArrayRef sizes, at::IntArrayRef strides,
 // Bytes currently held in the free list (for tests and diagnostics).
 size_t pooled_free_bytes();
 
+// Makes LibTorch's CPU allocator (at::empty and every op's output) take blocks of ≥ 128 kB
+// from the pool, smaller ones from LibTorch's default allocator. Without it a training step
+// maps its large temporaries afresh each time — LibTorch's optimizers, the gradients
+// autograd allocates anew every backward, the activations — (issue 22: 112,000 minor page
+// faults, 459 MB, per ott-cifar step). Idempotent; the command-line tool calls it at start.
+// Tensors allocated before the call are freed by the allocator that made them.
+void install_pooling_cpu_allocator();
+bool pooling_cpu_allocator_installed();
+// install_pooling_cpu_allocator() unless the environment has NOSHARING_CPU_ALLOCATOR=libtorch
+// (LibTorch's own allocator, for comparison); what the command-line tool and the benchmarks
+// call at start.
+void install_cpu_allocator_from_environment();
+
 }  // namespace nosharing

@@ -26,6 +26,7 @@
 #include "nosharing/train/run_data.h"
 #include "nosharing/train/run_directory.h"
 #include "nosharing/train/schedule.h"
+#include "nosharing/core/process_usage.h"
 #include "nosharing/train/topographic_objective.h"
 
 namespace nosharing {
@@ -332,6 +333,7 @@ TrainResult train_model(const Config& config, const TrainOptions& options) {
   int64_t interval_images = 0;  // batch_size × augment.repetitions per step (this rank's share)
   double interval_allreduce_seconds = 0;  // blocked on the gradient allreduce
   auto interval_start = Clock::now();
+  int64_t interval_faults_start = minor_page_faults();
   bool out_of_time = false;
   const int64_t first_step = state.step;
   int64_t images_this_session = 0;
@@ -414,6 +416,12 @@ TrainResult train_model(const Config& config, const TrainOptions& options) {
                                {"images_per_second",
                                 interval_seconds > 0 ? interval_images / interval_seconds : 0.0},
                                {"seconds", elapsed()}};
+        // Pages the kernel mapped afresh per step (rank 0's process; includes this
+        // interval's data loading, evaluation and checkpoints), and the resident set.
+        line["page_faults_per_step"] =
+            static_cast<double>(minor_page_faults() - interval_faults_start) /
+            static_cast<double>(interval_steps);
+        line["rss_mb"] = resident_megabytes();
         for (const auto& [name, sum] : interval_terms) {
           const auto counted = interval_term_steps.find(name);
           line[name] = sum / (counted != interval_term_steps.end() ? counted->second : interval_steps);
@@ -434,6 +442,7 @@ TrainResult train_model(const Config& config, const TrainOptions& options) {
         interval_images = 0;
         interval_allreduce_seconds = 0;
         interval_start = Clock::now();
+        interval_faults_start = minor_page_faults();
       }
       images_this_session += batch->images.size(0) * world;
       const double session_seconds = seconds_since(start);

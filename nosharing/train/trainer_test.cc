@@ -106,6 +106,8 @@ TEST(TrainerTest, SleepPhasesAndShiftsResumeBitIdentically) {
     if (line["kind"] == "train") {
       ++train_lines;
       EXPECT_GT(line["images_per_second"].get<double>(), 0.0);
+      EXPECT_GE(line["page_faults_per_step"].get<double>(), 0.0);
+      EXPECT_GT(line["rss_mb"].get<double>(), 0.0);
     }
     if (line["kind"] != "sleep") continue;
     sleeps.emplace_back(line["step"].get<int64_t>(), line["layer"].get<std::string>());
