@@ -7,6 +7,7 @@
 
 #include <cstdlib>
 #include <string>
+#include <unordered_map>
 #include <map>
 #include <mutex>
 #include <new>
@@ -107,28 +108,57 @@ size_t pooled_free_bytes() { return pool().free_bytes(); }
 
 namespace {
 
-// LibTorch's CPU allocator with large blocks from the pool. The deleter context carries the
-// block's capacity.
+// LibTorch's CPU allocator with large blocks from the pool. It has a raw deleter (context ==
+// data), as oneDNN's convolutions need (raw_allocate/raw_deallocate): the capacity of each
+// live pooled block is kept by address, and a pointer not found there is the fallback's.
 class PoolingCpuAllocator final : public c10::Allocator {
  public:
   explicit PoolingCpuAllocator(c10::Allocator* fallback) : fallback_(fallback) {}
 
   c10::DataPtr allocate(size_t bytes) const override {
     if (bytes < kMinPooledBytes) return fallback_->allocate(bytes);
-    auto* block = new Block();
-    block->data = pool().acquire(bytes, &block->capacity);
-    return {block->data, block, &release_block, c10::Device(c10::DeviceType::CPU)};
+    size_t capacity = 0;
+    void* data = pool().acquire(bytes, &capacity);
+    {
+      std::lock_guard<std::mutex> lock(live_mutex());
+      live()[data] = capacity;
+    }
+    return {data, data, &release, c10::Device(c10::DeviceType::CPU)};
+  }
+
+  c10::DeleterFnPtr raw_deleter() const override { return &release; }
+
+  static void release(void* data) {
+    size_t capacity = 0;
+    {
+      std::lock_guard<std::mutex> lock(live_mutex());
+      const auto it = live().find(data);
+      if (it != live().end()) {
+        capacity = it->second;
+        live().erase(it);
+      }
+    }
+    if (capacity > 0) {
+      pool().release(data, capacity);
+    } else {
+      fallback_deleter()(data);
+    }
+  }
+
+  static c10::DeleterFnPtr& fallback_deleter() {
+    static c10::DeleterFnPtr deleter = nullptr;
+    return deleter;
   }
 
  private:
-  struct Block {
-    void* data = nullptr;
-    size_t capacity = 0;
-  };
-  static void release_block(void* context) {
-    auto* block = static_cast<Block*>(context);
-    pool().release(block->data, block->capacity);
-    delete block;
+  // Never destroyed: tensors may die during static destruction.
+  static std::mutex& live_mutex() {
+    static auto* mutex = new std::mutex();
+    return *mutex;
+  }
+  static std::unordered_map<void*, size_t>& live() {
+    static auto* blocks = new std::unordered_map<void*, size_t>();
+    return *blocks;
   }
   c10::Allocator* fallback_;
 };
@@ -141,7 +171,11 @@ bool g_installed = false;
 void install_pooling_cpu_allocator() {
   std::call_once(g_install_once, [] {
     // Never destroyed, like the pool: tensors may die during static destruction.
-    static auto* allocator = new PoolingCpuAllocator(c10::GetDefaultCPUAllocator());
+    c10::Allocator* fallback = c10::GetDefaultCPUAllocator();
+    PoolingCpuAllocator::fallback_deleter() = fallback->raw_deleter();
+    TORCH_CHECK(PoolingCpuAllocator::fallback_deleter() != nullptr,
+                "install_pooling_cpu_allocator: LibTorch's CPU allocator has no raw deleter");
+    static auto* allocator = new PoolingCpuAllocator(fallback);
     // Priority 1: above the default's 0 (c10/core/Allocator.h).
     c10::SetCPUAllocator(allocator, /*priority=*/1);
     g_installed = true;

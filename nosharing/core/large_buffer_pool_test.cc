@@ -1,7 +1,10 @@
 #include "nosharing/core/large_buffer_pool.h"
 
 #include <gtest/gtest.h>
+#include <c10/core/CPUAllocator.h>
 #include <torch/torch.h>
+
+#include <cstring>
 
 #include "nosharing/core/process_usage.h"
 
@@ -35,6 +38,19 @@ TEST(PoolingCpuAllocatorTest, LibTorchTensorsAreRecycledWithoutFreshPages) {
   EXPECT_LT(faults, 400);
   const torch::Tensor small = torch::arange(10, torch::kFloat);  // LibTorch's own allocator
   EXPECT_EQ(small.sum().item<double>(), 45.0);
+  // The raw interface (oneDNN's convolutions use it) for large and small blocks.
+  c10::Allocator* allocator = c10::GetCPUAllocator();
+  for (size_t bytes : {size_t{1} << 20, size_t{100}}) {
+    void* raw = allocator->raw_allocate(bytes);
+    std::memset(raw, 0, bytes);
+    allocator->raw_deallocate(raw);
+  }
+  // A convolution through oneDNN (the twin's path) with large buffers.
+  const torch::Tensor x = torch::randn({64, 32, 32, 32});
+  const torch::Tensor w = torch::randn({64, 32, 3, 3});
+  const torch::Tensor y = torch::conv2d(x, w, {}, 1, 1);
+  EXPECT_EQ(y.sizes(), (std::vector<int64_t>{64, 64, 32, 32}));
+  EXPECT_TRUE(torch::isfinite(y).all().item<bool>());
 }
 
 }  // namespace large_buffer_pool_test
