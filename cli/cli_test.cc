@@ -189,6 +189,36 @@ TEST_F(CliTest, TrainWritesTheRunDirectoryOfTheContract) {
   EXPECT_EQ(run_cli(with(tiny_args(*data_, out), {"--force", "--set", "train.epochs=1"})).exit_code, 0);
 }
 
+// --profile: a "profile" line after every "train" line, its phases per step adding up (with
+// "other") to the interval's wall time per step; fmnist-lc-topo has topographic losses.
+TEST_F(CliTest, ProfileLogsWhereTheStepTimeGoes) {
+  const std::string out = make_temp_dir("cli-profile") + "/run";
+  std::vector<std::string> args = tiny_args(*data_, out);
+  args.push_back("--profile");
+  const auto result = run_cli(args);
+  ASSERT_EQ(result.exit_code, 0) << result.err;
+  std::ifstream metrics(out + "/metrics.jsonl");
+  std::string line;
+  int train_lines = 0, profile_lines = 0;
+  while (std::getline(metrics, line)) {
+    const auto parsed = nlohmann::json::parse(line);
+    if (parsed["kind"] == "train") ++train_lines;
+    if (parsed["kind"] != "profile") continue;
+    ++profile_lines;
+    EXPECT_EQ(parsed["steps"], 2) << line;
+    const auto& per_step = parsed["seconds_per_step"];
+    double sum = 0;
+    for (const char* phase : {"data", "forward", "topography", "backward", "optimizer", "other"}) {
+      ASSERT_TRUE(per_step.contains(phase)) << phase << " in " << line;
+      EXPECT_GE(per_step[phase].get<double>(), 0.0) << line;
+    }
+    for (const auto& [phase, seconds] : per_step.items()) sum += seconds.get<double>();
+    EXPECT_NEAR(sum, parsed["total_seconds_per_step"].get<double>(), 1e-6) << line;
+  }
+  EXPECT_EQ(profile_lines, train_lines);
+  EXPECT_EQ(profile_lines, 9);  // 18 steps, log_every 2
+}
+
 TEST_F(CliTest, ConfigPrintsEveryKeyWithTypedSetsAndPrecedence) {
   const std::string dir = make_temp_dir("cli-config");
   testing::write_file(dir + "/c.toml", "[train]\nlr = 0.2\nepochs = 7\n");

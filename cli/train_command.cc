@@ -1,6 +1,6 @@
 // nosharing train [--config FILE] [--data DIR] [--out RUN_DIR] [--set key=value]...
-//                 [--threads N] [--force] [--no-analyze] [--nproc N] [--quiet]
-// nosharing train --resume RUN_DIR [--nproc N]
+//                 [--threads N] [--force] [--no-analyze] [--nproc N] [--quiet] [--profile]
+// nosharing train --resume RUN_DIR [--nproc N] [--profile]
 //
 // Data-parallel (docs/distributed.md): with torchrun's variables (RANK, WORLD_SIZE,
 // MASTER_ADDR, MASTER_PORT) this process is one rank of a run; --nproc N starts N such
@@ -38,6 +38,7 @@ struct TrainArgs {
   bool force = false;
   bool no_analyze = false;
   bool quiet = false;
+  bool profile = false;
   std::string resume;
   int nproc = 1;
 };
@@ -119,6 +120,7 @@ int launch_local_workers(const TrainArgs& args) {
   }
   if (args.no_analyze) a.push_back("--no-analyze");
   if (args.quiet) a.push_back("--quiet");
+  if (args.profile) a.push_back("--profile");
   return run_local_workers(launch);
 }
 
@@ -136,6 +138,7 @@ int run_train(const TrainArgs& args) {
   }
   TrainOptions options;
   options.quiet = args.quiet;
+  options.profile = args.profile;
   options.command_line = g_command_line;
   options.interrupt_after_step = interrupt_after_step_from_env();
   Config config;
@@ -262,6 +265,10 @@ void add_train_command(CLI::App& app, CommandRun& run) {
   sub->add_flag("--no-analyze", args->no_analyze,
                 "skip the analysis (analysis.json, report/index.html) after training");
   sub->add_flag("--quiet", args->quiet, "print only the run directory");
+  sub->add_flag("--profile", args->profile,
+                "log a \"profile\" line to metrics.jsonl every train.log_every steps: seconds "
+                "per step in data loading, forward, topographic losses, backward, allreduce, "
+                "optimizer, sleep phase, evaluation and checkpoints");
   sub->add_option("--resume", args->resume, "continue an interrupted run");
   sub->add_option("--nproc", args->nproc,
                   "data-parallel: start N workers on this host (--threads is split among them; "

@@ -110,20 +110,22 @@ TEST(ExperimentsTest, WlscTopoDiffersFromTheBaselineOnlyInBetaAndForms) {
   }
 }
 
-// Maps that emerge, item 2: the CIFAR network with its losses against the same network
+// Maps that emerge, item 2: each CIFAR network with its losses against the same network
 // without them: only topography.* keys differ, and the topographic one has a loss per layer.
 TEST(ExperimentsTest, CifarHypercolumnTopoDiffersFromItsBaselineOnlyInTopography) {
   const fs::path dir = fs::path(NOSHARING_SOURCE_DIR) / "experiments";
-  const Config base =
-      Config::resolve((dir / "cifar-hypercolumn.toml").string(), {}, preset_toml);
-  const Config topo =
-      Config::resolve((dir / "cifar-hypercolumn-topo.toml").string(), {}, preset_toml);
-  EXPECT_EQ(topo.get_string_list("topography.layer_losses").size(),
-            topo.get_int_list("model.channels").size());
-  for (const ConfigKeySpec& spec : config_schema()) {
-    if (spec.key.rfind("topography.", 0) == 0) continue;
-    EXPECT_EQ(config_value_to_toml(base.get(spec.key)), config_value_to_toml(topo.get(spec.key)))
-        << spec.key;
+  for (const std::string name : {"cifar-hypercolumn", "cifar-hypercolumn4"}) {
+    SCOPED_TRACE(name);
+    const Config base = Config::resolve((dir / (name + ".toml")).string(), {}, preset_toml);
+    const Config topo = Config::resolve((dir / (name + "-topo.toml")).string(), {}, preset_toml);
+    EXPECT_EQ(topo.get_string_list("topography.layer_losses").size(),
+              topo.get_int_list("model.channels").size());
+    for (const ConfigKeySpec& spec : config_schema()) {
+      if (spec.key.rfind("topography.", 0) == 0) continue;
+      EXPECT_EQ(config_value_to_toml(base.get(spec.key)),
+                config_value_to_toml(topo.get(spec.key)))
+          << spec.key;
+    }
   }
 }
 

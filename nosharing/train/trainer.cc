@@ -27,6 +27,7 @@
 #include "nosharing/train/run_directory.h"
 #include "nosharing/train/schedule.h"
 #include "nosharing/core/process_usage.h"
+#include "nosharing/train/step_profile.h"
 #include "nosharing/train/topographic_objective.h"
 
 namespace nosharing {
@@ -276,8 +277,10 @@ TrainResult train_model(const Config& config, const TrainOptions& options) {
   int64_t last_eval_step = -1;
   TrainResult result;
 
+  StepProfile profile;  // logged with --profile
   auto run_eval = [&](int64_t epoch_number) {
     if (!val_loader) return;
+    const auto eval_start = StepProfile::Clock::now();
     if (comm) {
       average_buffers(
           *comm, *model,
@@ -296,6 +299,7 @@ TrainResult train_model(const Config& config, const TrainOptions& options) {
       r.accuracy = r.n > 0 && r.has_accuracy ? sums[1] / sums[2] : 0.0;
     }
     last_eval_step = state.step;
+    profile.add("evaluation", eval_start);
     state.best_accuracy = std::max(state.best_accuracy, result.last_eval.accuracy);
     // Unlabelled models (own objective) have no accuracy: null.
     log_line({{"kind", "eval"},
@@ -341,22 +345,30 @@ TrainResult train_model(const Config& config, const TrainOptions& options) {
   for (int64_t epoch = state.epoch; state.step < total_steps && !out_of_time; ++epoch) {
     train_loader->start_epoch(epoch, state.batch_in_epoch);
     while (state.step < total_steps) {
+      // --profile: each phase's wall time (the model's own auxiliary terms are in forward).
+      auto phase_start = StepProfile::Clock::now();
       std::optional<Batch> batch = train_loader->next();
       if (!batch) break;
+      phase_start = profile.add("data", phase_start);
       const double lr = learning_rate_at(
           state.step, schedule, max_minutes > 0 ? budget_clock() / (max_minutes * 60) : 0.0);
       set_learning_rate(*optimizer, lr);
       clear_gradients(*optimizer);
       if (grad_sync) grad_sync->begin_step(state.step + 1);
+      phase_start = profile.add("optimizer", phase_start);
       // Cross-entropy for a classifier, the model's own objective for an unlabelled one, plus
       // the topographic losses.
       const ModelObjective objective = batch_objective(*model, *batch, label_smoothing);
       const torch::Tensor task_loss = objective.task;
       torch::Tensor loss = objective.total;
+      phase_start = profile.add("forward", phase_start);
       // topography.every: on the other steps the topographic losses are skipped.
       const bool topography_due = topography && topography->due(state.step);
       topo_terms.clear();
-      if (topography_due) loss = loss + topography->compute(&topo_terms);
+      if (topography_due) {
+        loss = loss + topography->compute(&topo_terms);
+        phase_start = profile.add("topography", phase_start);
+      }
       double loss_value = loss.item<double>();
       const auto check_finite = [&] {
         if (!std::isfinite(loss_value)) {
@@ -367,16 +379,22 @@ TrainResult train_model(const Config& config, const TrainOptions& options) {
       };
       check_finite();
       loss.backward();
-      if (grad_sync) interval_allreduce_seconds += grad_sync->finish_step();
+      phase_start = profile.add("backward", phase_start);
+      if (grad_sync) {
+        interval_allreduce_seconds += grad_sync->finish_step();
+        phase_start = profile.add("allreduce", phase_start);
+      }
       // The losses of the weights alone add their gradient in place, after the allreduce.
       if (topography_due) {
         std::vector<TopographicTermValue> in_place_terms;
         loss_value += topography->add_weight_gradients(&in_place_terms);
         check_finite();
         topo_terms.insert(topo_terms.end(), in_place_terms.begin(), in_place_terms.end());
+        phase_start = profile.add("topography", phase_start);
       }
       if (gradient_scale) gradient_scale->apply();
       optimizer->step();
+      profile.add("optimizer", phase_start);
       ++state.step;
       state.epoch = epoch;
       state.batch_in_epoch = batch->index + 1;
@@ -390,7 +408,11 @@ TrainResult train_model(const Config& config, const TrainOptions& options) {
       }
       ++interval_steps;
       interval_images += batch->images.size(0);
-      sleep_if_due();
+      if (sleeping_net != nullptr) {
+        phase_start = StepProfile::Clock::now();
+        sleep_if_due();
+        profile.add("sleep", phase_start);
+      }
 
       if (state.step % log_every == 0 || state.step == total_steps) {
         const double interval_seconds = seconds_since(interval_start);
@@ -434,6 +456,8 @@ TrainResult train_model(const Config& config, const TrainOptions& options) {
               interval_seconds > 0 ? interval_allreduce_seconds / interval_seconds : 0.0;
         }
         log_line(line);
+        if (options.profile) log_line(profile.line(state.step, interval_steps, interval_seconds));
+        profile.clear();
         interval_loss = 0;
         interval_task_loss = 0;
         interval_terms.clear();
@@ -488,7 +512,9 @@ TrainResult train_model(const Config& config, const TrainOptions& options) {
       progress.clear();
       run_eval(epoch + 1);
       state.seconds = elapsed();
+      const auto checkpoint_start = StepProfile::Clock::now();
       write_checkpoint();
+      profile.add("checkpoint", checkpoint_start);
     }
   }
   progress.clear();

@@ -19,6 +19,8 @@ struct TrainOptions {
   std::string run_dir;
   bool resume = false;       // continue from run_dir/checkpoint (config from run_dir)
   bool quiet = false;        // no progress line, no per-evaluation summary on stdout
+  // A "profile" line (train/step_profile.h) after every "train" line of metrics.jsonl.
+  bool profile = false;
   std::string command_line;  // recorded in provenance.json
   // Test hook: behave as if Ctrl-C arrived right after this optimiser step (0: never).
   int64_t interrupt_after_step = 0;
