@@ -161,9 +161,6 @@ MapformerAnalysis analyze_mapformer(MapformerImpl& model, BatchLoader* validatio
     b.maps.height = h;
     b.maps.width = w;
     b.maps.coordinates = sheet.coordinates();
-    if (labelled && out.inputs == "validation") {
-      measure_category(b.maps, sheet, statistics[k], options);
-    }
 
     const ColumnMlp& mlp = model.blocks()[k]->mlp;
     b.fc1_snr = weight_snr(mlp->fc1->weight.detach());
@@ -178,6 +175,10 @@ MapformerAnalysis analyze_mapformer(MapformerImpl& model, BatchLoader* validatio
     for (size_t k = 0; k < depth; ++k) {
       measure_orientation(out.blocks[k].maps, sheet, units_of(columns[k]), gratings, options);
     }
+  }
+  // After the orientation: the category curves use the sheet pairs measure_orientation draws.
+  if (labelled && out.inputs == "validation") {
+    for (size_t k = 0; k < depth; ++k) measure_category(out.blocks[k].maps, sheet, statistics[k], options);
   }
   out.head_maps = model.head()->u.detach().to(torch::kFloat64).reshape({-1, h, w}).clone();
   out.embedding_snr = mo.shared_embedding() ? WeightSnr{kMaxWeightSnr, kMaxWeightSnr}

@@ -130,6 +130,15 @@ TEST(MapformerAnalysisTest, UniformAttentionAndTheJson) {
   EXPECT_TRUE(layer["orientation"]["mean_selectivity"].is_number());
   EXPECT_TRUE(layer["category"]["patches"].is_number());
   EXPECT_EQ(layer["category"]["images"], 20);
+  // Read per channel on the column sheet, from the pairs the orientation drew (a category
+  // measured before them had none: every curve null, until 2026-12-07).
+  EXPECT_EQ(layer["category"]["measured_as"], "per channel");
+  EXPECT_TRUE(layer["category"]["channel_smoothness"].is_number()) << layer["category"].dump();
+  EXPECT_TRUE(layer["category"]["smoothness_per_class"]["a"].is_number());
+  ASSERT_FALSE(b.maps.dprime_curves.empty());
+  int64_t pairs = 0;
+  for (int64_t n : b.maps.dprime_curves[0].pairs) pairs += n;
+  EXPECT_GT(pairs, 0);
   EXPECT_EQ(layer["attention"]["centres"].size(), 9u);
   EXPECT_EQ(j["head"]["maps"].size(), 3u);
   EXPECT_EQ(j["head"]["maps"][0].size(), 9u);
