@@ -148,6 +148,24 @@ TEST(ExperimentsTest, MapformerPresetsResolveToTheirModels) {
       Config::resolve((dir / "mapformer-fmnist.toml").string(), {}, preset_toml);
   EXPECT_EQ(fmnist.get_string("model.type"), "mapformer");
   EXPECT_NO_THROW(build_model(fmnist, InputShape{1, 28, 28}, 10));
+  // Item 5 of Maps that emerge: the regions run and its baseline are mapformer-cifar with
+  // other auxiliary weights only.
+  const Config regions =
+      Config::resolve((dir / "mapformer-cifar-regions.toml").string(), {}, preset_toml);
+  const Config noaux =
+      Config::resolve((dir / "mapformer-cifar-noaux.toml").string(), {}, preset_toml);
+  EXPECT_GT(regions.get_double("model.aux_smoothness"), 0.0);
+  EXPECT_EQ(cifar.get_double("model.aux_smoothness"), 0.0);
+  for (const char* key : {"model.aux_wiring", "model.aux_infonce", "model.aux_smoothness"}) {
+    EXPECT_EQ(noaux.get_double(key), 0.0) << key;
+  }
+  for (const ConfigKeySpec& spec : config_schema()) {
+    if (spec.key.rfind("model.aux_", 0) == 0) continue;
+    EXPECT_EQ(config_value_to_toml(cifar.get(spec.key)), config_value_to_toml(regions.get(spec.key)))
+        << spec.key;
+    EXPECT_EQ(config_value_to_toml(cifar.get(spec.key)), config_value_to_toml(noaux.get(spec.key)))
+        << spec.key;
+  }
 }
 
 }  // namespace experiments_test

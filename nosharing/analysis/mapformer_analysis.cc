@@ -186,6 +186,29 @@ MapformerAnalysis analyze_mapformer(MapformerImpl& model, BatchLoader* validatio
   return out;
 }
 
+double grid_neighbour_correlation(const torch::Tensor& map) {
+  TORCH_CHECK(map.dim() == 2, "grid_neighbour_correlation: expected a map [h, w], got ",
+              map.sizes());
+  const torch::Tensor m = map.to(torch::kFloat64);
+  const int64_t h = m.size(0), w = m.size(1);
+  std::vector<torch::Tensor> first, second;
+  if (w > 1) {
+    first.push_back(m.narrow(1, 0, w - 1).flatten());
+    second.push_back(m.narrow(1, 1, w - 1).flatten());
+  }
+  if (h > 1) {
+    first.push_back(m.narrow(0, 0, h - 1).flatten());
+    second.push_back(m.narrow(0, 1, h - 1).flatten());
+  }
+  if (first.empty()) return std::nan("");
+  const torch::Tensor a0 = at::cat(first), b0 = at::cat(second);
+  const torch::Tensor a = at::cat({a0, b0}), b = at::cat({b0, a0});  // both orders
+  const torch::Tensor da = a - a.mean(), db = b - b.mean();
+  const double denominator = std::sqrt((da * da).sum().item<double>() * (db * db).sum().item<double>());
+  if (!(denominator > 0)) return std::nan("");
+  return (da * db).sum().item<double>() / denominator;
+}
+
 nlohmann::json mapformer_analysis_to_json(const MapformerAnalysis& analysis) {
   nlohmann::json layers = nlohmann::json::array();
   double length = 0, cost = 0;
@@ -216,6 +239,21 @@ nlohmann::json mapformer_analysis_to_json(const MapformerAnalysis& analysis) {
   }
   const double blocks = static_cast<double>(std::max<size_t>(1, analysis.blocks.size()));
   const torch::Tensor maps = analysis.head_maps;
+  nlohmann::json head_correlation = nlohmann::json::object();
+  std::vector<double> correlations;
+  for (int64_t c = 0; c < maps.size(0); ++c) {
+    const double r = grid_neighbour_correlation(maps[c]);
+    const std::string name = static_cast<size_t>(c) < analysis.class_names.size()
+                                 ? analysis.class_names[c]
+                                 : std::to_string(c);
+    head_correlation[name] = json_number(r);
+    if (std::isfinite(r)) correlations.push_back(r);
+  }
+  double mean_correlation = std::nan("");
+  if (!correlations.empty()) {
+    mean_correlation = 0;
+    for (double r : correlations) mean_correlation += r / static_cast<double>(correlations.size());
+  }
   return {{"model", "mapformer"},
           {"grid",
            {{"height", analysis.grid_height},
@@ -228,7 +266,9 @@ nlohmann::json mapformer_analysis_to_json(const MapformerAnalysis& analysis) {
           {"layers", layers},
           {"head",
            {{"shape", {maps.size(0), maps.size(1), maps.size(2)}},
-            {"maps", rows_json(maps.reshape({maps.size(0), -1}))}}},
+            {"maps", rows_json(maps.reshape({maps.size(0), -1}))},
+            {"neighbour_correlation", head_correlation},
+            {"mean_neighbour_correlation", json_number(mean_correlation)}}},
           {"wiring", {{"length", json_number(length / blocks)}, {"cost", json_number(cost / blocks)}}},
           {"embedding_weight_snr", snr_json(analysis.embedding_snr)}};
 }

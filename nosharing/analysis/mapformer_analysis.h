@@ -75,6 +75,12 @@ struct MapformerAnalysis {
   WeightSnr embedding_snr;  // the unshared embedding over columns (shared: kMaxWeightSnr)
 };
 
+// Regions of a map on the grid: the Pearson correlation of its values at 4-adjacent cells,
+// every horizontal and vertical pair in both orders (so the two means agree). 1 for a linear
+// ramp, ≈ 0 for independent values, NaN for a constant map or a single cell. map [h, w].
+// The head's reading of "regions": how alike neighbouring columns' weights u_c are.
+double grid_neighbour_correlation(const torch::Tensor& map);
+
 // `model` in eval mode. validation may be null (then 256 N(0, 1) images drawn with
 // options.seed). Uses options.max_images (0: every image the loader serves), rf_units, seed.
 MapformerAnalysis analyze_mapformer(MapformerImpl& model, BatchLoader* validation,
@@ -86,7 +92,8 @@ MapformerAnalysis analyze_mapformer(MapformerImpl& model, BatchLoader* validatio
 // "category" (as analysis_to_json writes them for an lcnet layer), "retinotopy": {"correlation" (RF),
 // "attention_correlation", "units"}, "weight_snr" (fc1), "mlp_weight_snr", "attention":
 // {"centres", "spread", "mean_spread", "mean_shift", "self_attention", "wiring_length",
-// "wiring_cost"}}], "head": {"shape", "maps"}, "wiring": {"length", "cost"} (means over
+// "wiring_cost"}}], "head": {"shape", "maps", "neighbour_correlation" (per class, by name),
+// "mean_neighbour_correlation"}, "wiring": {"length", "cost"} (means over
 // blocks), "embedding_weight_snr"}. NaN is written as null.
 nlohmann::json mapformer_analysis_to_json(const MapformerAnalysis& analysis);
 

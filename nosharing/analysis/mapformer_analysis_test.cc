@@ -142,9 +142,27 @@ TEST(MapformerAnalysisTest, UniformAttentionAndTheJson) {
   EXPECT_EQ(layer["attention"]["centres"].size(), 9u);
   EXPECT_EQ(j["head"]["maps"].size(), 3u);
   EXPECT_EQ(j["head"]["maps"][0].size(), 9u);
+  EXPECT_NEAR(j["head"]["neighbour_correlation"]["b"].get<double>(),
+              grid_neighbour_correlation(a.head_maps[1]), 1e-12);
+  EXPECT_TRUE(j["head"]["mean_neighbour_correlation"].is_number());
   EXPECT_NEAR(j["head"]["maps"][1][4].get<double>(), model->head()->u[1][4].item<double>(), 1e-6);
   EXPECT_NEAR(j["wiring"]["length"].get<double>(), b.wiring_length, 1e-12);
   EXPECT_EQ(j["classes"].size(), 3u);
+}
+
+// The head's regions: a ramp is perfectly correlated with its neighbours, a checkerboard
+// perfectly anti-correlated, independent values about 0, a constant map undefined.
+TEST(MapformerAnalysisTest, GridNeighbourCorrelationOfPlantedMaps) {
+  const torch::Tensor ramp = torch::arange(8, torch::kFloat64).unsqueeze(0).expand({8, 8}) +
+                             torch::arange(8, torch::kFloat64).unsqueeze(1);
+  EXPECT_GT(grid_neighbour_correlation(ramp), 0.9);
+  const torch::Tensor checkerboard =
+      (torch::arange(8).unsqueeze(0) + torch::arange(8).unsqueeze(1)).remainder(2).to(torch::kFloat64);
+  EXPECT_NEAR(grid_neighbour_correlation(checkerboard), -1.0, 1e-12);
+  torch::manual_seed(5);
+  EXPECT_NEAR(grid_neighbour_correlation(torch::randn({64, 64}, torch::kFloat64)), 0.0, 0.05);
+  EXPECT_TRUE(std::isnan(grid_neighbour_correlation(torch::ones({4, 4}))));
+  EXPECT_TRUE(std::isnan(grid_neighbour_correlation(torch::ones({1, 1}))));
 }
 
 // Planted orientation columns: a one-block mapformer whose attention and MLP add nothing
