@@ -162,6 +162,9 @@ std::vector<ConfigKeySpec> make_schema() {
       {"train.nesterov", true, "Nesterov momentum for SGD", {}},
       {"train.weight_decay", 5e-4,
        "weight decay (SGD: L2 added to the gradient; AdamW: decoupled)", {}},
+      {"train.fused_optimizer", true,
+       "update each parameter in one pass (SGD, AdamW: the same formulas as LibTorch's, "
+       "checkpoints interchangeable); false: LibTorch's own optimisers", {}},
       {"train.schedule", std::string("cosine"), "learning-rate schedule after warm-up",
        {"cosine", "step", "constant"}},
       {"train.warmup_steps", int64_t{100}, "linear warm-up from 0 to train.lr over these steps", {}},

@@ -4,6 +4,7 @@
 #include <torch/optim/sgd.h>
 
 #include "nosharing/core/error.h"
+#include "nosharing/train/fused_optimizer.h"
 
 namespace nosharing {
 
@@ -18,17 +19,20 @@ std::unique_ptr<torch::optim::Optimizer> make_optimizer(const Config& config,
     throw_usage("train.momentum = {}: expected a number in [0, 1)", momentum);
   }
   if (weight_decay < 0) throw_usage("train.weight_decay = {}: expected ≥ 0", weight_decay);
+  // One pass per parameter (fused_optimizer.h), or LibTorch's own optimisers.
+  const bool fused = config.get_bool("train.fused_optimizer");
   if (kind == "sgd") {
     const bool nesterov = config.get_bool("train.nesterov") && momentum > 0;
-    return std::make_unique<torch::optim::SGD>(
-        std::move(parameters), torch::optim::SGDOptions(lr)
-                                   .momentum(momentum)
-                                   .nesterov(nesterov)
-                                   .weight_decay(weight_decay));
+    const auto options =
+        torch::optim::SGDOptions(lr).momentum(momentum).nesterov(nesterov).weight_decay(
+            weight_decay);
+    if (fused) return std::make_unique<FusedSGD>(std::move(parameters), options);
+    return std::make_unique<torch::optim::SGD>(std::move(parameters), options);
   }
-  return std::make_unique<torch::optim::AdamW>(
-      std::move(parameters),
-      torch::optim::AdamWOptions(lr).betas({momentum, 0.999}).weight_decay(weight_decay));
+  const auto options =
+      torch::optim::AdamWOptions(lr).betas({momentum, 0.999}).weight_decay(weight_decay);
+  if (fused) return std::make_unique<FusedAdamW>(std::move(parameters), options);
+  return std::make_unique<torch::optim::AdamW>(std::move(parameters), options);
 }
 
 void set_learning_rate(torch::optim::Optimizer& optimizer, double lr) {
