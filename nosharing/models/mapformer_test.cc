@@ -150,14 +150,16 @@ TEST(MapformerTest, AuxiliaryLossesAreBlockMeans) {
   EXPECT_TRUE(model->auxiliary_losses().empty());
 }
 
-// The parameters a loss reaches: names of parameters with a non-zero gradient.
-std::set<std::string> reached_by(Mapformer& model, const torch::Tensor& loss) {
+// The parameters a loss reaches: names of parameters with a non-zero gradient, cut at the
+// first '.' (the module) unless `full_names`.
+std::set<std::string> reached_by(Mapformer& model, const torch::Tensor& loss,
+                                 bool full_names = false) {
   model->zero_grad();
   loss.backward(/*gradient=*/{}, /*retain_graph=*/true);
   std::set<std::string> reached;
   for (const auto& p : model->named_parameters()) {
     if (p.value().grad().defined() && p.value().grad().abs().sum().item<double>() > 0) {
-      reached.insert(p.key().substr(0, p.key().find('.')));
+      reached.insert(full_names ? p.key() : p.key().substr(0, p.key().find('.')));
     }
   }
   return reached;
@@ -193,14 +195,7 @@ TEST(MapformerTest, WeightSmoothnessIsKernelSmoothnessOfTheColumnWeights) {
   }
   EXPECT_NEAR(losses[2].value.item<double>(), expected, 1e-5);
   // It reaches the column weights it measures (the embedding, the MLPs), nothing else.
-  model->zero_grad();
-  losses[2].value.backward();
-  std::set<std::string> reached;
-  for (const auto& p : model->named_parameters()) {
-    if (p.value().grad().defined() && p.value().grad().abs().sum().item<double>() > 0) {
-      reached.insert(p.key());
-    }
-  }
+  const std::set<std::string> reached = reached_by(model, losses[2].value, /*full_names=*/true);
   EXPECT_EQ(reached.size(), 14u);  // weight and bias of 7 layers
   for (const std::string& name : reached) {
     EXPECT_TRUE(name.rfind("embed.", 0) == 0 || name.find(".mlp.fc") != std::string::npos)

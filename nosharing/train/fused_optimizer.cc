@@ -86,16 +86,19 @@ void adamw_update(float* p, const float* g, float* m, float* v, int64_t n, AdamW
   });
 }
 
+// The closure (re-evaluating the loss) runs with gradients on, as LibTorch's optimisers run it.
+torch::Tensor evaluate_closure(const torch::optim::Optimizer::LossClosure& closure) {
+  if (closure == nullptr) return {};
+  at::AutoGradMode enable_grad(true);
+  return closure();
+}
+
 }  // namespace
 
 torch::Tensor FusedSGD::step(LossClosure closure) {
   if (!all_fusable(param_groups_)) return torch::optim::SGD::step(std::move(closure));
+  const torch::Tensor loss = evaluate_closure(closure);
   torch::NoGradGuard no_grad;
-  torch::Tensor loss;
-  if (closure != nullptr) {
-    at::AutoGradMode enable_grad(true);
-    loss = closure();
-  }
   for (auto& group : param_groups_) {
     const auto& options = static_cast<torch::optim::SGDOptions&>(group.options());
     for (auto& p : group.params()) {
@@ -131,12 +134,8 @@ torch::Tensor FusedAdamW::step(LossClosure closure) {
     amsgrad = amsgrad || static_cast<const torch::optim::AdamWOptions&>(group.options()).amsgrad();
   }
   if (amsgrad || !all_fusable(param_groups_)) return torch::optim::AdamW::step(std::move(closure));
+  const torch::Tensor loss = evaluate_closure(closure);
   torch::NoGradGuard no_grad;
-  torch::Tensor loss;
-  if (closure != nullptr) {
-    at::AutoGradMode enable_grad(true);
-    loss = closure();
-  }
   for (auto& group : param_groups_) {
     const auto& options = static_cast<torch::optim::AdamWOptions&>(group.options());
     for (auto& p : group.params()) {

@@ -44,6 +44,28 @@ void expect_close(const std::vector<torch::Tensor>& a, const std::vector<torch::
   }
 }
 
+// Steps [begin, end) of two optimisers on the same gradients.
+void step_both(torch::optim::Optimizer& a, std::vector<torch::Tensor>& a_params,
+               torch::optim::Optimizer& b, std::vector<torch::Tensor>& b_params, int begin,
+               int end) {
+  for (int step = begin; step < end; ++step) {
+    set_gradients(a_params, b_params, step);
+    a.step();
+    b.step();
+  }
+}
+
+// `to` takes over `from`'s state through a checkpoint archive.
+void transfer_state(const torch::optim::Optimizer& from, torch::optim::Optimizer& to) {
+  std::stringstream saved;
+  torch::serialize::OutputArchive out;
+  from.save(out);
+  out.save_to(saved);
+  torch::serialize::InputArchive in;
+  in.load_from(saved);
+  to.load(in);
+}
+
 // 60 steps of FusedSGD against LibTorch's SGD on the same gradients, for plain SGD, momentum,
 // dampening, Nesterov and weight decay, with the learning rate changed on the way.
 TEST(FusedOptimizerTest, SgdFollowsLibTorchsSgd) {
@@ -81,11 +103,7 @@ TEST(FusedOptimizerTest, AdamWFollowsLibTorchsAdamW) {
     std::vector<torch::Tensor> reference_params = clones(fused_params);
     FusedAdamW fused(fused_params, options);
     torch::optim::AdamW reference(reference_params, options);
-    for (int step = 0; step < 60; ++step) {
-      set_gradients(fused_params, reference_params, step);
-      fused.step();
-      reference.step();
-    }
+    step_both(fused, fused_params, reference, reference_params, 0, 60);
     expect_close(fused_params, reference_params, 60);
     const auto& fused_state = static_cast<torch::optim::AdamWParamState&>(
         *fused.state().at(c10::guts::to_string(fused_params[0].unsafeGetTensorImpl())));
@@ -101,28 +119,10 @@ TEST(FusedOptimizerTest, CheckpointsAreInterchangeableWithLibTorchs) {
   std::vector<torch::Tensor> parts_params = clones(whole_params);
   torch::optim::SGD whole(whole_params, options);
   FusedSGD first_half(parts_params, options);
-  for (int step = 0; step < 20; ++step) {
-    set_gradients(whole_params, parts_params, step);
-    whole.step();
-    first_half.step();
-  }
-  std::stringstream saved;
-  {
-    torch::serialize::OutputArchive archive;
-    first_half.save(archive);
-    archive.save_to(saved);
-  }
+  step_both(whole, whole_params, first_half, parts_params, 0, 20);
   torch::optim::SGD second_half(parts_params, options);  // LibTorch's, from the fused state
-  {
-    torch::serialize::InputArchive archive;
-    archive.load_from(saved);
-    second_half.load(archive);
-  }
-  for (int step = 20; step < 40; ++step) {
-    set_gradients(whole_params, parts_params, step);
-    whole.step();
-    second_half.step();
-  }
+  transfer_state(first_half, second_half);
+  step_both(whole, whole_params, second_half, parts_params, 20, 40);
   expect_close(whole_params, parts_params, 40);
 
   const auto adamw = torch::optim::AdamWOptions(1e-3).weight_decay(0.05);
@@ -130,28 +130,10 @@ TEST(FusedOptimizerTest, CheckpointsAreInterchangeableWithLibTorchs) {
   std::vector<torch::Tensor> b_params = clones(a_params);
   FusedAdamW a(a_params, adamw);
   torch::optim::AdamW b_first(b_params, adamw);
-  for (int step = 0; step < 10; ++step) {
-    set_gradients(a_params, b_params, step);
-    a.step();
-    b_first.step();
-  }
-  std::stringstream adam_saved;
-  {
-    torch::serialize::OutputArchive archive;
-    b_first.save(archive);
-    archive.save_to(adam_saved);
-  }
+  step_both(a, a_params, b_first, b_params, 0, 10);
   FusedAdamW b_second(b_params, adamw);  // fused, from LibTorch's state
-  {
-    torch::serialize::InputArchive archive;
-    archive.load_from(adam_saved);
-    b_second.load(archive);
-  }
-  for (int step = 10; step < 30; ++step) {
-    set_gradients(a_params, b_params, step);
-    a.step();
-    b_second.step();
-  }
+  transfer_state(b_first, b_second);
+  step_both(a, a_params, b_second, b_params, 10, 30);
   expect_close(a_params, b_params, 30);
 }
 
