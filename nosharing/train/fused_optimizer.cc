@@ -43,23 +43,54 @@ std::string state_key(const torch::Tensor& p) {
 // Each scalar rounded to float from its double, as LibTorch's ops take them (1 − τ included).
 struct SgdScalars {
   float lr, momentum, keep, weight_decay;
-  bool nesterov, first;
 };
 
-void sgd_update(float* p, const float* g, float* b, int64_t n, SgdScalars s) {
-  at::parallel_for(0, n, kGrain, [&](int64_t begin, int64_t end) NOSHARING_VECTORISED {
+// The loop for one combination of the switches, without a branch inside, so that it
+// vectorises.
+template <bool kDecay, bool kMomentum, bool kFirst, bool kNesterov>
+void sgd_loop(float* __restrict p, const float* __restrict g, float* __restrict b, int64_t n,
+              SgdScalars s) {
+  at::parallel_for(0, n, kGrain, [=](int64_t begin, int64_t end) NOSHARING_VECTORISED {
     const float lr = s.lr, mu = s.momentum, keep = s.keep, wd = s.weight_decay;
+    float* __restrict pp = p;
+    const float* __restrict gg = g;
+    float* __restrict bb = b;
     for (int64_t i = begin; i < end; ++i) {
-      float d = g[i];
-      if (wd != 0) d = d + wd * p[i];
-      if (b != nullptr) {
-        const float buffer = s.first ? d : b[i] * mu + keep * d;
-        b[i] = buffer;
-        d = s.nesterov ? d + mu * buffer : buffer;
+      float d = gg[i];
+      if constexpr (kDecay) d = d + wd * pp[i];
+      if constexpr (kMomentum) {
+        float buffer = d;
+        if constexpr (!kFirst) buffer = bb[i] * mu + keep * d;
+        bb[i] = buffer;
+        if constexpr (kNesterov) {
+          d = d + mu * buffer;
+        } else {
+          d = buffer;
+        }
       }
-      p[i] = p[i] - lr * d;
+      pp[i] = pp[i] - lr * d;
     }
   });
+}
+
+void sgd_update(float* p, const float* g, float* b, int64_t n, SgdScalars s, bool first,
+                bool nesterov) {
+  const bool decay = s.weight_decay != 0;
+  if (b == nullptr) {
+    if (decay) return sgd_loop<true, false, false, false>(p, g, b, n, s);
+    return sgd_loop<false, false, false, false>(p, g, b, n, s);
+  }
+#define NOSHARING_SGD_CASE(D, F, N) \
+  if (decay == D && first == F && nesterov == N) return sgd_loop<D, true, F, N>(p, g, b, n, s);
+  NOSHARING_SGD_CASE(true, true, true)
+  NOSHARING_SGD_CASE(true, true, false)
+  NOSHARING_SGD_CASE(true, false, true)
+  NOSHARING_SGD_CASE(true, false, false)
+  NOSHARING_SGD_CASE(false, true, true)
+  NOSHARING_SGD_CASE(false, true, false)
+  NOSHARING_SGD_CASE(false, false, true)
+  NOSHARING_SGD_CASE(false, false, false)
+#undef NOSHARING_SGD_CASE
 }
 
 // LibTorch's AdamW step on one parameter, element by element:
@@ -69,19 +100,24 @@ struct AdamWScalars {
   float decay, beta1, beta2, one_minus_beta1, one_minus_beta2, eps, sqrt_c2, step_size;
 };
 
-void adamw_update(float* p, const float* g, float* m, float* v, int64_t n, AdamWScalars s) {
-  at::parallel_for(0, n, kGrain, [&](int64_t begin, int64_t end) NOSHARING_VECTORISED {
+void adamw_update(float* __restrict p, const float* __restrict g, float* __restrict m,
+                  float* __restrict v, int64_t n, AdamWScalars s) {
+  at::parallel_for(0, n, kGrain, [=](int64_t begin, int64_t end) NOSHARING_VECTORISED {
     const float decay = s.decay, b1 = s.beta1, b2 = s.beta2, eps = s.eps;
     const float one_b1 = s.one_minus_beta1, one_b2 = s.one_minus_beta2, sqrt_c2 = s.sqrt_c2;
     const float step = s.step_size;
+    float* __restrict pp = p;
+    const float* __restrict gg = g;
+    float* __restrict mm = m;
+    float* __restrict vv = v;
     for (int64_t i = begin; i < end; ++i) {
-      const float gi = g[i];
-      const float pi = p[i] * decay;
-      const float mi = m[i] * b1 + one_b1 * gi;
-      const float vi = v[i] * b2 + one_b2 * (gi * gi);
-      m[i] = mi;
-      v[i] = vi;
-      p[i] = pi - step * (mi / (std::sqrt(vi) / sqrt_c2 + eps));
+      const float gi = gg[i];
+      const float pi = pp[i] * decay;
+      const float mi = mm[i] * b1 + one_b1 * gi;
+      const float vi = vv[i] * b2 + one_b2 * (gi * gi);
+      mm[i] = mi;
+      vv[i] = vi;
+      pp[i] = pi - step * (mi / (std::sqrt(vi) / sqrt_c2 + eps));
     }
   });
 }
@@ -103,9 +139,10 @@ torch::Tensor FusedSGD::step(LossClosure closure) {
     const auto& options = static_cast<torch::optim::SGDOptions&>(group.options());
     for (auto& p : group.params()) {
       if (!p.grad().defined()) continue;
-      SgdScalars s{static_cast<float>(options.lr()), static_cast<float>(options.momentum()),
-                   static_cast<float>(1 - options.dampening()),
-                   static_cast<float>(options.weight_decay()), options.nesterov(), false};
+      const SgdScalars s{static_cast<float>(options.lr()), static_cast<float>(options.momentum()),
+                         static_cast<float>(1 - options.dampening()),
+                         static_cast<float>(options.weight_decay())};
+      bool first = false;
       float* buffer = nullptr;
       if (options.momentum() != 0) {
         const std::string key = state_key(p);
@@ -114,14 +151,15 @@ torch::Tensor FusedSGD::step(LossClosure closure) {
           auto state = std::make_unique<torch::optim::SGDParamState>();
           state->momentum_buffer(torch::empty_like(p, at::MemoryFormat::Contiguous));
           it = state_.emplace(key, std::move(state)).first;
-          s.first = true;
+          first = true;
         }
         torch::Tensor& b =
             static_cast<torch::optim::SGDParamState&>(*it->second).momentum_buffer();
         if (!b.is_contiguous() || b.scalar_type() != at::kFloat) b = b.contiguous().to(at::kFloat);
         buffer = b.data_ptr<float>();
       }
-      sgd_update(p.data_ptr<float>(), p.grad().data_ptr<float>(), buffer, p.numel(), s);
+      sgd_update(p.data_ptr<float>(), p.grad().data_ptr<float>(), buffer, p.numel(), s, first,
+                 options.nesterov());
       p.unsafeGetTensorImpl()->bump_version();  // as an in-place op would
     }
   }
