@@ -304,6 +304,8 @@ TEST_F(CliTest, NonFiniteLossStopsWithExitOne) {
                                     "--set", "train.warmup_steps=0"}));
   EXPECT_EQ(result.exit_code, 1) << result.err;
   EXPECT_NE(result.err.find("non-finite loss"), std::string::npos) << result.err;
+  EXPECT_NE(result.err.find("in task_loss"), std::string::npos) << result.err;
+  EXPECT_EQ(count_lines(result.err), 1) << result.err;
 }
 
 TEST_F(CliTest, ResumeRejectsCorruptCheckpoints) {

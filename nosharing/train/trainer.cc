@@ -370,12 +370,30 @@ TrainResult train_model(const Config& config, const TrainOptions& options) {
         phase_start = profile.add("topography", phase_start);
       }
       double loss_value = loss.item<double>();
+      // Names the first non-finite term: the task loss, a model's own term ("aux/…") or a
+      // layer's topographic loss ("topo/…").
       const auto check_finite = [&] {
-        if (!std::isfinite(loss_value)) {
-          throw_runtime("non-finite loss ({}) at step {} of epoch {}: lower train.lr (now {}) "
-                        "or check the data",
-                        loss_value, state.step + 1, epoch + 1, config.get_double("train.lr"));
+        if (std::isfinite(loss_value)) return;
+        std::string term = "the total";
+        const double task = task_loss.item<double>();
+        if (!std::isfinite(task)) {
+          term = "task_loss";
+        } else {
+          for (const auto& [name, value] : objective.terms) {
+            if (!std::isfinite(value.item<double>())) {
+              term = name;
+              break;
+            }
+          }
+          for (const TopographicTermValue& t : topo_terms) {
+            if (term == "the total" && !std::isfinite(t.value.item<double>())) {
+              term = "topo/" + t.layer;
+            }
+          }
         }
+        throw_runtime("non-finite loss ({}, in {}) at step {} of epoch {}: lower train.lr (now {}) "
+                      "or check the data",
+                      loss_value, term, state.step + 1, epoch + 1, config.get_double("train.lr"));
       };
       check_finite();
       loss.backward();
