@@ -27,6 +27,7 @@
 #include "nosharing/train/run_directory.h"
 #include "nosharing/train/schedule.h"
 #include "nosharing/core/process_usage.h"
+#include "nosharing/train/progress_line.h"
 #include "nosharing/train/step_profile.h"
 #include "nosharing/train/topographic_objective.h"
 
@@ -55,31 +56,6 @@ std::string format_duration(double seconds) {
   return fmt::format("{}m{:02}s", s / 60, s % 60);
 }
 
-// One line on stderr, rewritten in place, when stderr is a terminal.
-class ProgressLine {
- public:
-  explicit ProgressLine(bool enabled) : enabled_(enabled && ::isatty(STDERR_FILENO)) {}
-  ~ProgressLine() { clear(); }
-  void update(const std::string& text) {
-    if (!enabled_) return;
-    if (seconds_since(last_) < 0.25) return;
-    last_ = Clock::now();
-    std::fprintf(stderr, "\r%s\033[K", text.c_str());
-    std::fflush(stderr);
-    shown_ = true;
-  }
-  void clear() {
-    if (!shown_) return;
-    std::fprintf(stderr, "\r\033[K");
-    std::fflush(stderr);
-    shown_ = false;
-  }
-
- private:
-  bool enabled_;
-  bool shown_ = false;
-  Clock::time_point last_{};
-};
 
 }  // namespace
 
@@ -490,11 +466,14 @@ TrainResult train_model(const Config& config, const TrainOptions& options) {
       const double session_seconds = seconds_since(start);
       const double seconds_per_step =
           session_seconds / std::max<int64_t>(1, state.step - first_step);
+      // ETA: of the steps left, or of the time budget when that ends first.
+      double eta = seconds_per_step * static_cast<double>(total_steps - state.step);
+      if (max_minutes > 0) eta = std::min(eta, max_minutes * 60 - budget_clock());
       progress.update(fmt::format(
-          "epoch {}/{} step {}/{} loss {:.4f} lr {:.4g} {:.0f} img/s ETA {}", epoch + 1,
+          "epoch {}/{} step {}/{} loss {:.4f} lr {:.4g} {:.0f} img/s ETA {}{}", epoch + 1,
           (total_steps + steps_per_epoch - 1) / steps_per_epoch, state.step, total_steps,
           loss_value, lr, images_this_session / std::max(1e-9, session_seconds),
-          format_duration(seconds_per_step * (total_steps - state.step))));
+          format_duration(eta), max_minutes > 0 ? fmt::format(" (budget {:g} min)", max_minutes) : ""));
       if (eval_every > 0 && state.step % eval_every == 0 && state.batch_in_epoch != steps_per_epoch) {
         progress.clear();
         run_eval(epoch + 1);
