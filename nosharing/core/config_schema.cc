@@ -162,6 +162,11 @@ std::vector<ConfigKeySpec> make_schema() {
       {"train.nesterov", true, "Nesterov momentum for SGD", {}},
       {"train.weight_decay", 5e-4,
        "weight decay (SGD: L2 added to the gradient; AdamW: decoupled)", {}},
+      {"train.checkpoint_every", int64_t{0},
+       "also write the checkpoint every n optimiser steps (0: at epoch ends, the end and "
+       "Ctrl-C only)", {}},
+      {"train.checkpoint_minutes", 0.0,
+       "also write the checkpoint every this many minutes of training (0: off)", {}},
       {"train.fused_optimizer", true,
        "update each parameter in one pass (SGD, AdamW: the same formulas as LibTorch's, "
        "checkpoints interchangeable); false: LibTorch's own optimisers", {}},

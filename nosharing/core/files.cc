@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include "nosharing/core/error.h"
@@ -27,7 +28,26 @@ void write_file_atomic(const std::string& path, const std::string& contents) {
     std::remove(temporary.c_str());
     throw_runtime("cannot write {}: {}", path, reason);
   }
+  const std::string folder = std::filesystem::path(path).parent_path().string();
+  sync_directory(folder.empty() ? "." : folder);
 }
+
+namespace {
+
+void sync_path(const std::string& path, int flags) {
+  const int fd = ::open(path.c_str(), flags);
+  if (fd < 0) throw_runtime("cannot sync {}: {}", path, std::strerror(errno));
+  const bool synced = ::fsync(fd) == 0;
+  const std::string reason = synced ? "" : std::strerror(errno);
+  ::close(fd);
+  if (!synced) throw_runtime("cannot sync {}: {}", path, reason);
+}
+
+}  // namespace
+
+void sync_file(const std::string& path) { sync_path(path, O_RDONLY); }
+
+void sync_directory(const std::string& path) { sync_path(path, O_RDONLY | O_DIRECTORY); }
 
 std::string read_text_file(const std::string& path) {
   std::ifstream in(path, std::ios::binary);

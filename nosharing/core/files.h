@@ -5,10 +5,16 @@
 
 namespace nosharing {
 
-// Writes `contents` to `path` atomically (a temporary file in the same folder, flushed,
-// then renamed over `path`): readers see the old file or the new one, never half of one.
-// Throws RuntimeError naming the path on failure and leaves no temporary behind.
+// Writes `contents` to `path` atomically (a temporary file in the same folder, flushed and
+// fsynced, renamed over `path`, then the folder fsynced): readers see the old file or the new
+// one, never half of one, even after a power cut. Throws RuntimeError naming the path on
+// failure and leaves no temporary behind.
 void write_file_atomic(const std::string& path, const std::string& contents);
+
+// Makes a written file, or a rename or creation inside a folder, durable (fsync); a
+// RuntimeError naming the path if it cannot be opened or synced.
+void sync_file(const std::string& path);
+void sync_directory(const std::string& path);
 
 // Reads a whole file; RuntimeError naming the path if it cannot be read.
 std::string read_text_file(const std::string& path);

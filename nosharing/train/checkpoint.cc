@@ -9,6 +9,7 @@
 #include <mutex>
 
 #include "nosharing/core/error.h"
+#include "nosharing/core/files.h"
 
 namespace nosharing {
 namespace {
@@ -55,10 +56,19 @@ void save_checkpoint(const std::string& run_dir, torch::nn::Module& model,
     std::remove(temporary.c_str());
     throw_runtime("cannot write checkpoint {}: {}", path, error.what_without_backtrace());
   }
+  // Durable before it replaces the previous one: a crash leaves the old checkpoint or the
+  // new one, whole.
+  try {
+    sync_file(temporary);
+  } catch (const RuntimeError&) {
+    std::remove(temporary.c_str());
+    throw;
+  }
   if (std::rename(temporary.c_str(), path.c_str()) != 0) {
     std::remove(temporary.c_str());
     throw_runtime("cannot write checkpoint {}: rename failed", path);
   }
+  sync_directory(std::filesystem::path(path).parent_path().string());
 }
 
 TrainerState load_checkpoint(const std::string& run_dir, torch::nn::Module& model,

@@ -19,4 +19,22 @@ std::vector<nlohmann::json> read_metrics(const std::string& path) {
   return lines;
 }
 
+void truncate_metrics_after(const std::string& path, int64_t step) {
+  std::ifstream in(path);
+  if (!in) return;
+  std::string kept, text;
+  bool dropped = false;
+  while (std::getline(in, text)) {
+    const auto parsed = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+    const bool later = parsed.is_object() && parsed.contains("step") &&
+                       parsed["step"].is_number_integer() && parsed["step"].get<int64_t>() > step;
+    if (!parsed.is_object() || later) {
+      dropped = true;
+      continue;
+    }
+    kept += text + '\n';
+  }
+  if (dropped) write_file_atomic(path, kept);
+}
+
 }  // namespace nosharing

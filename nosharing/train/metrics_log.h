@@ -28,4 +28,9 @@ class MetricsLog {
 // leave a torn last line).
 std::vector<nlohmann::json> read_metrics(const std::string& path);
 
+// On resume from the checkpoint of step `step`: drops the lines a killed run wrote after it
+// (their "step" > `step`; a torn last line too), rewriting the file atomically, so the resumed
+// run's lines follow without duplicates. Nothing to do when the file does not exist.
+void truncate_metrics_after(const std::string& path, int64_t step);
+
 }  // namespace nosharing

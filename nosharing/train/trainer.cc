@@ -7,6 +7,7 @@
 #include <cmath>
 #include <csignal>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
 #include <map>
 #include <optional>
@@ -71,6 +72,15 @@ TrainResult train_model(const Config& config, const TrainOptions& options) {
   const int64_t eval_every = config.get_int("train.eval_every");
   const int64_t log_every = std::max<int64_t>(1, config.get_int("train.log_every"));
   const double label_smoothing = config.get_double("train.label_smoothing");
+  const int64_t checkpoint_every = config.get_int("train.checkpoint_every");
+  const double checkpoint_minutes = config.get_double("train.checkpoint_minutes");
+  if (checkpoint_every < 0) {
+    throw_usage("train.checkpoint_every = {}: expected ≥ 0 (0: at epoch ends only)",
+                checkpoint_every);
+  }
+  if (!(checkpoint_minutes >= 0)) {
+    throw_usage("train.checkpoint_minutes = {}: expected ≥ 0 (0: off)", checkpoint_minutes);
+  }
   if (epochs < 1) throw_usage("train.epochs = {}: expected ≥ 1", epochs);
   if (max_steps < 0) throw_usage("train.max_steps = {}: expected ≥ 0 (0: no limit)", max_steps);
   if (eval_every < 0) throw_usage("train.eval_every = {}: expected ≥ 0", eval_every);
@@ -133,9 +143,20 @@ TrainResult train_model(const Config& config, const TrainOptions& options) {
 
   const std::string& run_dir = options.run_dir;
   TrainerState state;
-  if (options.resume) {
+  // A run killed before its first checkpoint starts again from step 0.
+  const bool from_checkpoint =
+      options.resume && std::filesystem::is_regular_file(checkpoint_path(run_dir));
+  if (options.resume && !from_checkpoint && writer) {
+    std::fprintf(stderr,
+                 "nosharing: note: %s has no checkpoint yet (the run stopped before its first); "
+                 "training from the start\n",
+                 run_dir.c_str());
+  }
+  if (from_checkpoint) {
     state = load_checkpoint(run_dir, *model, optimizer.get());
-  } else if (writer) {
+  }
+  if (options.resume && writer) truncate_metrics_after(run_dir + "/metrics.jsonl", state.step);
+  if (!options.resume && writer) {
     write_file_atomic(run_dir + "/config.toml", config.to_toml());
     nlohmann::json data_info = {
         {"format", data_format_name(data.train_set.format)},
@@ -249,6 +270,7 @@ TrainResult train_model(const Config& config, const TrainOptions& options) {
   // The clock of the time budget and the time-based schedule: rank 0's, synchronised after
   // every step in distributed runs so that every rank takes the same decisions.
   double synced_elapsed = seconds_before;
+  double last_checkpoint_clock = seconds_before;
   auto budget_clock = [&] { return comm ? synced_elapsed : elapsed(); };
   int64_t last_eval_step = -1;
   TrainResult result;
@@ -497,6 +519,25 @@ TrainResult train_model(const Config& config, const TrainOptions& options) {
         result.status = TrainStatus::kInterrupted;
         result.state = state;
         return result;
+      }
+      if (options.abandon_after_step > 0 && state.step == options.abandon_after_step) {
+        progress.clear();
+        result.status = TrainStatus::kInterrupted;
+        result.state = state;
+        return result;
+      }
+      // train.checkpoint_every / train.checkpoint_minutes bound what a kill loses within a
+      // long epoch (the epoch's end writes one anyway).
+      const bool checkpoint_due =
+          (checkpoint_every > 0 && state.step % checkpoint_every == 0) ||
+          (checkpoint_minutes > 0 && budget_clock() - last_checkpoint_clock >= checkpoint_minutes * 60);
+      if (checkpoint_due && state.batch_in_epoch != steps_per_epoch) {
+        progress.clear();
+        state.seconds = elapsed();
+        const auto checkpoint_start = StepProfile::Clock::now();
+        write_checkpoint();
+        profile.add("checkpoint", checkpoint_start);
+        last_checkpoint_clock = budget_clock();
       }
       if (max_minutes > 0 && budget_clock() >= max_minutes * 60) {
         out_of_time = true;

@@ -24,6 +24,9 @@ struct TrainOptions {
   std::string command_line;  // recorded in provenance.json
   // Test hook: behave as if Ctrl-C arrived right after this optimiser step (0: never).
   int64_t interrupt_after_step = 0;
+  // Test hook: stop right after this optimiser step as a killed process would — no
+  // checkpoint, nothing more written — returning kInterrupted (0: never).
+  int64_t abandon_after_step = 0;
   // Data-parallel training (nosharing/train/distributed.h) when set with more than one
   // rank: this rank trains on its share of every batch with gradients averaged over the
   // ranks; only rank 0 writes run_dir (config, provenance, metrics, checkpoints) and prints.

@@ -6,6 +6,7 @@
 
 #include "nosharing/core/error.h"
 #include "nosharing/models/model.h"
+#include "nosharing/train/checkpoint.h"
 #include "nosharing/train/metrics_log.h"
 #include "nosharing/train/run_directory.h"
 #include "nosharing/train/run_reader.h"
@@ -72,6 +73,41 @@ TEST(TrainerTest, ResumeEqualsAnUninterruptedRun) {
   EXPECT_EQ(resumed.last_eval.accuracy, uninterrupted.last_eval.accuracy);
 
   expect_identical_final_weights(whole.run_dir, parts.run_dir);
+}
+
+// A killed run (no checkpoint at the kill, metrics lines written past the last one) resumes
+// from train.checkpoint_every's last checkpoint to bit-identical weights and no duplicated
+// metrics lines; killed before its first checkpoint, it starts again from step 0.
+TEST(TrainerTest, KilledRunsResumeFromTheLastPeriodicCheckpoint) {
+  const std::string root = testing::make_temp_dir("killed");
+  testing::write_idx_dataset(root + "/data", 200, 20, 12, 12, 4, 3);
+  Config config = tiny_config(root + "/data");
+  config.apply_set("train.checkpoint_every=5");
+  config.apply_set("train.log_every=1");
+  TrainOptions whole = new_run(root + "/whole");
+  ASSERT_EQ(train_model(config, whole).status, TrainStatus::kFinished);
+
+  for (const int64_t kill_at : {int64_t{13}, int64_t{3}}) {  // after the step-10 checkpoint; before any
+    SCOPED_TRACE(kill_at);
+    TrainOptions killed = new_run(root + "/killed" + std::to_string(kill_at));
+    killed.abandon_after_step = kill_at;
+    EXPECT_EQ(train_model(config, killed).status, TrainStatus::kInterrupted);
+    EXPECT_EQ(std::filesystem::is_regular_file(checkpoint_path(killed.run_dir)), kill_at > 5);
+    killed.abandon_after_step = 0;
+    killed.resume = true;
+    const TrainResult resumed = train_model(config, killed);
+    ASSERT_EQ(resumed.status, TrainStatus::kFinished);
+    EXPECT_EQ(resumed.state.step, 33);
+    expect_identical_final_weights(whole.run_dir, killed.run_dir);
+    std::vector<int64_t> whole_steps, killed_steps;
+    for (const auto& line : read_metrics(whole.run_dir + "/metrics.jsonl")) {
+      if (line["kind"] == "train") whole_steps.push_back(line["step"]);
+    }
+    for (const auto& line : read_metrics(killed.run_dir + "/metrics.jsonl")) {
+      if (line["kind"] == "train") killed_steps.push_back(line["step"]);
+    }
+    EXPECT_EQ(killed_steps, whole_steps);
+  }
 }
 
 // Sleep phases (hebbian, drawing random patches) and shifted repetitions survive
