@@ -1,6 +1,6 @@
 // nosharing train [--config FILE] [--data DIR] [--out RUN_DIR] [--set key=value]...
 //                 [--threads N] [--force] [--no-analyze] [--nproc N] [--quiet] [--profile]
-// nosharing train --resume RUN_DIR [--nproc N] [--profile]
+// nosharing train --resume RUN_DIR [--force] [--nproc N] [--profile]
 //
 // Data-parallel (docs/distributed.md): with torchrun's variables (RANK, WORLD_SIZE,
 // MASTER_ADDR, MASTER_PORT) this process is one rank of a run; --nproc N starts N such
@@ -71,9 +71,9 @@ Config resolve_new_run_config(const TrainArgs& args) {
 
 void check_resume_args(const TrainArgs& args) {
   if (!args.config_file.empty() || !args.sets.empty() || !args.data.empty() || !args.out.empty() ||
-      args.force || args.threads >= 0) {
+      args.threads >= 0) {
     throw_usage("--resume {}: continues the run with its own config.toml; it takes no "
-                "--config, --set, --data, --out, --threads or --force",
+                "--config, --set, --data, --out or --threads",
                 args.resume);
   }
   if (!std::filesystem::is_directory(args.resume)) {
@@ -96,6 +96,7 @@ int launch_local_workers(const TrainArgs& args) {
     const Config config = Config::load_run_config(args.resume + "/config.toml");
     batch_size = config.get_int("train.batch_size");
     a.insert(a.end(), {"--resume", args.resume});
+    if (args.force) a.push_back("--force");
   } else {
     // Resolved here once, so that a configuration error is reported once, not per worker.
     const Config config = resolve_new_run_config(args);
@@ -146,11 +147,10 @@ int run_train(const TrainArgs& args) {
   if (!args.resume.empty()) {
     check_resume_args(args);
     config = Config::load_run_config(args.resume + "/config.toml");
-    if (!fs::is_regular_file(checkpoint_path(args.resume))) {
-      throw_runtime("--resume {}: no checkpoint/state.pt to resume from", args.resume);
-    }
+    // Without a checkpoint (killed before its first) the run starts again from step 0.
     options.run_dir = args.resume;
     options.resume = true;
+    options.accept_changed_data = args.force;
   } else {
     config = resolve_new_run_config(args);
     options.run_dir = args.out.empty() ? default_run_directory(config.get_string("model.preset"))
@@ -261,7 +261,9 @@ void add_train_command(CLI::App& app, CommandRun& run) {
   sub->add_option("--set", args->sets, "override one config key: key=value (repeatable)");
   sub->add_option("--threads", args->threads, "compute threads (sets train.threads)")
       ->check(CLI::NonNegativeNumber);
-  sub->add_flag("--force", args->force, "replace an existing run directory");
+  sub->add_flag("--force", args->force,
+                "replace an existing run directory; with --resume: continue although the data "
+                "changed since the run started");
   sub->add_flag("--no-analyze", args->no_analyze,
                 "skip the analysis (analysis.json, report/index.html) after training");
   sub->add_flag("--quiet", args->quiet, "print only the run directory");

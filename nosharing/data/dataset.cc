@@ -7,6 +7,9 @@
 #include <filesystem>
 #include <random>
 
+#include <fmt/format.h>
+#include <zlib.h>
+
 #include "nosharing/core/error.h"
 #include "nosharing/core/seed.h"
 #include "nosharing/data/cifar.h"
@@ -129,6 +132,23 @@ TrainValSplit split_train_val(int64_t size, double val_fraction, int64_t limit, 
   split.train = std::get<0>(order.narrow(0, 0, n - n_val).sort());
   split.val = std::get<0>(order.narrow(0, n - n_val, n_val).sort());
   return split;
+}
+
+std::string dataset_checksum(const Dataset& data) {
+  uLong crc = crc32(0L, Z_NULL, 0);
+  for (const torch::Tensor& part : {data.images, data.labels}) {
+    if (!part.defined()) continue;
+    const torch::Tensor bytes = part.contiguous();
+    const auto* p = static_cast<const Bytef*>(bytes.data_ptr());
+    size_t left = static_cast<size_t>(bytes.nbytes());
+    while (left > 0) {  // crc32 takes at most 4 GB at a time
+      const uInt chunk = static_cast<uInt>(std::min<size_t>(left, size_t{1} << 30));
+      crc = crc32(crc, p, chunk);
+      p += chunk;
+      left -= chunk;
+    }
+  }
+  return fmt::format("{:08x}", static_cast<uint32_t>(crc));
 }
 
 }  // namespace nosharing

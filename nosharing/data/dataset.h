@@ -51,6 +51,11 @@ DataFormat detect_data_format(const std::string& path);
 // CIFAR without test_batch.bin / test.bin is a RuntimeError saying so.
 Dataset load_dataset(const std::string& path, Split split, const LoadOptions& options = {});
 
+// CRC-32 (zlib) of a dataset's decoded contents — the pixels (or samples), then the labels —
+// as 8 hex digits: what provenance.json records, so that a resumed run can tell whether its
+// data changed underneath it, whatever the file format.
+std::string dataset_checksum(const Dataset& data);
+
 // True if `path` holds a test split (e.g. CIFAR's test_batch.bin).
 bool has_test_split(const std::string& path);
 

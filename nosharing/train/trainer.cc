@@ -25,6 +25,7 @@
 #include "nosharing/train/objective.h"
 #include "nosharing/train/optimizer.h"
 #include "nosharing/train/run_data.h"
+#include "nosharing/data/dataset.h"
 #include "nosharing/train/run_directory.h"
 #include "nosharing/train/schedule.h"
 #include "nosharing/core/process_usage.h"
@@ -152,6 +153,23 @@ TrainResult train_model(const Config& config, const TrainOptions& options) {
                  "training from the start\n",
                  run_dir.c_str());
   }
+  if (options.resume && !options.accept_changed_data) {
+    // The data the run started on (provenance.json's data.checksum, since 2026-12-07).
+    const std::string provenance_path = run_dir + "/provenance.json";
+    const nlohmann::json provenance = std::filesystem::is_regular_file(provenance_path)
+                                          ? read_json_file(provenance_path)
+                                          : nlohmann::json::object();
+    const auto recorded = provenance.find("data");
+    if (recorded != provenance.end() && recorded->contains("checksum")) {
+      const std::string was = (*recorded)["checksum"].get<std::string>();
+      const std::string now = dataset_checksum(data.train_set);
+      if (was != now) {
+        throw_usage("data.path = {}: the data changed since the run started (checksum {}, "
+                    "provenance.json has {}); resume with --force to continue on it anyway",
+                    config.get_string("data.path"), now, was);
+      }
+    }
+  }
   if (from_checkpoint) {
     state = load_checkpoint(run_dir, *model, optimizer.get());
   }
@@ -161,6 +179,7 @@ TrainResult train_model(const Config& config, const TrainOptions& options) {
     nlohmann::json data_info = {
         {"format", data_format_name(data.train_set.format)},
         {"source", data.train_set.source},
+        {"checksum", dataset_checksum(data.train_set)},
         {"channels", data.input_shape.channels},
         {"height", data.input_shape.height},
         {"width", data.input_shape.width},

@@ -27,6 +27,9 @@ struct TrainOptions {
   // Test hook: stop right after this optimiser step as a killed process would — no
   // checkpoint, nothing more written — returning kInterrupted (0: never).
   int64_t abandon_after_step = 0;
+  // On resume, continue although the training data's checksum differs from provenance.json's
+  // (otherwise a UsageError naming data.path).
+  bool accept_changed_data = false;
   // Data-parallel training (nosharing/train/distributed.h) when set with more than one
   // rank: this rank trains on its share of every batch with gradients averaged over the
   // ranks; only rank 0 writes run_dir (config, provenance, metrics, checkpoints) and prints.

@@ -110,6 +110,33 @@ TEST(TrainerTest, KilledRunsResumeFromTheLastPeriodicCheckpoint) {
   }
 }
 
+// provenance.json records the training data's checksum; a resume on changed data is refused
+// with one line naming data.path, unless accepted (train --resume --force).
+TEST(TrainerTest, ResumeRefusesDataThatChanged) {
+  const std::string root = testing::make_temp_dir("changed");
+  testing::write_idx_dataset(root + "/data", 200, 20, 12, 12, 4, 3);
+  const Config config = tiny_config(root + "/data");
+  TrainOptions options = new_run(root + "/run");
+  options.interrupt_after_step = 4;
+  ASSERT_EQ(train_model(config, options).status, TrainStatus::kInterrupted);
+  const auto provenance = read_json_file(root + "/run/provenance.json");
+  EXPECT_EQ(provenance["data"]["checksum"].get<std::string>().size(), 8u);
+
+  testing::write_idx_dataset(root + "/data", 200, 20, 12, 12, 4, /*seed=*/4);  // other pixels
+  options.interrupt_after_step = 0;
+  options.resume = true;
+  try {
+    train_model(config, options);
+    FAIL() << "no exception";
+  } catch (const UsageError& error) {
+    EXPECT_NE(std::string(error.what()).find("data.path = " + root + "/data: the data changed"),
+              std::string::npos)
+        << error.what();
+  }
+  options.accept_changed_data = true;
+  EXPECT_EQ(train_model(config, options).status, TrainStatus::kFinished);
+}
+
 // Sleep phases (hebbian, drawing random patches) and shifted repetitions survive
 // interruption: resuming gives bit-identical weights, and every sleep writes one line per
 // unshared layer.
