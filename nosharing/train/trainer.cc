@@ -16,20 +16,20 @@
 
 #include "nosharing/core/error.h"
 #include "nosharing/core/files.h"
+#include "nosharing/core/process_usage.h"
 #include "nosharing/core/seed.h"
 #include "nosharing/core/threads.h"
+#include "nosharing/data/dataset.h"
 #include "nosharing/models/lcnet.h"
 #include "nosharing/sharing/dynamic_sharing.h"
 #include "nosharing/train/distributed.h"
 #include "nosharing/train/metrics_log.h"
 #include "nosharing/train/objective.h"
 #include "nosharing/train/optimizer.h"
+#include "nosharing/train/progress_line.h"
 #include "nosharing/train/run_data.h"
-#include "nosharing/data/dataset.h"
 #include "nosharing/train/run_directory.h"
 #include "nosharing/train/schedule.h"
-#include "nosharing/core/process_usage.h"
-#include "nosharing/train/progress_line.h"
 #include "nosharing/train/step_profile.h"
 #include "nosharing/train/topographic_objective.h"
 
@@ -57,7 +57,6 @@ std::string format_duration(double seconds) {
   if (s >= 3600) return fmt::format("{}h{:02}m", s / 3600, (s % 3600) / 60);
   return fmt::format("{}m{:02}s", s / 60, s % 60);
 }
-
 
 }  // namespace
 
