@@ -41,9 +41,14 @@ size_t svg_text_chars(const std::string& text) {
 double svg_text_width(const std::string& text) { return 6.2 * svg_text_chars(text); }
 
 // One text label per marker, right of its dot (left of it where it would cross the plot's
-// right edge), moved down a line at a time while it would overlap a label already placed.
+// right edge), inside the axes. Where it would overlap a label already placed it moves a line
+// down, then up, two lines down, … up to 6 lines away; where all of those are taken too, a
+// label "N: name" shrinks to its "N" (the page lists the names by number), placed the same
+// way or, failing that, at its dot — so a dense cluster of points stays readable instead of
+// stacking text far from its dots.
 std::string svg_point_labels(const PlotSeries& s, const std::vector<double>& px,
-                             const std::vector<double>& py, double plot_right) {
+                             const std::vector<double>& py, double plot_right, double plot_top,
+                             double plot_bottom) {
   struct Box {
     double x0, x1, y;
   };
@@ -51,22 +56,40 @@ std::string svg_point_labels(const PlotSeries& s, const std::vector<double>& px,
   std::string svg;
   for (size_t i = 0; i < px.size() && i < s.point_labels.size(); ++i) {
     if (!std::isfinite(px[i]) || s.point_labels[i].empty()) continue;
-    const double width = svg_text_width(s.point_labels[i]);
-    const bool left_of_dot = px[i] + s.marker_radius + 4 + width > plot_right;
-    const double x0 =
-        left_of_dot ? px[i] - s.marker_radius - 4 - width : px[i] + s.marker_radius + 4;
-    double y = py[i] + 4;
-    for (int tries = 0; tries < 8; ++tries) {
-      const bool overlaps = std::any_of(placed.begin(), placed.end(), [&](const Box& b) {
-        return std::abs(b.y - y) < 12 && x0 < b.x1 && b.x0 < x0 + width;
-      });
-      if (!overlaps) break;
-      y += 12;
+    const auto place = [&](const std::string& text, bool fallback) -> bool {
+      const double width = svg_text_width(text);
+      const bool left_of_dot = px[i] + s.marker_radius + 4 + width > plot_right;
+      const double x0 =
+          left_of_dot ? px[i] - s.marker_radius - 4 - width : px[i] + s.marker_radius + 4;
+      const auto free_at = [&](double y) {
+        if (y - 10 < plot_top || y > plot_bottom) return false;  // inside the axes
+        return std::none_of(placed.begin(), placed.end(), [&](const Box& b) {
+          return std::abs(b.y - y) < 12 && x0 < b.x1 && b.x0 < x0 + width;
+        });
+      };
+      double y = py[i] + 4;
+      bool found = free_at(y);
+      for (int k = 1; !found && k <= 12; ++k) {
+        const double candidate = py[i] + 4 + 12.0 * ((k + 1) / 2) * (k % 2 == 1 ? 1 : -1);
+        if (free_at(candidate)) {
+          y = candidate;
+          found = true;
+        }
+      }
+      if (!found && !fallback) return false;
+      placed.push_back({x0, x0 + width, y});
+      svg += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"{}\">{}</text>\n",
+                         left_of_dot ? px[i] - s.marker_radius - 4 : x0, y,
+                         left_of_dot ? "end" : "start", xml_escape(text));
+      return true;
+    };
+    const std::string& label = s.point_labels[i];
+    const size_t colon = label.find(':');
+    if (colon == std::string::npos) {
+      place(label, /*fallback=*/true);
+    } else if (!place(label, /*fallback=*/false)) {
+      place(label.substr(0, colon), /*fallback=*/true);
     }
-    placed.push_back({x0, x0 + width, y});
-    svg += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" text-anchor=\"{}\">{}</text>\n",
-                       left_of_dot ? px[i] - s.marker_radius - 4 : x0, y,
-                       left_of_dot ? "end" : "start", xml_escape(s.point_labels[i]));
   }
   return svg;
 }
@@ -184,7 +207,7 @@ std::string plot_svg(const std::vector<PlotSeries>& series, const PlotOptions& o
         svg += fmt::format("<circle cx=\"{:.1f}\" cy=\"{:.1f}\" r=\"{}\" fill=\"{}\"/>\n", px[i],
                            py[i], s.marker_radius, color);
       }
-      svg += svg_point_labels(s, px, py, left + pw);
+      svg += svg_point_labels(s, px, py, left + pw, top, top + ph);
     } else {
       std::string path;
       bool pen_down = false;

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <regex>
 #include <string>
@@ -71,6 +73,36 @@ TEST(SvgTest, PointLabelsStayInsideAndApartAndLegendsCanGoBelow) {
   }
   ASSERT_EQ(ys.size(), 2u) << svg;
   EXPECT_GE(std::abs(ys[0] - ys[1]), 12);
+
+  // A dense cluster: 30 labelled points at one place. Full labels where a line is free within
+  // 6 lines of the dot, the rest shrink to their number; none overlaps another.
+  PlotSeries cluster;
+  cluster.markers = true;
+  for (int i = 0; i < 30; ++i) {
+    cluster.x.push_back(0.5);
+    cluster.y.push_back(0.5);
+    cluster.point_labels.push_back(std::to_string(i + 1) + ": run " + std::to_string(i + 1));
+  }
+  PlotOptions square;
+  square.x_min = 0, square.x_max = 1, square.y_min = 0, square.y_max = 1;
+  const std::string dense = plot_svg({cluster}, square);
+  const std::regex any_label("<text x=\"([0-9.]+)\" y=\"([0-9.]+)\" text-anchor=\"start\">([^<]*)<");
+  int full = 0, numbers = 0;
+  std::vector<double> label_ys;
+  for (auto it = std::sregex_iterator(dense.begin(), dense.end(), any_label);
+       it != std::sregex_iterator(); ++it) {
+    const std::string text = (*it)[3];
+    if (text.find("run") != std::string::npos) {
+      ++full;
+      label_ys.push_back(std::stod((*it)[2]));
+    } else if (!text.empty() && std::isdigit(static_cast<unsigned char>(text[0]))) {
+      ++numbers;
+    }
+  }
+  EXPECT_EQ(full, 13) << dense;  // the dot's line and 6 above and below
+  EXPECT_EQ(full + numbers, 30);
+  std::sort(label_ys.begin(), label_ys.end());
+  for (size_t k = 1; k < label_ys.size(); ++k) EXPECT_GE(label_ys[k] - label_ys[k - 1], 12.0);
 
   PlotSeries a, b;
   a.label = "a rather long label that would not fit in the corner";
