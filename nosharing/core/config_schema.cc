@@ -105,8 +105,10 @@ std::vector<ConfigKeySpec> make_schema() {
       {"wlsc.atoms", int64_t{256}, "dictionary size N, a perfect square (√N×√N sheet)", {}},
       {"wlsc.steps", int64_t{30}, "unrolled encoder steps T", {}},
       {"wlsc.encoder", std::string("ista"),
-       "ista (step η = s/L, L = ‖A‖² + 2β·λ_max(Laplacian)) or lista (learned W_e, S, θ)",
-       {"ista", "lista"}},
+       "ista (step η = s/L, L = ‖A‖² + 2β·λ_max(Laplacian)), fista (ISTA with Nesterov's "
+       "momentum, Beck & Teboulle 2009: the same fixed point, error O(1/T²) instead of O(1/T)) "
+       "or lista (learned W_e, S, θ)",
+       {"ista", "fista", "lista"}},
       {"wlsc.step_size", std::string("fixed"),
        "ISTA step scale s: fixed (wlsc.step_scale), learned (one exp(θ)), learned_per_step "
        "(one per step)",

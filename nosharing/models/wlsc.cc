@@ -25,10 +25,12 @@ WlscOptions WlscOptions::from_config(const Config& config, const InputShape& inp
   const std::string& encoder = config.get_string("wlsc.encoder");
   if (encoder == "ista") {
     o.encoder(WlscEncoder::kIsta);
+  } else if (encoder == "fista") {
+    o.encoder(WlscEncoder::kFista);
   } else if (encoder == "lista") {
     o.encoder(WlscEncoder::kLista);
   } else {
-    throw_usage("wlsc.encoder = \"{}\": expected ista or lista", encoder);
+    throw_usage("wlsc.encoder = \"{}\": expected ista, fista or lista", encoder);
   }
   const std::string& step = config.get_string("wlsc.step_size");
   if (step == "fixed") {
@@ -172,14 +174,26 @@ torch::Tensor WlscImpl::encode(const torch::Tensor& data, const torch::Tensor& d
   const torch::Tensor drive = gram_form ? data.mm(dictionary) : torch::Tensor();  // Aᵀy
   const torch::Tensor gram = gram_form ? dictionary.t().mm(dictionary) : torch::Tensor();
   const torch::Tensor atoms_t = gram_form ? torch::Tensor() : dictionary.t();
+  // FISTA takes the step at the extrapolated point z (ISTA: z = x); t is its momentum clock.
+  const bool momentum = o.encoder() == WlscEncoder::kFista;
+  torch::Tensor z = x;
+  double t = 1;
   for (int64_t k = 0; k < steps; ++k) {
     const torch::Tensor eta = step_scale(k) * inverse_l;
-    torch::Tensor gradient = gram_form ? x.mm(gram) - drive : (x.mm(atoms_t) - data).mm(dictionary);
+    torch::Tensor gradient = gram_form ? z.mm(gram) - drive : (z.mm(atoms_t) - data).mm(dictionary);
     if (o.codes_form() && o.beta() > 0) {
-      gradient = gradient + 2 * o.beta() * apply_sheet_laplacian(x, stencil_);
+      gradient = gradient + 2 * o.beta() * apply_sheet_laplacian(z, stencil_);
     }
     if (linear.defined()) gradient = gradient + linear;
-    x = shrink(x - eta * gradient, eta * o.lambda());
+    const torch::Tensor next = shrink(z - eta * gradient, eta * o.lambda());
+    if (momentum) {
+      const double t_next = 0.5 * (1 + std::sqrt(1 + 4 * t * t));
+      z = next + ((t - 1) / t_next) * (next - x);
+      t = t_next;
+    } else {
+      z = next;
+    }
+    x = next;
   }
   return x;
 }

@@ -19,6 +19,15 @@
 //                                                 never increases, Beck & Teboulle 2009)
 //                 step_size = "learned":          s_k = exp(θ), one learned θ (init 0)
 //                 step_size = "learned_per_step": s_k = exp(θ_k), T learned θ_k (init 0)
+//               FISTA (Beck & Teboulle 2009, "A fast iterative shrinkage-thresholding
+//               algorithm"): the same step taken at an extrapolated point,
+//                      x^{k+1} = S_{ηλ}(z^k − η ∇f(z^k)),  t_{k+1} = (1 + √(1 + 4t_k²))/2,
+//                      z^{k+1} = x^{k+1} + ((t_k − 1)/t_{k+1})(x^{k+1} − x^k),  z⁰ = x⁰, t₀ = 1:
+//               the same minimiser, reached at F(x^k) − F* ≤ 2L‖x⁰ − x*‖²/(k+1)² against
+//               ISTA's L‖x⁰ − x*‖²/(2k) (their Theorems 3.1 and 4.4). At 1024 atoms the
+//               step 1/L is small (L ≈ ‖A‖² + 2βλ_max ≈ 20) and 30 ISTA steps stop far
+//               from the minimiser, so the dictionary learns from unconverged codes;
+//               each call starts the momentum afresh (t₀ = 1). Not monotone.
 //               LISTA (Gregor & LeCun 2010): x^{k+1} = S_θ(W_e y + S x^k) with learned
 //               W_e [N, D], S [N, N], θ [N] shared by the T steps, initialised to the ISTA
 //               step at the initial A (W_e = ηAᵀ, S = I − η(AᵀA + 2βL), θ = ηλ; the
@@ -30,7 +39,7 @@
 //               does not depend on the batch and is added once).
 //   gradient    `wlsc.gradient = "unrolled"`: through the T encoder steps (the unrolled
 //               autoencoder view); "fixed_codes": codes treated as constants (the classical
-//               alternating dictionary update of Olshausen & Field; ISTA only).
+//               alternating dictionary update of Olshausen & Field; ISTA or FISTA).
 #pragma once
 
 #include <torch/arg.h>
@@ -47,7 +56,7 @@
 
 namespace nosharing {
 
-enum class WlscEncoder { kIsta, kLista };
+enum class WlscEncoder { kIsta, kFista, kLista };
 enum class WlscStepSize { kFixed, kLearned, kLearnedPerStep };
 enum class WlscGradient { kUnrolled, kFixedCodes };
 
