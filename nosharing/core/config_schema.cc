@@ -139,6 +139,9 @@ std::vector<ConfigKeySpec> make_schema() {
        {"1/f", "zca", "none"}},
       {"patches.f0", 0.4, "1/f whitening roll-off in cycles per pixel", {}},
       {"patches.zca_epsilon", 0.01, "ZCA regulariser as a fraction of the mean eigenvalue", {}},
+      {"patches.window_sigma", 0.0,
+       "Gaussian window σ in pixels applied to every whitened patch, exp(−r²/2σ²) from the "
+       "patch centre (0: no window)", {}},
       {"patches.contrast", std::string("global"),
        "contrast normalisation: global (E‖y‖² = 1 over training patches), patch "
        "(y/√(‖y‖² + 0.01), after global) or none",

@@ -103,6 +103,14 @@ torch::Tensor fit_zca(const torch::Tensor& patches, double epsilon) {
   return (eigenvectors * scale.view({1, -1})).mm(eigenvectors.t()).to(torch::kFloat32);
 }
 
+torch::Tensor gaussian_window(int64_t size, double sigma) {
+  const double centre = 0.5 * static_cast<double>(size - 1);
+  const torch::Tensor offset =
+      torch::arange(size, torch::kFloat64) - centre;  // distance from the centre, per axis
+  const torch::Tensor profile = (-offset.pow(2) / (2 * sigma * sigma)).exp();
+  return torch::outer(profile, profile).reshape({-1}).to(torch::kFloat32);
+}
+
 ImagePatchSet make_image_patches(const std::string& folder, const ImagePatchOptions& o) {
   if (o.size < 2) throw_usage("patches.size = {}: expected ≥ 2 pixels", o.size);
   if (o.downsample < 1) throw_usage("patches.downsample = {}: expected ≥ 1", o.downsample);
@@ -111,6 +119,9 @@ ImagePatchSet make_image_patches(const std::string& folder, const ImagePatchOpti
   }
   if (!(o.f0 > 0)) throw_usage("patches.f0 = {}: expected > 0 (cycles per pixel)", o.f0);
   if (!(o.zca_epsilon > 0)) throw_usage("patches.zca_epsilon = {}: expected > 0", o.zca_epsilon);
+  if (!(o.window_sigma >= 0)) {
+    throw_usage("patches.window_sigma = {}: expected ≥ 0 pixels (0: no window)", o.window_sigma);
+  }
   if (o.contrast != "global" && o.contrast != "patch" && o.contrast != "none") {
     throw_usage("patches.contrast = \"{}\": expected global, patch or none", o.contrast);
   }
@@ -164,6 +175,11 @@ ImagePatchSet make_image_patches(const std::string& folder, const ImagePatchOpti
     const torch::Tensor zca = fit_zca(train, o.zca_epsilon);
     train = train.mm(zca);  // W is symmetric
     val = val.mm(zca);
+  }
+  if (o.window_sigma > 0) {
+    const torch::Tensor window = gaussian_window(o.size, o.window_sigma).view({1, -1});
+    train = train * window;
+    val = val * window;
   }
   if (o.contrast != "none") {
     const double rms = train.pow(2).sum(1).mean().sqrt().item<double>();

@@ -23,6 +23,13 @@
 //      corner uniform over the allowed positions, seeded by (seed, split);
 //   5. DC removal: every patch minus its own mean (the dictionary models contrast, not
 //      luminance);
+//   5b. an optional Gaussian window (`patches.window_sigma` = σ in pixels, 0: none):
+//      y_p ← y_p·exp(−‖p − c‖²/2σ²), c the patch centre, applied after whitening. Why: on
+//      small patches most positions lie near the border, and an overcomplete dictionary
+//      spends many atoms on Gabors cut by it (a fitted centre outside the patch); windowed
+//      patches carry little variance near the border, so atoms centred there reconstruct
+//      little and the dictionary moves its atoms inside (a common apodisation of patch
+//      data, e.g. the circular windows of van Hateren & van der Schaaf 1998);
 //   6. contrast normalisation `patches.contrast`:
 //        "global" — every patch divided by one number, the root-mean-square norm of the
 //                   training patches, so E‖y‖² = 1 and patches are on the scale of
@@ -48,6 +55,7 @@ struct ImagePatchOptions {
   std::string whitening = "1/f";  // "1/f" | "zca" | "none"
   double f0 = 0.4;            // 1/f roll-off, cycles per pixel (Nyquist is 0.5)
   double zca_epsilon = 0.01;  // ZCA regulariser, fraction of the mean eigenvalue
+  double window_sigma = 0;    // Gaussian window σ in pixels (0: no window)
   std::string contrast = "global";  // "global" | "patch" | "none"
   int64_t train_patches = 50000;
   int64_t val_patches = 5000;
@@ -80,6 +88,9 @@ torch::Tensor whiten_one_over_f(const torch::Tensor& image, double f0);
 // every border, drawn with `seed`.
 torch::Tensor sample_patches(const std::vector<torch::Tensor>& images, int64_t count,
                              int64_t size, int64_t margin, uint64_t seed);
+// The Gaussian window exp(−‖p − c‖²/2σ²) over a size × size patch, c = ((size − 1)/2,
+// (size − 1)/2), flattened row-major to [size·size] (float32).
+torch::Tensor gaussian_window(int64_t size, double sigma);
 // ZCA matrix [D, D] of rows `patches` [N, D] (centred by the caller).
 torch::Tensor fit_zca(const torch::Tensor& patches, double epsilon);
 

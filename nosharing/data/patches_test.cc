@@ -128,6 +128,37 @@ TEST(PatchesTest, PatchSetSplitsImagesAndNormalisesContrast) {
   EXPECT_LT(divisive.train.view({300, -1}).pow(2).sum(1).max().item<float>(), 1.0f);
 }
 
+TEST(PatchesTest, GaussianWindowWeighsEveryPatchBeforeContrast) {
+  // The window by hand: symmetric, 1 − ε near the centre, exp(−r²/2σ²) at a corner.
+  const torch::Tensor w = gaussian_window(4, 1.5).view({4, 4});
+  EXPECT_TRUE(w.allclose(w.t()) && w.allclose(w.flip({0})) && w.allclose(w.flip({1})));
+  EXPECT_NEAR(w[1][1].item<float>(), std::exp(-2 * 0.25 / (2 * 2.25)), 1e-6);
+  EXPECT_NEAR(w[0][3].item<float>(), std::exp(-2 * 2.25 / (2 * 2.25)), 1e-6);
+
+  const std::string dir = fresh_dir();
+  for (int i = 0; i < 6; ++i) write_texture_png(dir + fmt::format("/img{}.png", i), 48, 40, i);
+  ImagePatchOptions o;
+  o.size = 8;
+  o.downsample = 1;
+  o.train_patches = 200;
+  o.val_patches = 20;
+  o.val_fraction = 0.2;
+  o.contrast = "none";
+  const ImagePatchSet plain = make_image_patches(dir, o);
+  o.window_sigma = 2.0;
+  const ImagePatchSet windowed = make_image_patches(dir, o);
+  const torch::Tensor window = gaussian_window(8, 2.0).view({1, 1, 8, 8});
+  EXPECT_TRUE(windowed.train.allclose(plain.train * window, 1e-6, 1e-7));
+  EXPECT_TRUE(windowed.val.allclose(plain.val * window, 1e-6, 1e-7));
+  // With global contrast the windowed patches are rescaled to E‖y‖² = 1 again.
+  o.contrast = "global";
+  const torch::Tensor rows = make_image_patches(dir, o).train.view({200, -1}).to(torch::kFloat64);
+  EXPECT_NEAR(rows.pow(2).sum(1).mean().item<double>(), 1.0, 1e-4);
+  o.window_sigma = -1;
+  const std::string message = testing_files::usage_error_of([&] { make_image_patches(dir, o); });
+  EXPECT_NE(message.find("patches.window_sigma = -1"), std::string::npos) << message;
+}
+
 TEST(PatchesTest, BadOptionsAndFoldersAreNamedErrors) {
   ImagePatchOptions o;
   o.whitening = "pca";

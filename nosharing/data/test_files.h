@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "nosharing/core/error.h"
@@ -104,20 +105,30 @@ inline void write_jpg(const std::string& path, int w, int h, int channels, int s
   ASSERT_NE(stbi_write_jpg(path.c_str(), w, h, channels, pixels.data(), 95), 0) << path;
 }
 
-// The message of the RuntimeError `f` throws; a test failure if it throws nothing or
-// something else.
-template <typename F>
-std::string runtime_error_of(F&& f) {
+// The message of the `Error` `f` throws; a test failure if it throws nothing or something
+// else.
+template <typename Error, typename F>
+std::string error_of(F&& f, const char* expected) {
   try {
     f();
-  } catch (const RuntimeError& e) {
+  } catch (const Error& e) {
     return e.what();
   } catch (const std::exception& e) {
-    ADD_FAILURE() << "expected RuntimeError, got: " << e.what();
+    ADD_FAILURE() << "expected " << expected << ", got: " << e.what();
     return "";
   }
-  ADD_FAILURE() << "expected RuntimeError, nothing thrown";
+  ADD_FAILURE() << "expected " << expected << ", nothing thrown";
   return "";
+}
+
+template <typename F>
+std::string runtime_error_of(F&& f) {
+  return error_of<RuntimeError>(std::forward<F>(f), "RuntimeError");
+}
+
+template <typename F>
+std::string usage_error_of(F&& f) {
+  return error_of<UsageError>(std::forward<F>(f), "UsageError");
 }
 
 }  // namespace nosharing::testing_files

@@ -16,6 +16,7 @@ RunData load_patch_run_data(const Config& config, double val_fraction) {
   o.whitening = config.get_string("patches.whitening");
   o.f0 = config.get_double("patches.f0");
   o.zca_epsilon = config.get_double("patches.zca_epsilon");
+  o.window_sigma = config.get_double("patches.window_sigma");
   o.contrast = config.get_string("patches.contrast");
   o.train_patches = config.get_int("patches.train");
   o.val_patches = config.get_int("patches.val");
