@@ -71,6 +71,25 @@ TEST(ExperimentsTest, PogodinResNetRowsRunTheSameRecipe) {
   }
 }
 
+// Pogodin's recipe (issue 23): per network, the unshared preset and five rows (twin, instant
+// every 10 and 100 steps, hebbian every 10, translation) that change only row keys; the two
+// networks run one recipe (every key outside model.* agrees).
+TEST(ExperimentsTest, PogodinRecipeRowsDifferOnlyInSharing) {
+  EXPECT_EQ(check_sharing_rows("pogodin-recipe-resnet20"), 5);
+  EXPECT_EQ(check_sharing_rows("pogodin-recipe-ott"), 5);
+  const fs::path dir = fs::path(NOSHARING_SOURCE_DIR) / "experiments";
+  const Config ott = Config::resolve((dir / "pogodin-recipe-ott.toml").string(), {}, preset_toml);
+  const Config resnet =
+      Config::resolve((dir / "pogodin-recipe-resnet20.toml").string(), {}, preset_toml);
+  EXPECT_EQ(resnet.get_string("train.optimizer"), "adamw");
+  EXPECT_EQ(resnet.get_int("train.batch_size"), 512);
+  for (const ConfigKeySpec& spec : config_schema()) {
+    if (spec.key.rfind("model.", 0) == 0) continue;
+    EXPECT_EQ(config_value_to_toml(ott.get(spec.key)), config_value_to_toml(resnet.get(spec.key)))
+        << spec.key;
+  }
+}
+
 // The topography table (issue 5): every experiments/alltnn-small-*.toml is the recipe of
 // experiments/alltnn-small.toml plus a topographic loss, and nothing else.
 TEST(ExperimentsTest, TopographyTableRowsRunTheAllTnnSmallRecipe) {
