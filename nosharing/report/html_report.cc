@@ -138,7 +138,8 @@ std::string smoothness_svg(const LayerAnalysis& layer) {
 
 }  // namespace
 
-std::string training_curve_svg(const std::vector<nlohmann::json>& metrics, bool accuracy) {
+std::vector<PlotSeries> training_curve_series(const std::vector<nlohmann::json>& metrics,
+                                              bool accuracy) {
   PlotSeries train, val;
   train.label = "train loss";
   val.label = "validation";
@@ -147,9 +148,13 @@ std::string training_curve_svg(const std::vector<nlohmann::json>& metrics, bool 
     const std::string kind = line.value("kind", "");
     if (!line.contains("step") || !line["step"].is_number()) continue;
     const double step = line["step"].get<double>();
-    if (!accuracy && kind == "train" && line.contains("loss") && line["loss"].is_number()) {
-      train.x.push_back(step);
-      train.y.push_back(line["loss"].get<double>());
+    if (!accuracy && kind == "train") {
+      const char* key = line.contains("task_loss") ? "task_loss" : "loss";
+      if (line.contains(key) && line[key].is_number()) {
+        if (key[0] == 't') train.label = "train task loss";
+        train.x.push_back(step);
+        train.y.push_back(line[key].get<double>());
+      }
     }
     if (kind == "eval" && line.value("split", "val") == "val") {
       const char* key = accuracy ? "accuracy" : "loss";
@@ -160,13 +165,17 @@ std::string training_curve_svg(const std::vector<nlohmann::json>& metrics, bool 
     }
   }
   val.markers = val.x.size() < 3;
+  if (accuracy) return {val};
+  return {train, val};
+}
+
+std::string training_curve_svg(const std::vector<nlohmann::json>& metrics, bool accuracy) {
   PlotOptions o;
   o.title = accuracy ? "Validation accuracy" : "Loss";
   o.x_label = "optimiser step";
   o.y_label = accuracy ? "accuracy" : "loss";
-  if (accuracy) return plot_svg({val}, o);
-  o.y_min = 0;
-  return plot_svg({train, val}, o);
+  if (!accuracy) o.y_min = 0;
+  return plot_svg(training_curve_series(metrics, accuracy), o);
 }
 
 std::string figure(const std::string& file, const std::string& caption) {

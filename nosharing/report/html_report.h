@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "nosharing/analysis/analyze.h"
+#include "nosharing/report/svg.h"
 
 namespace nosharing {
 
@@ -28,8 +29,13 @@ struct ReportInputs {
 // figures that loaded (the report tests read it in headless Chromium). `title` is escaped.
 std::string report_page_html(const std::string& title, const std::string& body);
 
-// Training curves from metrics.jsonl lines as an SVG document: the train loss and validation
-// loss per optimiser step, or (accuracy) the validation accuracy.
+// The series of the training curves from metrics.jsonl lines: {train, validation} losses per
+// optimiser step, or (accuracy) {validation accuracy} alone. The train series is the task
+// loss ("task_loss" where a line has it), the quantity the validation loss measures: the
+// total "loss" adds the topographic and auxiliary terms, which can be 50× the task loss.
+std::vector<PlotSeries> training_curve_series(const std::vector<nlohmann::json>& metrics,
+                                              bool accuracy);
+// training_curve_series drawn as an SVG document.
 std::string training_curve_svg(const std::vector<nlohmann::json>& metrics, bool accuracy);
 
 // One figure of a report: <figure> with the image at relative path `file` and its caption

@@ -103,5 +103,28 @@ TEST_F(HtmlReportTest, OpensInHeadlessChromium) {
       page, static_cast<int>(testing::image_sources(testing::read_file(*index_)).size()));
 }
 
+// The loss curve compares like with like: the train task loss (cross-entropy, as the
+// validation loss) where a line has one, not the total with its topographic terms.
+TEST(TrainingCurveTest, TrainSeriesIsTheTaskLossWhereLogged) {
+  const std::vector<nlohmann::json> with_terms = {
+      {{"kind", "train"}, {"step", 10}, {"loss", 50.0}, {"task_loss", 2.0}},
+      {{"kind", "train"}, {"step", 20}, {"loss", 40.0}, {"task_loss", 1.5}},
+      {{"kind", "eval"}, {"step", 20}, {"split", "val"}, {"loss", 1.6}, {"accuracy", 0.5}},
+      {{"kind", "eval"}, {"step", 20}, {"split", "test"}, {"loss", 9.0}, {"accuracy", 0.1}}};
+  const std::vector<PlotSeries> losses = training_curve_series(with_terms, false);
+  ASSERT_EQ(losses.size(), 2u);
+  EXPECT_EQ(losses[0].label, "train task loss");
+  EXPECT_EQ(losses[0].y, (std::vector<double>{2.0, 1.5}));
+  EXPECT_EQ(losses[1].y, (std::vector<double>{1.6}));  // validation only, not test
+  const std::vector<PlotSeries> accuracy = training_curve_series(with_terms, true);
+  ASSERT_EQ(accuracy.size(), 1u);
+  EXPECT_EQ(accuracy[0].y, (std::vector<double>{0.5}));
+  // Older metrics without task_loss: the total.
+  const std::vector<PlotSeries> plain =
+      training_curve_series({{{"kind", "train"}, {"step", 1}, {"loss", 3.0}}}, false);
+  EXPECT_EQ(plain[0].label, "train loss");
+  EXPECT_EQ(plain[0].y, (std::vector<double>{3.0}));
+}
+
 }  // namespace html_report_test
 }  // namespace nosharing
