@@ -4,6 +4,8 @@
 
 #include <filesystem>
 #include <set>
+#include <string>
+#include <utility>
 
 #include "nosharing/core/config.h"
 #include "nosharing/models/model.h"
@@ -117,15 +119,23 @@ TEST(ExperimentsTest, TopographyTableRowsRunTheAllTnnSmallRecipe) {
 // the topographic keys only.
 TEST(ExperimentsTest, WlscTopoDiffersFromTheBaselineOnlyInBetaAndForms) {
   const fs::path dir = fs::path(NOSHARING_SOURCE_DIR) / "experiments";
-  const Config base = Config::resolve((dir / "wlsc-kodak.toml").string(), {}, preset_toml);
-  const Config topo = Config::resolve((dir / "wlsc-kodak-topo.toml").string(), {}, preset_toml);
-  EXPECT_EQ(base.get_string("model.type"), "wlsc");
-  EXPECT_EQ(base.get_double("wlsc.beta"), 0.0);
-  EXPECT_GT(topo.get_double("wlsc.beta"), 0.0);
-  for (const ConfigKeySpec& spec : config_schema()) {
-    if (spec.key == "wlsc.beta" || spec.key == "wlsc.laplacian") continue;
-    EXPECT_EQ(config_value_to_toml(base.get(spec.key)), config_value_to_toml(topo.get(spec.key)))
-        << spec.key;
+  const std::pair<const char*, const char*> pairs[] = {
+      {"wlsc-kodak", "wlsc-kodak-topo"},
+      {"wlsc-kodak-sheet32-beta0", "wlsc-kodak-sheet32"},
+      {"wlsc-kodak-sheet32-window-beta0", "wlsc-kodak-sheet32-window"}};
+  for (const auto& [base_name, topo_name] : pairs) {
+    const Config base =
+        Config::resolve((dir / (std::string(base_name) + ".toml")).string(), {}, preset_toml);
+    const Config topo =
+        Config::resolve((dir / (std::string(topo_name) + ".toml")).string(), {}, preset_toml);
+    EXPECT_EQ(base.get_string("model.type"), "wlsc") << base_name;
+    EXPECT_EQ(base.get_double("wlsc.beta"), 0.0) << base_name;
+    EXPECT_GT(topo.get_double("wlsc.beta"), 0.0) << topo_name;
+    for (const ConfigKeySpec& spec : config_schema()) {
+      if (spec.key == "wlsc.beta" || spec.key == "wlsc.laplacian") continue;
+      EXPECT_EQ(config_value_to_toml(base.get(spec.key)), config_value_to_toml(topo.get(spec.key)))
+          << topo_name << ": " << spec.key;
+    }
   }
 }
 

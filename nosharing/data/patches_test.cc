@@ -98,15 +98,29 @@ TEST(PatchesTest, ZcaWhitensCorrelatedData) {
   EXPECT_TRUE(covariance.allclose(torch::eye(5), 1e-3, 1e-3)) << covariance;
 }
 
-TEST(PatchesTest, PatchSetSplitsImagesAndNormalisesContrast) {
+// A fresh folder of `count` texture PNGs of width × height.
+std::string texture_folder(int count, int width, int height) {
   const std::string dir = fresh_dir();
-  for (int i = 0; i < 10; ++i) write_texture_png(dir + fmt::format("/img{}.png", i), 64, 48, i);
+  for (int i = 0; i < count; ++i) {
+    write_texture_png(dir + fmt::format("/img{}.png", i), width, height, i);
+  }
+  return dir;
+}
+
+// 8×8 patches at native resolution, a fifth of the images held out.
+ImagePatchOptions small_patch_options(int64_t train, int64_t val) {
   ImagePatchOptions o;
   o.size = 8;
   o.downsample = 1;
-  o.train_patches = 300;
-  o.val_patches = 50;
+  o.train_patches = train;
+  o.val_patches = val;
   o.val_fraction = 0.2;
+  return o;
+}
+
+TEST(PatchesTest, PatchSetSplitsImagesAndNormalisesContrast) {
+  const std::string dir = texture_folder(10, 64, 48);
+  ImagePatchOptions o = small_patch_options(300, 50);
   for (const std::string whitening : {"1/f", "zca", "none"}) {
     o.whitening = whitening;
     const ImagePatchSet set = make_image_patches(dir, o);
@@ -135,14 +149,8 @@ TEST(PatchesTest, GaussianWindowWeighsEveryPatchBeforeContrast) {
   EXPECT_NEAR(w[1][1].item<float>(), std::exp(-2 * 0.25 / (2 * 2.25)), 1e-6);
   EXPECT_NEAR(w[0][3].item<float>(), std::exp(-2 * 2.25 / (2 * 2.25)), 1e-6);
 
-  const std::string dir = fresh_dir();
-  for (int i = 0; i < 6; ++i) write_texture_png(dir + fmt::format("/img{}.png", i), 48, 40, i);
-  ImagePatchOptions o;
-  o.size = 8;
-  o.downsample = 1;
-  o.train_patches = 200;
-  o.val_patches = 20;
-  o.val_fraction = 0.2;
+  const std::string dir = texture_folder(6, 48, 40);
+  ImagePatchOptions o = small_patch_options(200, 20);
   o.contrast = "none";
   const ImagePatchSet plain = make_image_patches(dir, o);
   o.window_sigma = 2.0;
