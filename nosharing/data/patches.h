@@ -28,8 +28,8 @@
 //      small patches most positions lie near the border, and an overcomplete dictionary
 //      spends many atoms on Gabors cut by it (a fitted centre outside the patch); windowed
 //      patches carry little variance near the border, so atoms centred there reconstruct
-//      little and the dictionary moves its atoms inside (a common apodisation of patch
-//      data, e.g. the circular windows of van Hateren & van der Schaaf 1998);
+//      little and the dictionary moves its atoms inside (docs/wlsc.md, RESULTS); the window
+//      also bounds the atoms' envelopes;
 //   6. contrast normalisation `patches.contrast`:
 //        "global" — every patch divided by one number, the root-mean-square norm of the
 //                   training patches, so E‖y‖² = 1 and patches are on the scale of
