@@ -7,9 +7,13 @@
       usual Python formulation), bmm (unfold, positions as the bmm batch), bmm_contiguous
       (same with the patch tensor made contiguous first). Column linear shapes (col_…) —
       einsum ("bli,loi->blo"), bmm (baddbmm on the transposed view, columns as the batch),
-      bmm_contiguous (the transposed input made contiguous first).
+      bmm_contiguous (the transposed input made contiguous first). For both: op
+      (torch.ops.nosharing, our kernels called from Python; needs NOSHARING_TORCH_OPS or a
+      build/python/ library) and the shared twin in Python, conv2d or linear.
   peers.py --table FILE
       Reads the JSON lines side_by_side.sh collected and prints the table and the floors.
+  peers.py --ops-table FILE
+      Reads the JSON lines torch_ops.sh collected: the op against einsum and the twin.
 
 Run with Debian's /usr/bin/python3 (python3-torch); DESIGN §9.
 """
@@ -120,17 +124,34 @@ def column_linear_case(method, shape):
     b = torch.zeros(columns, d_out, requires_grad=True)
     grad_out = torch.randn(BATCH, columns, d_out)
 
+    if method == "op":
+        load_torch_ops()
+    if method == "linear":  # the shared twin: one weight for every column
+        w = w[0].detach().clone().requires_grad_()
+        b = b[0].detach().clone().requires_grad_()
+
     def forward():
         if method == "einsum":
             return torch.einsum("bli,loi->blo", x, w) + b
+        if method == "op":
+            return torch.ops.nosharing.column_linear(x, w, b)
+        if method == "linear":
+            return torch.nn.functional.linear(x, w, b)
         if method in ("bmm", "bmm_contiguous"):
             columns_first = x.transpose(0, 1)  # [L, B, D_in]
             if method == "bmm_contiguous":
                 columns_first = columns_first.contiguous()
             return torch.baddbmm(b.unsqueeze(1), columns_first, w.transpose(1, 2)).transpose(0, 1)
-        raise SystemExit(f"unknown method {method!r} (einsum | bmm | bmm_contiguous)")
+        raise SystemExit(f"unknown method {method!r} (einsum | bmm | bmm_contiguous | op | linear)")
 
     return forward, x, w, b, grad_out
+
+
+def load_torch_ops():
+    """Loads the operator library through the package in python/ beside bench/."""
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "python"))
+    import nosharing_torch
+    nosharing_torch.load_library()
 
 
 def locally_connected_case(method, shape):
@@ -146,7 +167,17 @@ def locally_connected_case(method, shape):
     b = torch.zeros(positions, c_out, requires_grad=True)
     grad_out = torch.randn(BATCH, c_out, n_out, n_out)
 
+    if method == "op":
+        load_torch_ops()
+    if method == "conv2d":  # the shared twin: one kernel for every position
+        w = w[0].detach().reshape(c_out, c_in, k, k).clone().requires_grad_()
+        b = b[0].detach().clone().requires_grad_()
+
     def forward():
+        if method == "op":
+            return torch.ops.nosharing.locally_connected2d(x, w, b, s, p)
+        if method == "conv2d":
+            return F.conv2d(x, w, b, stride=s, padding=p)
         cols = F.unfold(x, k, padding=p, stride=s)  # [B, C_in·k·k, P]
         if method == "einsum":
             out = torch.einsum("bip,poi->bop", cols, w) + b.t().unsqueeze(0)
@@ -157,7 +188,8 @@ def locally_connected_case(method, shape):
             out = torch.bmm(cols, w.transpose(1, 2)) + b.unsqueeze(1)  # [P, B, C_out]
             out = out.permute(1, 2, 0)
         else:
-            raise SystemExit(f"unknown method {method!r} (einsum | bmm | bmm_contiguous)")
+            raise SystemExit(
+                f"unknown method {method!r} (einsum | bmm | bmm_contiguous | op | conv2d)")
         return out.reshape(BATCH, c_out, n_out, n_out)
 
     return forward, x, w, b, grad_out
@@ -257,17 +289,45 @@ def print_table(path):
                 print("| " + " | ".join([name] + cells) + " |")
 
 
+def print_ops_table(path):
+    """The op (our kernels through torch.ops) against Python's unfold+einsum and the shared
+    twin (conv2d / linear) of the same shape, fwd+bwd; issue 25's floors for the locally
+    connected shapes: ≥ 10× einsum, ≤ 1.3× conv2d's time."""
+    rows = [json.loads(line) for line in open(path) if line.startswith("{")]
+    cores = sorted({r["blas_core"] for r in rows})
+    threads = sorted({r["threads"] for r in rows})
+    print(f"OpenBLAS kernel {', '.join(cores)}; threads {threads}; batch {BATCH}; fwd+bwd, median ms\n")
+    print("| shape | op ms | einsum ms | twin ms | × einsum (≥ 10) | time / twin (≤ 1.3) |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: |")
+    for name in list(SHAPES) + list(COLUMN_SHAPES):
+        by = {r["method"]: r for r in rows if r["shape"] == name}
+        if "op" not in by:
+            continue
+        twin = by.get("conv2d") or by.get("linear")
+        op = by["op"]["ms"]
+        einsum = by["einsum"]["ms"] if "einsum" in by else float("nan")
+        twin_ms = twin["ms"] if twin else float("nan")
+        floors = name in SHAPES
+        x_einsum, x_twin = einsum / op, op / twin_ms
+        print(f"| {name} | {op:.1f} | {einsum:.1f} | {twin_ms:.1f} | {x_einsum:.1f}"
+              f"{' ✗' if floors and x_einsum < 10 else ''} | {x_twin:.2f}"
+              f"{' ✗' if floors and x_twin > 1.3 else ''} |")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--one")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--table")
+    parser.add_argument("--ops-table")
     args = parser.parse_args()
     if args.one:
         run_one(args.one, args.threads, args.seconds)
     elif args.table:
         print_table(args.table)
+    elif args.ops_table:
+        print_ops_table(args.ops_table)
     else:
         parser.print_help()
         sys.exit(2)

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <torch/csrc/autograd/custom_function.h>
+#include <torch/types.h>
 
 namespace nosharing {
 
