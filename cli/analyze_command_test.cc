@@ -1,11 +1,14 @@
-// nosharing analyze, and train chaining into it (DESIGN §8).
+// nosharing analyze, train chaining into it (DESIGN §8), and export of what both wrote.
 #include <gtest/gtest.h>
+#include <torch/csrc/jit/serialization/pickle.h>
 
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
+#include "nosharing/models/model.h"
+#include "nosharing/train/run_reader.h"
 #include "tests/test_util.h"
 
 namespace nosharing {
@@ -13,34 +16,7 @@ namespace analyze_command_test {  // named, not anonymous: the tests compile in 
 
 using testing::make_temp_dir;
 using testing::run_cli;
-
-std::vector<std::string> tiny_train(const std::string& data, const std::string& out) {
-  return {"train",
-          "--data",
-          data,
-          "--out",
-          out,
-          "--threads",
-          "1",
-          "--set",
-          "model.preset=fmnist-lc-topo",
-          "--set",
-          "model.channels=[4, 4]",
-          "--set",
-          "model.kernels=3",
-          "--set",
-          "train.batch_size=32",
-          "--set",
-          "train.max_steps=4",
-          "--set",
-          "train.warmup_steps=1",
-          "--set",
-          "data.threads=1",
-          "--set",
-          "analysis.rf_units=16",
-          "--set",
-          "analysis.max_images=64"};
-}
+using testing::tiny_train;
 
 std::string last_line(std::string text) {
   while (!text.empty() && text.back() == '\n') text.pop_back();
@@ -162,6 +138,61 @@ TEST_F(AnalyzeCommandTest, TrainOfAModelWithoutMapAnalysisEndsCleanly) {
   EXPECT_NE(trained.out.find("no map analysis for model.type = resnet"), std::string::npos)
       << trained.out;
   EXPECT_FALSE(fs::exists(run + "/analysis.json"));
+}
+
+// export: the checkpoint's parameters and buffers under their module names in a file
+// torch::pickle_load (and Python's torch.load, python/tests/test_export.py) reads back, and
+// the run's maps.npz beside it; a run without maps.npz is analysed first.
+TEST_F(AnalyzeCommandTest, ExportWritesTheWeightsAndTheMapsOfTheRun) {
+  namespace fs = std::filesystem;
+  const std::string run = make_temp_dir("export-run") + "/run";
+  ASSERT_EQ(run_cli(tiny_train(*data_, run)).exit_code, 0);
+  ASSERT_TRUE(fs::is_regular_file(run + "/maps.npz"));
+
+  const auto exported = run_cli({"export", "--run", run});
+  ASSERT_EQ(exported.exit_code, 0) << exported.err;
+  EXPECT_EQ(last_line(exported.out), run + "/model.npz");
+  EXPECT_EQ(testing::read_file(run + "/model.npz"), testing::read_file(run + "/maps.npz"));
+  const std::string maps = testing::read_file(run + "/maps.npz");
+  for (const char* entry : {"lc1.preferred_orientation.npy", "lc1.orientation_selectivity.npy",
+                            "lc1.coordinates.npy", "lc1.orientation_map.npy", "lc2.dprime.npy"}) {
+    EXPECT_NE(maps.find(entry), std::string::npos) << entry;
+  }
+
+  const std::string pickled = testing::read_file(run + "/model.pt");
+  const c10::IValue loaded = torch::pickle_load(std::vector<char>(pickled.begin(), pickled.end()));
+  ASSERT_TRUE(loaded.isGenericDict());
+  const auto weights = loaded.toGenericDict();
+  const RunRecord record = read_run(run);
+  const Model model = load_trained_model(record);
+  const auto parameters = model->named_parameters();
+  const auto buffers = model->named_buffers();
+  EXPECT_EQ(weights.size(), parameters.size() + buffers.size());
+  for (const auto& item : parameters) {
+    ASSERT_TRUE(weights.contains(item.key())) << item.key();
+    EXPECT_TRUE(torch::equal(weights.at(item.key()).toTensor(), item.value())) << item.key();
+  }
+  EXPECT_TRUE(weights.contains("lc1.weight"));
+
+  // Elsewhere, from a run whose maps.npz is gone: analysed again, the same maps.
+  fs::remove(run + "/maps.npz");
+  const std::string out = make_temp_dir("export-out") + "/net.pt";
+  const auto again = run_cli({"export", "--run", run, "--out", out, "--quiet"});
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(again.out, fs::path(out).replace_extension(".npz").string() + "\n");
+  EXPECT_TRUE(fs::is_regular_file(out));
+  EXPECT_EQ(testing::read_file(fs::path(out).replace_extension(".npz").string()), maps);
+
+  const auto not_pt = run_cli({"export", "--run", run, "--out", run + "/weights.bin"});
+  EXPECT_EQ(not_pt.exit_code, 2);
+  EXPECT_NE(not_pt.err.find("--out " + run + "/weights.bin: expected a file name ending in .pt"),
+            std::string::npos) << not_pt.err;
+  const auto no_folder = run_cli({"export", "--run", run, "--out", run + "/nope/w.pt"});
+  EXPECT_EQ(no_folder.exit_code, 2);
+  EXPECT_NE(no_folder.err.find("does not exist"), std::string::npos) << no_folder.err;
+  const auto no_run = run_cli({"export", "--run", run + "-nope"});
+  EXPECT_EQ(no_run.exit_code, 1);
+  EXPECT_NE(no_run.err.find(run + "-nope"), std::string::npos) << no_run.err;
 }
 
 }  // namespace analyze_command_test

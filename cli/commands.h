@@ -20,6 +20,9 @@ void add_config_command(CLI::App& app, CommandRun& run);
 void add_analyze_command(CLI::App& app, CommandRun& run);
 void add_compare_command(CLI::App& app, CommandRun& run);
 void add_measure_map_command(CLI::App& app, CommandRun& run);
+void add_export_command(CLI::App& app, CommandRun& run);
+void add_activations_command(CLI::App& app, CommandRun& run);
+void add_rsa_command(CLI::App& app, CommandRun& run);
 
 // Analyses a run into out_dir (empty: the run directory), prints the analysis.json path
 // unless quiet, and returns the report's index.html path.

@@ -53,6 +53,9 @@ int main(int argc, char** argv) {
   cli::add_analyze_command(app, run);
   cli::add_compare_command(app, run);
   cli::add_measure_map_command(app, run);
+  cli::add_export_command(app, run);
+  cli::add_activations_command(app, run);
+  cli::add_rsa_command(app, run);
   if (argc > 1 && argv[1][0] != '-') {
     bool known = false;
     for (const CLI::App* sub : app.get_subcommands({})) known = known || sub->check_name(argv[1]);

@@ -59,6 +59,15 @@ std::string shell_quote(const std::string& text) {
 
 }  // namespace
 
+std::vector<std::string> tiny_train(const std::string& data, const std::string& out) {
+  return {"train", "--data", data, "--out", out, "--threads", "1",
+          "--set", "model.preset=fmnist-lc-topo", "--set", "model.channels=[4, 4]",
+          "--set", "model.kernels=3", "--set", "train.batch_size=32",
+          "--set", "train.max_steps=4", "--set", "train.warmup_steps=1",
+          "--set", "data.threads=1", "--set", "analysis.rf_units=16",
+          "--set", "analysis.max_images=64"};
+}
+
 std::string make_temp_dir(const std::string& name) {
   static std::atomic<int> counter{0};
   const std::string dir = ::testing::TempDir() + "/nosharing-" + std::to_string(::getpid()) + "-" +

@@ -17,6 +17,10 @@ std::string make_temp_dir(const std::string& name);
 void write_idx_dataset(const std::string& dir, int n_train, int n_test, int height, int width,
                        int classes, uint64_t seed);
 
+// `nosharing train` arguments for a tiny lcnet (column sheets, 4 and 4 channels, 3×3
+// kernels, 4 steps of 32 images, a quick analysis) on `data` (write_idx_dataset), into `out`.
+std::vector<std::string> tiny_train(const std::string& data, const std::string& out);
+
 struct CliResult {
   int exit_code = -1;
   std::string out;  // stdout

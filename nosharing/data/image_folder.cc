@@ -274,6 +274,10 @@ Dataset read_image_folder(const std::string& root, Split split, int64_t image_si
   return data;
 }
 
+std::vector<std::string> list_flat_image_files(const std::string& root) {
+  return list_images_flat(root);
+}
+
 Dataset read_flat_images(const std::string& root, int64_t image_size) {
   check_image_size(image_size);
   std::vector<std::string> files = list_images_flat(root);

@@ -27,6 +27,10 @@ bool has_flat_images(const std::string& root);
 // split of a folder without train/ + test/ or val/).
 std::optional<std::string> image_folder_split_root(const std::string& root, Split split);
 
+// The image files directly in `root` (not in subfolders), sorted by path: the order of
+// read_flat_images' images.
+std::vector<std::string> list_flat_image_files(const std::string& root);
+
 // images uint8 [N, C, image_size, image_size], C ∈ {1, 3}; labels int64 [N].
 Dataset read_image_folder(const std::string& root, Split split, int64_t image_size);
 Dataset read_flat_images(const std::string& root, int64_t image_size);

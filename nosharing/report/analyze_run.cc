@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "nosharing/analysis/analyze.h"
+#include "nosharing/analysis/map_arrays.h"
 #include "nosharing/core/error.h"
 #include "nosharing/core/threads.h"
 #include "nosharing/models/lcnet.h"
@@ -34,7 +35,7 @@ AnalyzeRunResult analyze_run(const std::string& run_dir, const std::string& out_
   if (run.config.get_string("model.type") == "mapformer") {
     // Columns with attention, not conv-shaped layers: attention fields, head maps, wiring.
     const MapformerReportFiles mapformer = write_mapformer_report(run_dir, out_dir);
-    return {mapformer.analysis_json, mapformer.report};
+    return {mapformer.analysis_json, mapformer.report, mapformer.maps_npz};
   }
   const AnalysisOptions options = AnalysisOptions::from_config(run.config);
   set_compute_threads(static_cast<int>(run.config.get_int("train.threads")));
@@ -68,6 +69,8 @@ AnalyzeRunResult analyze_run(const std::string& run_dir, const std::string& out_
   AnalyzeRunResult result;
   result.analysis_json = out + "/analysis.json";
   write_json_atomic(result.analysis_json, json);
+  result.maps_npz = out + "/maps.npz";
+  write_npz(result.maps_npz, model_map_arrays(analysis));
 
   ReportInputs inputs;
   inputs.title = fs::path(run_dir).lexically_normal().filename().string();

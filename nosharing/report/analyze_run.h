@@ -1,7 +1,7 @@
 // `nosharing analyze` as a library call (the CLI and the end of `nosharing train` use it):
 // load a run's config and checkpoint, measure every conv-shaped layer (DESIGN §5) with the
-// run's own validation images as category sets, write analysis.json (DESIGN §8) and the
-// HTML report.
+// run's own validation images as category sets, write analysis.json (DESIGN §8), the
+// per-unit maps as maps.npz and the HTML report.
 #pragma once
 
 #include <string>
@@ -17,6 +17,9 @@ bool has_map_analysis(const Config& config);
 struct AnalyzeRunResult {
   std::string analysis_json;  // <out>/analysis.json
   std::string report;         // <out>/report/index.html (wlsc: <out>/report/dictionary.png)
+  // <out>/maps.npz: the per-unit maps (analysis/map_arrays.h) of lcnet and mapformer runs;
+  // empty for wlsc, whose dictionary is its own picture.
+  std::string maps_npz;
 };
 
 // out_dir empty: the run directory. RuntimeError for a missing or corrupt run, checkpoint or

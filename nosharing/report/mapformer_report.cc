@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <limits>
 
+#include "nosharing/analysis/map_arrays.h"
 #include "nosharing/core/error.h"
 #include "nosharing/core/files.h"
 #include "nosharing/core/threads.h"
@@ -346,6 +347,8 @@ MapformerReportFiles write_mapformer_report(const std::string& run_dir,
   if (error) throw_runtime("--out {}: cannot create the folder ({})", out, error.message());
   files.analysis_json = out + "/analysis.json";
   write_json_atomic(files.analysis_json, json);
+  files.maps_npz = out + "/maps.npz";
+  write_npz(files.maps_npz, mapformer_map_arrays(files.analysis));
 
   std::string title = fs::path(run_dir).lexically_normal().filename().string();
   if (title.empty()) title = run_dir;

@@ -23,6 +23,7 @@ namespace nosharing {
 struct MapformerReportFiles {
   std::string analysis_json;  // <out>/analysis.json
   std::string report;         // <out>/report/index.html
+  std::string maps_npz;       // <out>/maps.npz (analysis/map_arrays.h)
   MapformerAnalysis analysis;
 };
 

@@ -56,6 +56,16 @@ def conv_output_size(size, kernel_size, stride, padding):
     return (size + 2 * padding - kernel_size) // stride + 1
 
 
+def _uniform_init(weight, bias, fan_in):
+    """PyTorch's default for conv and linear layers (kaiming-uniform, a = √5): weight and bias
+    ~ U(−1/√fan_in, 1/√fan_in)."""
+    bound = 1.0 / math.sqrt(fan_in)
+    with torch.no_grad():
+        weight.uniform_(-bound, bound)
+        if bias is not None:
+            bias.uniform_(-bound, bound)
+
+
 def _pair(size):
     if isinstance(size, int):
         return size, size
@@ -106,11 +116,7 @@ class LocallyConnected2d(torch.nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self):
-        bound = 1.0 / math.sqrt(self.weight.shape[2])
-        with torch.no_grad():
-            self.weight.uniform_(-bound, bound)
-            if self.bias is not None:
-                self.bias.uniform_(-bound, bound)
+        _uniform_init(self.weight, self.bias, fan_in=self.weight.shape[2])
 
     @classmethod
     def from_conv2d(cls, conv, input_size):
@@ -168,11 +174,7 @@ class ColumnLinear(torch.nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self):
-        bound = 1.0 / math.sqrt(self.in_features)
-        with torch.no_grad():
-            self.weight.uniform_(-bound, bound)
-            if self.bias is not None:
-                self.bias.uniform_(-bound, bound)
+        _uniform_init(self.weight, self.bias, fan_in=self.in_features)
 
     @classmethod
     def from_linear(cls, linear, columns):

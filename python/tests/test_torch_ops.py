@@ -2,7 +2,7 @@
 einsum for the per-column linear layer; float64 gradcheck of our backward; the tied layer
 against conv2d / linear; a TorchScript round trip; bad shapes refused with their sizes.
 
-Run by ctest (python.torch_ops) with PYTHONPATH=python and NOSHARING_TORCH_OPS set to the
+Run by ctest (test `python`) with PYTHONPATH=python and NOSHARING_TORCH_OPS set to the
 built library; by hand: PYTHONPATH=python NOSHARING_TORCH_OPS=build/python/libnosharing_torch_ops.so
 /usr/bin/python3 -m unittest discover -s python/tests
 """
@@ -29,6 +29,14 @@ def locally_connected_reference(x, weight, bias, kernel_size, stride, padding):
     return out.reshape(batch, weight.shape[1], out_h, out_w)
 
 
+def layers_of(geometries, dtype=None):
+    """(geometry, LocallyConnected2d) for each (C_in, C_out, k, (H, W), stride, padding, bias)."""
+    for c_in, c_out, k, size, stride, padding, bias in geometries:
+        yield ((c_in, c_out, k, size, stride, padding, bias),
+               LocallyConnected2d(c_in, c_out, k, size, stride=stride, padding=padding, bias=bias,
+                                  dtype=dtype))
+
+
 def column_linear_reference(x, weight, bias):
     out = torch.einsum("bli,loi->blo", x, weight)
     return out if bias is None else out + bias
@@ -46,10 +54,9 @@ class LocallyConnected2dTest(unittest.TestCase):
 
     def test_matches_unfold_einsum_in_float32(self):
         torch.manual_seed(0)
-        for c_in, c_out, k, size, stride, padding, bias in self.GEOMETRIES:
-            with self.subTest(geometry=(c_in, c_out, k, size, stride, padding, bias)):
-                layer = LocallyConnected2d(c_in, c_out, k, size, stride=stride, padding=padding,
-                                           bias=bias)
+        for geometry, layer in layers_of(self.GEOMETRIES):
+            c_in, c_out, k, size, stride, padding, bias = geometry
+            with self.subTest(geometry=geometry):
                 x = torch.randn(7, c_in, *size)
                 expected = locally_connected_reference(x, layer.weight, layer.bias, k, stride,
                                                        padding)
@@ -59,10 +66,9 @@ class LocallyConnected2dTest(unittest.TestCase):
 
     def test_gradients_match_unfold_einsum(self):
         torch.manual_seed(1)
-        for c_in, c_out, k, size, stride, padding, bias in self.GEOMETRIES:
-            with self.subTest(geometry=(c_in, c_out, k, size, stride, padding, bias)):
-                layer = LocallyConnected2d(c_in, c_out, k, size, stride=stride, padding=padding,
-                                           bias=bias)
+        for geometry, layer in layers_of(self.GEOMETRIES):
+            c_in, c_out, k, size, stride, padding, bias = geometry
+            with self.subTest(geometry=geometry):
                 x = torch.randn(5, c_in, *size, requires_grad=True)
                 grad_out = torch.randn(5, c_out, *layer.output_size)
                 params = [x, layer.weight] + ([layer.bias] if bias else [])
@@ -82,11 +88,10 @@ class LocallyConnected2dTest(unittest.TestCase):
 
     def test_float64_gradcheck(self):
         torch.manual_seed(2)
-        for c_in, c_out, k, size, stride, padding, bias in self.GRADCHECK_GEOMETRIES:
-            with self.subTest(geometry=(c_in, c_out, k, size, stride, padding, bias)):
+        for geometry, layer in layers_of(self.GRADCHECK_GEOMETRIES, dtype=torch.float64):
+            c_in, c_out, k, size, stride, padding, bias = geometry
+            with self.subTest(geometry=geometry):
                 x = torch.randn(2, c_in, *size, dtype=torch.float64, requires_grad=True)
-                layer = LocallyConnected2d(c_in, c_out, k, size, stride=stride, padding=padding,
-                                           bias=bias, dtype=torch.float64)
                 w = layer.weight.detach().clone().requires_grad_()
                 b = layer.bias.detach().clone().requires_grad_() if bias else None
                 inputs = (x, w) + ((b,) if bias else ())
