@@ -59,10 +59,11 @@ int run_export(const ExportArgs& args) {
   const Model model = load_trained_model(run, &state);
   write_file_atomic(weights_path, weights_pickle(model));
 
+  // Sparse coding's analysis (Gabor fits of its atoms) has no per-unit maps to export.
   std::string run_maps = args.run + "/maps.npz";
-  if (!fs::is_regular_file(run_maps) && has_map_analysis(run.config)) {
-    run_maps = analyze_run(args.run).maps_npz;
-  }
+  const bool maps_expected =
+      has_map_analysis(run.config) && run.config.get_string("model.type") != "wlsc";
+  if (!fs::is_regular_file(run_maps) && maps_expected) run_maps = analyze_run(args.run).maps_npz;
   const bool has_maps = !run_maps.empty() && fs::is_regular_file(run_maps);
   if (has_maps) write_file_atomic(maps_path, read_binary_file(run_maps));
   if (!args.quiet) {

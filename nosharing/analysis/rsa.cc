@@ -36,7 +36,7 @@ double pearson(const torch::Tensor& x, const torch::Tensor& y) {
   return (dx * dy).sum().item<double>() / std::sqrt(sxx * syy);
 }
 
-// The upper triangle (i < j) of each RDM of `rdms` [R, N, N] as [R, N(N−1)/2], row-major.
+// The upper triangle (i < j) of an RDM [N, N] as [N(N−1)/2], row-major.
 torch::Tensor upper_triangles(const torch::Tensor& rdm) {
   const int64_t n = rdm.size(-1);
   const torch::Tensor index = at::triu_indices(n, n, 1, at::kLong);
@@ -102,18 +102,23 @@ RdmComparison compare_rdms(const torch::Tensor& a, const torch::Tensor& b, int64
     return result;
   }
   const torch::Tensor rank_a = average_ranks(rsa_internal::upper_triangles(a.to(at::kDouble)));
-  const torch::Tensor b64 = b.to(at::kDouble);
+  // Relabeling b's stimuli moves its pair values between cells but keeps their multiset, so
+  // their ranks move with them: rank b's triangle once, as a symmetric matrix, and permute that.
   const int64_t n = a.size(0);
+  const torch::Tensor index = at::triu_indices(n, n, 1, at::kLong);
+  torch::Tensor b64 = at::zeros({n, n}, at::kDouble);
+  const torch::Tensor rank_b = average_ranks(rsa_internal::upper_triangles(b.to(at::kDouble)));
+  b64.index_put_({index[0], index[1]}, rank_b);
+  b64.index_put_({index[1], index[0]}, rank_b);
   std::mt19937_64 rng(seed);
   std::vector<int64_t> order(static_cast<size_t>(n));
   int64_t at_least = 0;
   for (int64_t p = 0; p < permutations; ++p) {
     std::iota(order.begin(), order.end(), 0);
     std::shuffle(order.begin(), order.end(), rng);
-    const torch::Tensor index = at::tensor(order, at::kLong);
-    const torch::Tensor permuted = b64.index_select(0, index).index_select(1, index);
-    const double rho =
-        rsa_internal::pearson(rank_a, average_ranks(rsa_internal::upper_triangles(permuted)));
+    const torch::Tensor relabel = at::tensor(order, at::kLong);
+    const torch::Tensor permuted = b64.index_select(0, relabel).index_select(1, relabel);
+    const double rho = rsa_internal::pearson(rank_a, rsa_internal::upper_triangles(permuted));
     if (rho >= result.spearman - 1e-12) ++at_least;
   }
   result.p_value = static_cast<double>(1 + at_least) / static_cast<double>(1 + permutations);

@@ -2,7 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <numeric>
+#include <random>
+#include <vector>
 
 #include "nosharing/core/error.h"
 
@@ -76,6 +80,27 @@ TEST(RsaTest, PlantedIdenticalRdmsAreSignificantShuffledOnesAreNot) {
   // Unshuffled again, b is a: the comparison is exactly that of a with itself.
   const torch::Tensor inverse = torch::argsort(order);
   EXPECT_NEAR(rdm_spearman(a, b.index_select(0, inverse).index_select(1, inverse)), 1.0, 1e-12);
+}
+
+// The fast path ranks b once and permutes the ranks; the plain one relabels b and recomputes
+// ρ each time. Same relabelings (same seed), same count — with ties in both RDMs.
+TEST(RsaTest, PermutationPValueMatchesRecomputingEachRelabeling) {
+  const int64_t n = 9;
+  const torch::Tensor a = (random_rdm(n, 4) * 4).round();  // few distinct values: many ties
+  const torch::Tensor b = (0.5 * a + random_rdm(n, 5) * 3).round();
+  const RdmComparison fast = compare_rdms(a, b, 200, 13);
+  std::mt19937_64 rng(13);
+  std::vector<int64_t> order(static_cast<size_t>(n));
+  int64_t at_least = 0;
+  for (int p = 0; p < 200; ++p) {
+    std::iota(order.begin(), order.end(), 0);
+    std::shuffle(order.begin(), order.end(), rng);
+    const torch::Tensor relabel = torch::tensor(order, torch::kLong);
+    const torch::Tensor permuted = b.index_select(0, relabel).index_select(1, relabel);
+    if (rdm_spearman(a, permuted) >= fast.spearman - 1e-12) ++at_least;
+  }
+  EXPECT_NEAR(fast.spearman, rdm_spearman(a, b), 1e-15);
+  EXPECT_DOUBLE_EQ(fast.p_value, (1.0 + at_least) / 201.0);
 }
 
 TEST(RsaTest, MismatchedOrTinyRdmsAreRefusedWithTheirSizes) {

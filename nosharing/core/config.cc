@@ -88,16 +88,33 @@ ConfigValue convert_node(const toml::node& node, const ConfigKeySpec& spec,
     if (!spec.choices.empty()) expected = "one of " + join(spec.choices, ", ");
     throw_usage("{}: {} = {}: expected {}", origin, spec.key, node_to_text(node), expected);
   };
+  // A number below the key's minimum: the same one line, saying the bound.
+  auto at_least = [&](double value) {
+    if (spec.minimum && value < *spec.minimum) {
+      throw_usage("{}: {} = {}: expected {} ≥ {}", origin, spec.key, node_to_text(node),
+                  spec.default_value.index() == 1 ? "an integer" : "a number",
+                  double_to_toml(*spec.minimum));
+    }
+  };
   switch (spec.default_value.index()) {
     case 0:
       if (auto v = node.as_boolean()) return v->get();
       return fail();
     case 1:
-      if (auto v = node.as_integer()) return v->get();
+      if (auto v = node.as_integer()) {
+        at_least(static_cast<double>(v->get()));
+        return v->get();
+      }
       return fail();
     case 2:
-      if (auto v = node.as_floating_point()) return v->get();
-      if (auto v = node.as_integer()) return static_cast<double>(v->get());
+      if (auto v = node.as_floating_point()) {
+        at_least(v->get());
+        return v->get();
+      }
+      if (auto v = node.as_integer()) {
+        at_least(static_cast<double>(v->get()));
+        return static_cast<double>(v->get());
+      }
       return fail();
     case 3: {
       std::string text;
@@ -199,6 +216,15 @@ void Config::set(const std::string& key, ConfigValue value, const std::string& o
   if (value.index() != spec.default_value.index()) {
     throw_usage("{}: {} = {}: expected {}", origin, key, config_value_to_toml(value),
                 type_name(spec.default_value));
+  }
+  if (spec.minimum) {
+    const double number = value.index() == 1   ? static_cast<double>(std::get<int64_t>(value))
+                          : value.index() == 2 ? std::get<double>(value)
+                                               : *spec.minimum;
+    if (number < *spec.minimum) {
+      throw_usage("{}: {} = {}: expected {} ≥ {}", origin, key, config_value_to_toml(value),
+                  value.index() == 1 ? "an integer" : "a number", double_to_toml(*spec.minimum));
+    }
   }
   values_[key] = std::move(value);
 }
@@ -358,6 +384,7 @@ std::string Config::describe() const {
   return render_sections([this](const ConfigKeySpec& spec, const std::string& name) {
     std::string note = "default " + config_value_to_toml(spec.default_value);
     if (!spec.choices.empty()) note += "; one of " + join(spec.choices, ", ");
+    if (spec.minimum) note += "; ≥ " + double_to_toml(*spec.minimum);
     return fmt::format("{} = {}  # {}. {}\n", name, config_value_to_toml(get(spec.key)), note,
                        spec.doc);
   });

@@ -28,6 +28,8 @@ struct ConfigKeySpec {
   ConfigValue default_value;  // also fixes the type
   std::string doc;            // one line
   std::vector<std::string> choices;  // allowed values of a string key (empty: any)
+  // The smallest value a number key takes (counts, durations, thread numbers); none: any.
+  std::optional<double> minimum = std::nullopt;
 };
 
 // Every key nosharing knows, in the order `nosharing config` prints them.

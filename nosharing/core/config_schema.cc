@@ -152,10 +152,10 @@ std::vector<ConfigKeySpec> make_schema() {
       // --- train ---
       {"train.epochs", int64_t{8}, "passes over the training split (the run stops at whichever of "
                                    "train.epochs and train.max_steps comes first)", {}},
-      {"train.max_steps", int64_t{0}, "optimiser steps budget (0: no limit)", {}},
+      {"train.max_steps", int64_t{0}, "optimiser steps budget (0: no limit)", {}, 0},
       {"train.max_minutes", 0.0,
        "wall-clock budget of training in minutes, checked every step (0: no limit; a run cut "
-       "by time is not reproducible step for step)", {}},
+       "by time is not reproducible step for step)", {}, 0},
       {"train.schedule_clock", std::string("steps"),
        "what the cosine schedule runs over: the step budget, or also the wall-clock budget "
        "train.max_minutes (whichever is further along; time-budgeted runs are not "
@@ -169,23 +169,23 @@ std::vector<ConfigKeySpec> make_schema() {
        "weight decay (SGD: L2 added to the gradient; AdamW: decoupled)", {}},
       {"train.checkpoint_every", int64_t{0},
        "also write the checkpoint every n optimiser steps (0: at epoch ends, the end and "
-       "Ctrl-C only)", {}},
+       "Ctrl-C only)", {}, 0},
       {"train.checkpoint_minutes", 0.0,
-       "also write the checkpoint every this many minutes of training (0: off)", {}},
+       "also write the checkpoint every this many minutes of training (0: off)", {}, 0},
       {"train.fused_optimizer", true,
        "update each parameter in one pass (SGD, AdamW: the same formulas as LibTorch's, "
        "checkpoints interchangeable); false: LibTorch's own optimisers", {}},
       {"train.schedule", std::string("cosine"), "learning-rate schedule after warm-up",
        {"cosine", "step", "constant"}},
-      {"train.warmup_steps", int64_t{100}, "linear warm-up from 0 to train.lr over these steps", {}},
+      {"train.warmup_steps", int64_t{100}, "linear warm-up from 0 to train.lr over these steps", {}, 0},
       {"train.step_epochs", int64_t{30}, "step schedule: multiply the rate by train.step_gamma "
                                          "every this many epochs", {}},
       {"train.step_gamma", 0.1, "step schedule: factor per step", {}},
       {"train.label_smoothing", 0.0, "label smoothing of the cross-entropy", {}},
       {"train.seed", int64_t{0}, "seed of initialisation, data order, split and augmentation", {}},
-      {"train.threads", int64_t{0}, "compute threads (LibTorch and OpenBLAS; 0: all cores)", {}},
+      {"train.threads", int64_t{0}, "compute threads (LibTorch and OpenBLAS; 0: all cores)", {}, 0},
       {"train.eval_every", int64_t{0},
-       "evaluate every this many steps, besides every epoch end and the end (0: never extra)", {}},
+       "evaluate every this many steps, besides every epoch end and the end (0: never extra)", {}, 0},
       {"train.log_every", int64_t{50}, "write a train line every this many steps", {}},
       {"train.eval_batch_size", int64_t{500}, "batch size of evaluation", {}},
       // --- data ---
@@ -194,7 +194,7 @@ std::vector<ConfigKeySpec> make_schema() {
       {"data.val_fraction", 0.1, "fraction of the training images held out for validation", {}},
       {"data.limit", int64_t{0}, "use only the first N training images (0: all), before the split",
        {}},
-      {"data.threads", int64_t{2}, "background threads preparing batches", {}},
+      {"data.threads", int64_t{2}, "background threads preparing batches", {}, 0},
       {"data.image_size", int64_t{32},
        "side length images of folder data are resized to (IDX and CIFAR keep their own)", {}},
       // --- augment ---

@@ -53,6 +53,30 @@ TEST(ConfigTest, BadKeysAndValuesAreUsageErrors) {
   }
 }
 
+// Counts, durations and thread numbers have a floor (issue 24: a negative thread count or
+// warm-up was accepted and ran): below it, one line naming the key, the value and the bound.
+TEST(ConfigTest, NumbersBelowTheirMinimumAreUsageErrors) {
+  Config config;
+  const auto message = [&](const std::string& assignment) {
+    try {
+      config.apply_set(assignment);
+    } catch (const UsageError& error) {
+      return std::string(error.what());
+    }
+    return std::string("accepted");
+  };
+  EXPECT_NE(message("train.threads=-3").find("train.threads = -3: expected an integer ≥ 0"),
+            std::string::npos) << message("train.threads=-3");
+  EXPECT_NE(message("train.warmup_steps=-1").find("expected an integer ≥ 0"), std::string::npos);
+  EXPECT_NE(message("train.max_minutes=-0.5").find("train.max_minutes = -0.5: expected a number ≥ 0"),
+            std::string::npos) << message("train.max_minutes=-0.5");
+  EXPECT_THROW(config.merge_toml("[data]\nthreads = -1\n", "f.toml"), UsageError);
+  EXPECT_THROW(config.set("train.threads", int64_t{-1}, "preset"), UsageError);
+  config.apply_set("train.threads=0");  // the bound itself is allowed
+  EXPECT_EQ(config.get_int("train.threads"), 0);
+  config.apply_set("topography.weight=-1");  // a sentinel below 0 where the key has no floor
+}
+
 TEST(ConfigTest, ResolutionOrderIsDefaultsPresetFileSets) {
   const std::string path = ::testing::TempDir() + "/config_order.toml";
   {

@@ -92,5 +92,75 @@ TEST(NpzTest, EmptyOrRepeatedNamesAreRefusedByName) {
   EXPECT_THROW(npz_bytes({{"", t}}), RuntimeError);
 }
 
+TEST(NpzTest, ReadsBackWhatItWrites) {
+  const torch::Tensor a = torch::randn({3, 4, 2}, torch::kFloat64);
+  const torch::Tensor b = torch::tensor({1.5, -2.0}, torch::kFloat64);
+  const NamedArrays arrays = parse_npz(npz_bytes({{"lc1", a}, {"lc2.x", b}}), "t.npz");
+  ASSERT_EQ(arrays.size(), 2u);
+  EXPECT_EQ(arrays[0].first, "lc1");
+  EXPECT_EQ(arrays[1].first, "lc2.x");
+  EXPECT_TRUE(torch::equal(arrays[0].second, a));
+  EXPECT_TRUE(torch::equal(arrays[1].second, b));
+}
+
+// numpy.savez_compressed deflates its entries: the same archive with entry 0 deflated (raw
+// deflate, zip method 8) by zlib reads back the same.
+TEST(NpzTest, ReadsDeflatedEntries) {
+  const torch::Tensor a = torch::arange(100, torch::kFloat64);
+  const std::string npy = npy_bytes(a);
+  std::string packed(compressBound(static_cast<uLong>(npy.size())) + 64, '\0');
+  z_stream stream{};
+  ASSERT_EQ(deflateInit2(&stream, 9, Z_DEFLATED, -MAX_WBITS, 8, Z_DEFAULT_STRATEGY), Z_OK);
+  stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(npy.data()));
+  stream.avail_in = static_cast<uInt>(npy.size());
+  stream.next_out = reinterpret_cast<Bytef*>(packed.data());
+  stream.avail_out = static_cast<uInt>(packed.size());
+  ASSERT_EQ(deflate(&stream, Z_FINISH), Z_STREAM_END);
+  packed.resize(stream.total_out);
+  deflateEnd(&stream);
+  // Rebuild the one-entry archive around the deflated bytes: method 8, compressed size.
+  const std::string stored = npz_bytes({{"a", a}});
+  const std::string name = "a.npy";
+  std::string zip = stored.substr(0, 30 + name.size()) + packed;
+  const auto set16 = [](std::string& z, size_t at, uint16_t v) {
+    z[at] = static_cast<char>(v & 0xff);
+    z[at + 1] = static_cast<char>(v >> 8);
+  };
+  const auto set32 = [&](std::string& z, size_t at, uint32_t v) {
+    set16(z, at, static_cast<uint16_t>(v & 0xffff));
+    set16(z, at + 2, static_cast<uint16_t>(v >> 16));
+  };
+  set16(zip, 8, 8);  // local header: method
+  set32(zip, 18, static_cast<uint32_t>(packed.size()));
+  const size_t central = zip.size();
+  zip += stored.substr(30 + name.size() + npy.size());  // central directory and end record
+  set16(zip, central + 10, 8);
+  set32(zip, central + 20, static_cast<uint32_t>(packed.size()));
+  set32(zip, zip.size() - 6, static_cast<uint32_t>(central));  // directory offset
+  ASSERT_LT(packed.size(), npy.size());
+  const NamedArrays arrays = parse_npz(zip, "compressed.npz");
+  ASSERT_EQ(arrays.size(), 1u);
+  EXPECT_TRUE(torch::equal(arrays[0].second, a));
+}
+
+TEST(NpzTest, CorruptArchivesAreRefusedNamingFileAndEntry) {
+  const std::string good = npz_bytes({{"a", torch::ones({4})}});
+  std::string flipped = good;
+  flipped[30 + 5 + 80] ^= 0x01;  // a byte of the array's data: the CRC no longer matches
+  const auto message = [](const std::string& bytes) {
+    try {
+      parse_npz(bytes, "maps.npz");
+    } catch (const RuntimeError& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  EXPECT_NE(message(flipped).find("maps.npz:a.npy: CRC-32 mismatch"), std::string::npos)
+      << message(flipped);
+  EXPECT_NE(message(good.substr(0, good.size() / 2)).find("maps.npz: not an .npz"),
+            std::string::npos);
+  EXPECT_NE(message("hello").find("maps.npz: not an .npz (zip) file"), std::string::npos);
+}
+
 }  // namespace npz_test
 }  // namespace nosharing
