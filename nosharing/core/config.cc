@@ -80,6 +80,12 @@ std::string join(const std::vector<std::string>& items, const std::string& sep) 
   return out;
 }
 
+// A key's minimum as its own type writes it: "0" for an integer key, "0.0" for a number.
+std::string minimum_text(const ConfigKeySpec& spec) {
+  return spec.default_value.index() == 1 ? std::to_string(static_cast<int64_t>(*spec.minimum))
+                                         : double_to_toml(*spec.minimum);
+}
+
 // Converts a parsed TOML node to the type the schema declares for `spec`.
 ConfigValue convert_node(const toml::node& node, const ConfigKeySpec& spec,
                          const std::string& origin) {
@@ -93,7 +99,7 @@ ConfigValue convert_node(const toml::node& node, const ConfigKeySpec& spec,
     if (spec.minimum && value < *spec.minimum) {
       throw_usage("{}: {} = {}: expected {} ≥ {}", origin, spec.key, node_to_text(node),
                   spec.default_value.index() == 1 ? "an integer" : "a number",
-                  double_to_toml(*spec.minimum));
+                  minimum_text(spec));
     }
   };
   switch (spec.default_value.index()) {
@@ -223,7 +229,7 @@ void Config::set(const std::string& key, ConfigValue value, const std::string& o
                                                : *spec.minimum;
     if (number < *spec.minimum) {
       throw_usage("{}: {} = {}: expected {} ≥ {}", origin, key, config_value_to_toml(value),
-                  value.index() == 1 ? "an integer" : "a number", double_to_toml(*spec.minimum));
+                  value.index() == 1 ? "an integer" : "a number", minimum_text(spec));
     }
   }
   values_[key] = std::move(value);
@@ -384,7 +390,7 @@ std::string Config::describe() const {
   return render_sections([this](const ConfigKeySpec& spec, const std::string& name) {
     std::string note = "default " + config_value_to_toml(spec.default_value);
     if (!spec.choices.empty()) note += "; one of " + join(spec.choices, ", ");
-    if (spec.minimum) note += "; ≥ " + double_to_toml(*spec.minimum);
+    if (spec.minimum) note += "; ≥ " + minimum_text(spec);
     return fmt::format("{} = {}  # {}. {}\n", name, config_value_to_toml(get(spec.key)), note,
                        spec.doc);
   });
