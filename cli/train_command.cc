@@ -21,8 +21,10 @@
 #include "nosharing/report/analyze_run.h"
 #include "nosharing/report/wlsc_report.h"
 #include "nosharing/train/checkpoint.h"
-#include "nosharing/train/distributed.h"
+#include "nosharing/train/communicator.h"
 #include "nosharing/train/local_launch.h"
+#include "nosharing/train/model_sync.h"
+#include "nosharing/train/process_group.h"
 #include "nosharing/train/run_directory.h"
 #include "nosharing/train/trainer.h"
 
@@ -143,7 +145,6 @@ int run_train(const TrainArgs& args) {
   options.command_line = g_command_line;
   options.interrupt_after_step = interrupt_after_step_from_env();
   Config config;
-  bool created = false;
   if (!args.resume.empty()) {
     check_resume_args(args);
     config = Config::load_run_config(args.resume + "/config.toml");
@@ -157,40 +158,23 @@ int run_train(const TrainArgs& args) {
                                        : args.out;
   }
 
-  // A rank of a data-parallel run: join the others (every rank with the same config), then
-  // rank 0 alone creates the run directory and tells the others where it is (or why not).
+  // A rank of a data-parallel run joins the others (every rank with the same config); rank 0
+  // alone creates the run directory and tells the others where it is, or why not.
   std::unique_ptr<Communicator> comm;
   if (env.distributed()) {
     comm = Communicator::connect_tcp(env, DistributedOptions::from_config(config));
     check_same_config(*comm, config);
-    options.communicator = comm.get();
   }
-  const bool writer = env.rank == 0;
-  std::string start_error;  // rank 0's, as "usage:…" or "runtime:…"
-  if (writer && args.resume.empty()) {
-    try {
-      created = !fs::exists(options.run_dir);
-      create_run_directory(options.run_dir, args.force);
-    } catch (const UsageError& error) {
-      if (!comm) throw;
-      start_error = std::string("usage:") + error.what();
-    } catch (const std::exception& error) {
-      if (!comm) throw;
-      start_error = std::string("runtime:") + error.what();
-    }
+  const std::unique_ptr<ProcessGroup> group = make_process_group(comm.get(), config);
+  options.group = group.get();
+  bool created = false;
+  if (args.resume.empty()) {
+    const ProcessGroup::RunDirectory run_dir =
+        group->create_run_directory(options.run_dir, args.force);
+    options.run_dir = run_dir.path;
+    created = run_dir.created;
   }
-  if (comm) {
-    const std::string status = comm->broadcast_text(
-        start_error.empty() ? "ok:" + options.run_dir : start_error, 0,
-        "waiting for rank 0 to create the run directory");
-    if (status.rfind("ok:", 0) == 0) {
-      options.run_dir = status.substr(3);
-    } else if (status.rfind("usage:", 0) == 0) {
-      throw UsageError(writer ? status.substr(6) : "rank 0 stopped: " + status.substr(6));
-    } else {
-      throw RuntimeError(writer ? status.substr(8) : "rank 0 stopped: " + status.substr(8));
-    }
-  }
+  const bool writer = group->writer();
 
   install_interrupt_handler();
   TrainResult result;

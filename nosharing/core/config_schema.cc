@@ -209,7 +209,7 @@ std::vector<ConfigKeySpec> make_schema() {
       {"augment.repetitions", int64_t{1},
        "copies of each source image in a batch, each augmented independently (a step "
        "processes train.batch_size × repetitions images)", {}},
-      // --- distributed (data-parallel runs: docs/distributed.md, nosharing/train/distributed.h) ---
+      // --- distributed (data-parallel runs: docs/distributed.md, nosharing/train/communicator.h) ---
       {"distributed.timeout_seconds", 300.0,
        "data-parallel runs: longest wait for the rendezvous or any collective before the run "
        "stops with an error (a rank that died, stalled or never joined)", {}},

@@ -49,7 +49,7 @@ struct LoaderOptions {
   AugmentOptions augment;
   uint64_t seed = 0;
   int threads = 2;         // background threads (0: prepare on the calling thread)
-  // Data parallelism (nosharing/train/distributed.h): serve only shard `shard_index` of
+  // Data parallelism (nosharing/train/communicator.h): serve only shard `shard_index` of
   // `shard_count` of every batch — a contiguous, equal share of its source images (the
   // first ones take one more if batch_size does not divide) with the augmentation the whole
   // batch gets, so the shards of all ranks, concatenated, are the one-process batch.

@@ -30,7 +30,7 @@ AnalyzeRunResult analyze_run(const std::string& run_dir, const std::string& out_
   if (run.config.get_string("model.type") == "wlsc") {
     // Sparse coding has atoms, not responses to gratings: its own analysis (Gabor fits).
     const WlscReportFiles wlsc = write_wlsc_report(run_dir, out_dir);
-    return {wlsc.analysis_json, wlsc.dictionary_png};
+    return {wlsc.analysis_json, wlsc.dictionary_png, /*maps_npz=*/""};
   }
   if (run.config.get_string("model.type") == "mapformer") {
     // Columns with attention, not conv-shaped layers: attention fields, head maps, wiring.

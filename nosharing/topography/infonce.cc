@@ -1,6 +1,6 @@
 #include "nosharing/topography/infonce.h"
 
-#include "nosharing/topography/infonce_function.h"
+#include "nosharing/topography/cpu/infonce_function.h"
 
 #include <torch/torch.h>
 

@@ -40,7 +40,7 @@ torch::Tensor infonce_neighbour_weights(int64_t height, int64_t width, double si
 
 // L above for given anchors and negatives: columns [B, P, C] (unnormalised), weights [P, P],
 // anchors and negatives int64 indices into the B·P columns (b·P + p), anchors distinct.
-// Mixes neighbours for the anchors only, in one fused autograd function (infonce_function.h;
+// Mixes neighbours for the anchors only, in one fused autograd function (cpu/infonce_function.h;
 // there also what `sink` asks of the columns).
 torch::Tensor infonce_loss(const torch::Tensor& columns, const torch::Tensor& weights,
                            const torch::Tensor& anchors, const torch::Tensor& negatives,

@@ -2,7 +2,7 @@
 
 #include <torch/torch.h>
 
-#include "nosharing/topography/neighbour_cosine.h"
+#include "nosharing/topography/cpu/kernel_smoothness_function.h"
 
 namespace nosharing {
 

@@ -24,7 +24,7 @@
 #include <string>
 #include <tuple>
 
-#include "nosharing/topography/neighbour_cosine.h"
+#include "nosharing/topography/cpu/kernel_smoothness_function.h"
 #include "nosharing/topography/topographic_loss.h"
 
 namespace nosharing {
@@ -41,7 +41,7 @@ struct KernelSmoothnessLossOptions {
 torch::Tensor channel_coverage(const torch::Tensor& weight, const torch::Tensor& bias);
 
 // S above, the mean neighbour-kernel cosine similarity of a layer: scalar tensor in the
-// dtype of layer.weight. The fused function of neighbour_cosine.h.
+// dtype of layer.weight. The fused function of cpu/kernel_smoothness_function.h.
 torch::Tensor mean_neighbour_cosine(const TopographicLayer& layer, bool include_bias = true);
 // The same S in plain LibTorch ops (normalise, lay out on the grids, products per direction):
 // the check of the fused one (kernel_smoothness_test.cc).

@@ -6,7 +6,7 @@
 #include <algorithm>
 #include <cmath>
 
-#include "nosharing/topography/blurred_cosine.h"
+#include "nosharing/topography/cpu/topoloss_function.h"
 
 namespace nosharing {
 

@@ -17,7 +17,7 @@
 #include <string>
 #include <tuple>
 
-#include "nosharing/topography/blurred_cosine.h"
+#include "nosharing/topography/cpu/topoloss_function.h"
 #include "nosharing/topography/topographic_loss.h"
 
 namespace nosharing {

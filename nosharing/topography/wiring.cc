@@ -10,7 +10,7 @@
 
 #include "nosharing/core/large_buffer_pool.h"
 #include "nosharing/core/vectorised.h"
-#include "nosharing/topography/gradient_target.h"
+#include "nosharing/topography/cpu/gradient_target.h"
 
 namespace nosharing {
 namespace {

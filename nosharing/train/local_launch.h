@@ -1,5 +1,5 @@
 // `nosharing train --nproc N`: N data-parallel workers of one binary on this host, started
-// with torchrun's environment variables (nosharing/train/distributed.h, docs/distributed.md).
+// with torchrun's environment variables (nosharing/train/communicator.h, docs/distributed.md).
 #pragma once
 
 #include <chrono>

@@ -1,37 +1,21 @@
 #include "nosharing/train/trainer.h"
 
-#include <torch/nn/functional/loss.h>
-
 #include <atomic>
-#include <chrono>
 #include <cmath>
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
-#include <iostream>
-#include <map>
-#include <optional>
-
-#include <unistd.h>
 
 #include "nosharing/core/error.h"
 #include "nosharing/core/files.h"
-#include "nosharing/core/process_usage.h"
 #include "nosharing/core/seed.h"
 #include "nosharing/core/threads.h"
 #include "nosharing/data/dataset.h"
-#include "nosharing/models/lcnet.h"
-#include "nosharing/sharing/dynamic_sharing.h"
-#include "nosharing/train/distributed.h"
-#include "nosharing/train/metrics_log.h"
 #include "nosharing/train/objective.h"
 #include "nosharing/train/optimizer.h"
 #include "nosharing/train/progress_line.h"
-#include "nosharing/train/run_data.h"
 #include "nosharing/train/run_directory.h"
 #include "nosharing/train/schedule.h"
-#include "nosharing/train/step_profile.h"
-#include "nosharing/train/topographic_objective.h"
 
 namespace nosharing {
 namespace {
@@ -41,15 +25,6 @@ std::atomic<bool> g_interrupt_requested{false};
 void on_interrupt(int) {
   g_interrupt_requested = true;
   std::signal(SIGINT, SIG_DFL);  // a second Ctrl-C ends the process at once
-}
-
-using Clock = std::chrono::steady_clock;
-
-// Stream identifier in derive_seed of each rank's generator in data-parallel runs: "rank".
-constexpr uint64_t kRankStream = 0x72616e6bULL;
-
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
 std::string format_duration(double seconds) {
@@ -65,522 +40,359 @@ void install_interrupt_handler() {
   std::signal(SIGINT, on_interrupt);
 }
 
-TrainResult train_model(const Config& config, const TrainOptions& options) {
-  const int64_t epochs = config.get_int("train.epochs");
-  const int64_t max_steps = config.get_int("train.max_steps");
-  const double max_minutes = config.get_double("train.max_minutes");
-  const int64_t eval_every = config.get_int("train.eval_every");
-  const int64_t log_every = std::max<int64_t>(1, config.get_int("train.log_every"));
-  const double label_smoothing = config.get_double("train.label_smoothing");
-  const int64_t checkpoint_every = config.get_int("train.checkpoint_every");
-  const double checkpoint_minutes = config.get_double("train.checkpoint_minutes");
-  if (checkpoint_every < 0) {
-    throw_usage("train.checkpoint_every = {}: expected ≥ 0 (0: at epoch ends only)",
-                checkpoint_every);
-  }
-  if (!(checkpoint_minutes >= 0)) {
-    throw_usage("train.checkpoint_minutes = {}: expected ≥ 0 (0: off)", checkpoint_minutes);
-  }
-  if (epochs < 1) throw_usage("train.epochs = {}: expected ≥ 1", epochs);
-  if (max_steps < 0) throw_usage("train.max_steps = {}: expected ≥ 0 (0: no limit)", max_steps);
-  if (eval_every < 0) throw_usage("train.eval_every = {}: expected ≥ 0", eval_every);
-  if (label_smoothing < 0 || label_smoothing >= 1) {
-    throw_usage("train.label_smoothing = {}: expected a number in [0, 1)", label_smoothing);
-  }
-  // Data parallelism (distributed.h): `comm` is null in a one-process run, whose path is
-  // unchanged. Only rank 0 (the writer) writes the run directory and prints.
-  Communicator* comm = options.communicator != nullptr && options.communicator->world_size() > 1
-                           ? options.communicator
-                           : nullptr;
-  const int rank = comm ? comm->rank() : 0;
-  const int world = comm ? comm->world_size() : 1;
-  const bool writer = rank == 0;
-  const bool quiet = options.quiet || !writer;
-  std::unique_ptr<GradientAllreduce> grad_sync;
-  const DistributedOptions distributed_options =
-      comm ? DistributedOptions::from_config(config) : DistributedOptions();
-  const int threads = set_compute_threads(static_cast<int>(config.get_int("train.threads")));
-  const uint64_t seed = static_cast<uint64_t>(config.get_int("train.seed"));
-
-  RunData data = load_run_data(config);
-  seed_torch(seed);
-  Model model = build_model(config, data.input_shape, data.num_classes);
-  auto optimizer = make_optimizer(config, model->parameters());
-  auto train_loader = make_train_loader(config, data, rank, world);
-  std::unique_ptr<BatchLoader> val_loader;
-  if (data.split.val.numel() > 0) {
-    // Each rank evaluates a contiguous shard of the validation split; the sums are
-    // all-reduced (run_eval).
-    torch::Tensor val = data.split.val;
-    if (comm) {
-      const auto [begin, end] = shard_range(val.numel(), rank, world);
-      val = val.narrow(0, begin, end - begin);
-    }
-    val_loader = make_eval_loader(config, data.train_set, val, data.normalization);
+Trainer::Trainer(const Config& config, const TrainOptions& options)
+    : config_(config),
+      options_(options),
+      loop_(TrainLoopOptions::from_config(config)),
+      one_process_(options.group == nullptr ? std::make_unique<ProcessGroup>() : nullptr),
+      group_(options.group != nullptr ? options.group : one_process_.get()),
+      quiet_(options.quiet || !group_->writer()),
+      metrics_(options.run_dir + "/metrics.jsonl") {
+  threads_ = set_compute_threads(loop_.threads);
+  data_ = load_run_data(config);
+  seed_torch(loop_.seed);
+  model_ = build_model(config, data_.input_shape, data_.num_classes);
+  optimizer_ = make_optimizer(config, model_->parameters());
+  train_loader_ = make_train_loader(config, data_, group_->rank(), group_->world_size());
+  if (data_.split.val.numel() > 0) {
+    // Each rank evaluates a contiguous shard of the validation split; the shards' sums make
+    // the whole split's numbers (ProcessGroup::combine_evaluation).
+    val_loader_ = make_eval_loader(config, data_.train_set,
+                                   group_->validation_shard(data_.split.val), data_.normalization);
   }
 
-  const int64_t steps_per_epoch = train_loader->batches_per_epoch();
-  int64_t total_steps = epochs * steps_per_epoch;
-  if (max_steps > 0) total_steps = std::min(total_steps, max_steps);
-  ScheduleOptions schedule;
-  schedule.kind = config.get_string("train.schedule");
-  schedule.peak_lr = config.get_double("train.lr");
-  schedule.warmup_steps = std::max<int64_t>(0, config.get_int("train.warmup_steps"));
-  schedule.total_steps = total_steps;
-  schedule.steps_per_epoch = steps_per_epoch;
-  schedule.step_epochs = config.get_int("train.step_epochs");
-  schedule.step_gamma = config.get_double("train.step_gamma");
-  schedule.clock = config.get_string("train.schedule_clock");
-  if (schedule.clock == "time" && !(max_minutes > 0)) {
-    throw_usage("train.schedule_clock = \"time\" needs a wall-clock budget: train.max_minutes = "
-                "{}, expected > 0", max_minutes);
-  }
-  if (schedule.clock == "time" && schedule.kind == "step") {
-    throw_usage("train.schedule_clock = \"time\" runs the cosine (or constant) schedule over "
-                "the time budget; train.schedule = \"step\" counts epochs: use "
-                "train.schedule_clock = \"steps\"");
-  }
+  steps_per_epoch_ = train_loader_->batches_per_epoch();
+  total_steps_ = loop_.epochs * steps_per_epoch_;
+  if (loop_.max_steps > 0) total_steps_ = std::min(total_steps_, loop_.max_steps);
+  schedule_ = loop_.schedule;
+  schedule_.total_steps = total_steps_;
+  schedule_.steps_per_epoch = steps_per_epoch_;
 
-  const std::string& run_dir = options.run_dir;
-  TrainerState state;
   // A run killed before its first checkpoint starts again from step 0.
   const bool from_checkpoint =
-      options.resume && std::filesystem::is_regular_file(checkpoint_path(run_dir));
-  if (options.resume && !from_checkpoint && writer) {
+      options_.resume && std::filesystem::is_regular_file(checkpoint_path(options_.run_dir));
+  if (options_.resume && !from_checkpoint && group_->writer()) {
     std::fprintf(stderr,
                  "nosharing: note: %s has no checkpoint yet (the run stopped before its first); "
                  "training from the start\n",
-                 run_dir.c_str());
+                 options_.run_dir.c_str());
   }
-  if (options.resume && !options.accept_changed_data) {
-    // The data the run started on (provenance.json's data.checksum, since 2026-12-07).
-    const std::string provenance_path = run_dir + "/provenance.json";
-    const nlohmann::json provenance = std::filesystem::is_regular_file(provenance_path)
-                                          ? read_json_file(provenance_path)
-                                          : nlohmann::json::object();
-    const auto recorded = provenance.find("data");
-    if (recorded != provenance.end() && recorded->contains("checksum")) {
-      const std::string was = (*recorded)["checksum"].get<std::string>();
-      const std::string now = dataset_checksum(data.train_set);
-      if (was != now) {
-        throw_usage("data.path = {}: the data changed since the run started (checksum {}, "
-                    "provenance.json has {}); resume with --force to continue on it anyway",
-                    config.get_string("data.path"), now, was);
-      }
-    }
+  if (options_.resume && !options_.accept_changed_data) refuse_changed_data();
+  if (from_checkpoint) state_ = load_checkpoint(options_.run_dir, *model_, optimizer_.get());
+  if (options_.resume && group_->writer()) {
+    truncate_metrics_after(metrics_.path(), state_.step);
   }
-  if (from_checkpoint) {
-    state = load_checkpoint(run_dir, *model, optimizer.get());
-  }
-  if (options.resume && writer) truncate_metrics_after(run_dir + "/metrics.jsonl", state.step);
-  if (!options.resume && writer) {
-    write_file_atomic(run_dir + "/config.toml", config.to_toml());
-    nlohmann::json data_info = {
-        {"format", data_format_name(data.train_set.format)},
-        {"source", data.train_set.source},
-        {"checksum", dataset_checksum(data.train_set)},
-        {"channels", data.input_shape.channels},
-        {"height", data.input_shape.height},
-        {"width", data.input_shape.width},
-        {"classes", data.num_classes},
-        {"class_names", data.train_set.class_names},
-        {"train_images", data.split.train.numel()},
-        {"val_images", data.split.val.numel()},
-        {"normalization", {{"mean", data.normalization.mean}, {"std", data.normalization.std}}},
-    };
-    nlohmann::json extra = {{"data", data_info},
-                            {"steps_per_epoch", steps_per_epoch},
-                            {"total_steps", total_steps}};
-    if (comm) {
-      // "threads" is per rank.
-      extra["distributed"] = {{"world_size", world},
-                              {"backend", "gloo"},
-                              {"batch_per_rank", config.get_int("train.batch_size") / world}};
-    }
-    write_json_atomic(run_dir + "/provenance.json",
-                      make_provenance(threads, options.command_line, extra));
-  }
-  const MetricsLog metrics(run_dir + "/metrics.jsonl");
-  auto log_line = [&](const nlohmann::json& line) {
-    if (writer) metrics.write(line);
-  };
-  if (comm) {
-    // One model everywhere (on resume every rank read the same checkpoint already).
-    broadcast_module(*comm, *model, "broadcasting the initial model from rank 0");
-    // Each rank draws its own random stream (dropout, sampled topographic losses): resumed
-    // from the checkpoint when it holds one per rank of this world size, otherwise derived
-    // from (train.seed, rank, step).
-    if (state.rank_rng_states.defined() && state.rank_rng_states.size(0) == world) {
-      set_generator_state(state.rank_rng_states[rank]);
-    } else {
-      if (options.resume && writer) {
-        std::fprintf(stderr,
-                     "nosharing: note: resuming with WORLD_SIZE = %d, the checkpoint holds no "
-                     "random state for that many ranks; the data order is unchanged, dropout and "
-                     "sampled losses draw fresh random numbers\n",
-                     world);
-      }
-      seed_torch(derive_seed(seed, kRankStream, static_cast<uint64_t>(rank),
-                             static_cast<uint64_t>(state.step)));
-    }
-    grad_sync =
-        std::make_unique<GradientAllreduce>(*comm, model->parameters(), distributed_options);
-  }
-  // The checkpoint of every rank's state, written by rank 0 (a collective in distributed runs:
-  // every rank calls it at the same step).
-  auto write_checkpoint = [&] {
-    if (comm) {
-      average_buffers(
-          *comm, *model,
-          fmt::format("averaging the buffers for the checkpoint of step {}", state.step));
-      state.rank_rng_states = gather_generator_states(
-          *comm,
-          fmt::format("gathering the random states for the checkpoint of step {}", state.step));
-    }
-    if (writer) save_checkpoint(run_dir, *model, optimizer.get(), state);
-  };
+  if (!options_.resume && group_->writer()) write_run_files();
+  group_->start(*model_, state_, loop_.seed, options_.resume);
 
   // Dynamic weight sharing (DESIGN §3): a sleep phase every sharing.every optimiser steps on
   // every unshared layer.
-  const SharingOptions sharing = SharingOptions::from_config(config);
-  ModelImpl* sleeping_net = nullptr;
-  if (sharing.mode != SharingMode::kNone) {
-    sleeping_net = model.get();
-    if (sleeping_net->unshared_layers().empty()) {
+  sharing_ = SharingOptions::from_config(config);
+  if (sharing_.mode != SharingMode::kNone) {
+    sleeping_net_ = model_.get();
+    if (sleeping_net_->unshared_layers().empty()) {
       throw_usage("sharing.mode = \"{}\": the model (model.type = {}, model.sharing = {}) has no "
                   "unshared layers to share",
                   config.get_string("sharing.mode"), config.get_string("model.type"),
                   config.get_string("model.sharing"));
     }
   }
-  std::optional<ClassSizeGradientScale> gradient_scale;
-  if (sharing.gradient_scale == GradientScale::kClassSize) gradient_scale.emplace(*model, sharing);
-  auto sleep_if_due = [&] {
-    if (sleeping_net == nullptr || state.step % sharing.every != 0) return;
-    // Seeded by (train.seed, step): a resumed run sleeps bit-identically.
-    for (const SleepRecord& r : run_sleep_phase(*sleeping_net, sharing, seed, state.step)) {
-      log_line({{"kind", "sleep"},
-                     {"step", state.step},
-                     {"layer", r.layer},
-                     {"snr_before", r.before.squared},
-                     {"snr_after", r.after.squared},
-                     {"snr_abs_before", r.before.abs},
-                     {"snr_abs_after", r.after.abs}});
-    }
-    // Every rank ran the same phase on the same weights; rank 0's copy makes sure they stay
-    // equal to the last bit.
-    if (comm) {
-      broadcast_parameters(*comm, *model,
-                           fmt::format("broadcasting the weights after the sleep phase of step {}",
-                                       state.step));
-    }
-  };
-
+  if (sharing_.gradient_scale == GradientScale::kClassSize) {
+    gradient_scale_.emplace(*model_, sharing_);
+  }
   // Topographic losses (DESIGN §4): loss = task_loss + Σ weight·L per layer, each L logged
   // as "topo/<layer>".
-  const std::unique_ptr<TopographicObjective> topography =
-      TopographicObjective::from_config(config, *model);
-  std::vector<TopographicTermValue> topo_terms;
+  topography_ = TopographicObjective::from_config(config, *model_);
+}
 
-  const auto start = Clock::now();
-  const double seconds_before = state.seconds;
-  auto elapsed = [&] { return seconds_before + seconds_since(start); };
-  // The clock of the time budget and the time-based schedule: rank 0's, synchronised after
-  // every step in distributed runs so that every rank takes the same decisions.
-  double synced_elapsed = seconds_before;
-  double last_checkpoint_clock = seconds_before;
-  auto budget_clock = [&] { return comm ? synced_elapsed : elapsed(); };
-  int64_t last_eval_step = -1;
+// The data the run started on (provenance.json's data.checksum, since 2026-12-07).
+void Trainer::refuse_changed_data() const {
+  const std::string provenance_path = options_.run_dir + "/provenance.json";
+  const nlohmann::json provenance = std::filesystem::is_regular_file(provenance_path)
+                                        ? read_json_file(provenance_path)
+                                        : nlohmann::json::object();
+  const auto recorded = provenance.find("data");
+  if (recorded == provenance.end() || !recorded->contains("checksum")) return;
+  const std::string was = (*recorded)["checksum"].get<std::string>();
+  const std::string now = dataset_checksum(data_.train_set);
+  if (was != now) {
+    throw_usage("data.path = {}: the data changed since the run started (checksum {}, "
+                "provenance.json has {}); resume with --force to continue on it anyway",
+                config_.get_string("data.path"), now, was);
+  }
+}
+
+void Trainer::write_run_files() const {
+  write_file_atomic(options_.run_dir + "/config.toml", config_.to_toml());
+  const nlohmann::json data_info = {
+      {"format", data_format_name(data_.train_set.format)},
+      {"source", data_.train_set.source},
+      {"checksum", dataset_checksum(data_.train_set)},
+      {"channels", data_.input_shape.channels},
+      {"height", data_.input_shape.height},
+      {"width", data_.input_shape.width},
+      {"classes", data_.num_classes},
+      {"class_names", data_.train_set.class_names},
+      {"train_images", data_.split.train.numel()},
+      {"val_images", data_.split.val.numel()},
+      {"normalization", {{"mean", data_.normalization.mean}, {"std", data_.normalization.std}}},
+  };
+  nlohmann::json extra = {{"data", data_info},
+                          {"steps_per_epoch", steps_per_epoch_},
+                          {"total_steps", total_steps_}};
+  const nlohmann::json distributed = group_->provenance(config_);
+  if (!distributed.is_null()) extra["distributed"] = distributed;
+  write_json_atomic(options_.run_dir + "/provenance.json",
+                    make_provenance(threads_, options_.command_line, extra));
+}
+
+double Trainer::elapsed() const {
+  return seconds_before_ + std::chrono::duration<double>(Clock::now() - start_).count();
+}
+
+void Trainer::log(const nlohmann::json& line) const {
+  if (group_->writer()) metrics_.write(line);
+}
+
+void Trainer::checkpoint() {
+  group_->before_checkpoint(*model_, state_);
+  if (group_->writer()) save_checkpoint(options_.run_dir, *model_, optimizer_.get(), state_);
+}
+
+void Trainer::sleep_if_due() {
+  if (sleeping_net_ == nullptr || state_.step % sharing_.every != 0) return;
+  // Seeded by (train.seed, step): a resumed run sleeps bit-identically.
+  for (const SleepRecord& r : run_sleep_phase(*sleeping_net_, sharing_, loop_.seed, state_.step)) {
+    log({{"kind", "sleep"},
+         {"step", state_.step},
+         {"layer", r.layer},
+         {"snr_before", r.before.squared},
+         {"snr_after", r.after.squared},
+         {"snr_abs_before", r.before.abs},
+         {"snr_abs_after", r.after.abs}});
+  }
+  group_->after_sleep(*model_, state_.step);
+}
+
+void Trainer::evaluate(int64_t epoch_number) {
+  if (!val_loader_) return;
+  const auto eval_start = StepProfile::Clock::now();
+  group_->before_evaluation(*model_, state_.step);
+  last_eval_ = nosharing::evaluate(*model_, *val_loader_);
+  group_->combine_evaluation(last_eval_, state_.step);
+  last_eval_step_ = state_.step;
+  profile_.add("evaluation", eval_start);
+  state_.best_accuracy = std::max(state_.best_accuracy, last_eval_.accuracy);
+  // Unlabelled models (own objective) have no accuracy: null.
+  log({{"kind", "eval"},
+       {"step", state_.step},
+       {"epoch", epoch_number},
+       {"split", "val"},
+       {"loss", last_eval_.loss},
+       {"accuracy", last_eval_.has_accuracy ? nlohmann::json(last_eval_.accuracy)
+                                            : nlohmann::json(nullptr)},
+       {"n", last_eval_.n},
+       {"seconds", elapsed()}});
+  if (quiet_) return;
+  if (!last_eval_.has_accuracy) {
+    std::printf("epoch %lld step %lld: val loss %.5f (%s)\n", static_cast<long long>(epoch_number),
+                static_cast<long long>(state_.step), last_eval_.loss,
+                format_duration(elapsed()).c_str());
+  } else {
+    std::printf("epoch %lld step %lld: val accuracy %.4f, loss %.4f (%s)\n",
+                static_cast<long long>(epoch_number), static_cast<long long>(state_.step),
+                last_eval_.accuracy, last_eval_.loss, format_duration(elapsed()).c_str());
+  }
+  std::fflush(stdout);
+}
+
+void Trainer::log_interval(int64_t epoch, double lr) {
+  const double interval_seconds = interval_.seconds();
+  interval_.combine(*group_, state_.step);
+  log(interval_.line(state_.step, epoch + 1, lr, elapsed(), interval_seconds));
+  if (options_.profile) log(profile_.line(state_.step, interval_.steps(), interval_seconds));
+  profile_.clear();
+  interval_.restart();
+}
+
+void Trainer::throw_non_finite(double loss, const ModelObjective& objective,
+                               const std::vector<TopographicTermValue>& topographic_terms,
+                               int64_t epoch) const {
+  // The task loss, a model's own term ("aux/…") or a layer's topographic loss ("topo/…").
+  std::string term = "the total";
+  if (!std::isfinite(objective.task.item<double>())) {
+    term = "task_loss";
+  } else {
+    for (const auto& [name, value] : objective.terms) {
+      if (!std::isfinite(value.item<double>())) {
+        term = name;
+        break;
+      }
+    }
+    for (const TopographicTermValue& t : topographic_terms) {
+      if (term == "the total" && !std::isfinite(t.value.item<double>())) term = "topo/" + t.layer;
+    }
+  }
+  throw_runtime("non-finite loss ({}, in {}) at step {} of epoch {}: lower train.lr (now {}) "
+                "or check the data",
+                loss, term, state_.step + 1, epoch + 1, loop_.lr);
+}
+
+TrainResult Trainer::run() {
+  start_ = Clock::now();
+  seconds_before_ = state_.seconds;
+  last_checkpoint_clock_ = seconds_before_;
   TrainResult result;
-
-  StepProfile profile;  // logged with --profile
-  auto run_eval = [&](int64_t epoch_number) {
-    if (!val_loader) return;
-    const auto eval_start = StepProfile::Clock::now();
-    if (comm) {
-      average_buffers(
-          *comm, *model,
-          fmt::format("averaging the buffers before the evaluation of step {}", state.step));
-    }
-    result.last_eval = evaluate(*model, *val_loader);
-    if (comm) {
-      // Sums over the shards: the numbers of one process evaluating the whole split.
-      EvalResult& r = result.last_eval;
-      const double n = static_cast<double>(r.n);
-      const std::vector<double> sums =
-          comm->sum({r.loss * n, r.has_accuracy ? std::round(r.accuracy * n) : 0.0, n},
-                    fmt::format("summing the evaluation of step {}", state.step));
-      r.n = std::llround(sums[2]);
-      r.loss = r.n > 0 ? sums[0] / sums[2] : 0.0;
-      r.accuracy = r.n > 0 && r.has_accuracy ? sums[1] / sums[2] : 0.0;
-    }
-    last_eval_step = state.step;
-    profile.add("evaluation", eval_start);
-    state.best_accuracy = std::max(state.best_accuracy, result.last_eval.accuracy);
-    // Unlabelled models (own objective) have no accuracy: null.
-    log_line({{"kind", "eval"},
-                   {"step", state.step},
-                   {"epoch", epoch_number},
-                   {"split", "val"},
-                   {"loss", result.last_eval.loss},
-                   {"accuracy", result.last_eval.has_accuracy
-                                    ? nlohmann::json(result.last_eval.accuracy)
-                                    : nlohmann::json(nullptr)},
-                   {"n", result.last_eval.n},
-                   {"seconds", elapsed()}});
-    if (!quiet && !result.last_eval.has_accuracy) {
-      std::printf("epoch %lld step %lld: val loss %.5f (%s)\n",
-                  static_cast<long long>(epoch_number), static_cast<long long>(state.step),
-                  result.last_eval.loss, format_duration(elapsed()).c_str());
-      std::fflush(stdout);
-    } else if (!quiet) {
-      std::printf("epoch %lld step %lld: val accuracy %.4f, loss %.4f (%s)\n",
-                  static_cast<long long>(epoch_number), static_cast<long long>(state.step),
-                  result.last_eval.accuracy, result.last_eval.loss,
-                  format_duration(elapsed()).c_str());
-      std::fflush(stdout);
-    }
+  ProgressLine progress(!quiet_);
+  model_->train();
+  interval_.restart();
+  bool out_of_time = false;
+  const int64_t first_step = state_.step;
+  int64_t images_this_session = 0;
+  std::vector<TopographicTermValue> topo_terms;
+  auto stop = [&](TrainStatus status) {
+    progress.clear();
+    result.status = status;
+    result.state = state_;
+    result.last_eval = last_eval_;
+    return result;
   };
 
-  ProgressLine progress(!quiet);
-  model->train();
-  double interval_loss = 0;
-  double interval_task_loss = 0;
-  // A model's own objective terms and the topographic losses ("topo/<layer>").
-  std::map<std::string, double> interval_terms;
-  std::map<std::string, int64_t> interval_term_steps;  // steps that computed a "topo/" term
-  int64_t interval_steps = 0;
-  int64_t interval_images = 0;  // batch_size × augment.repetitions per step (this rank's share)
-  double interval_allreduce_seconds = 0;  // blocked on the gradient allreduce
-  auto interval_start = Clock::now();
-  int64_t interval_faults_start = minor_page_faults();
-  bool out_of_time = false;
-  const int64_t first_step = state.step;
-  int64_t images_this_session = 0;
-
-  for (int64_t epoch = state.epoch; state.step < total_steps && !out_of_time; ++epoch) {
-    train_loader->start_epoch(epoch, state.batch_in_epoch);
-    while (state.step < total_steps) {
+  for (int64_t epoch = state_.epoch; state_.step < total_steps_ && !out_of_time; ++epoch) {
+    train_loader_->start_epoch(epoch, state_.batch_in_epoch);
+    while (state_.step < total_steps_) {
       // --profile: each phase's wall time (the model's own auxiliary terms are in forward).
       auto phase_start = StepProfile::Clock::now();
-      std::optional<Batch> batch = train_loader->next();
+      std::optional<Batch> batch = train_loader_->next();
       if (!batch) break;
-      phase_start = profile.add("data", phase_start);
-      const double lr = learning_rate_at(
-          state.step, schedule, max_minutes > 0 ? budget_clock() / (max_minutes * 60) : 0.0);
-      set_learning_rate(*optimizer, lr);
-      clear_gradients(*optimizer);
-      if (grad_sync) grad_sync->begin_step(state.step + 1);
-      phase_start = profile.add("optimizer", phase_start);
+      phase_start = profile_.add("data", phase_start);
+      const double lr =
+          learning_rate_at(state_.step, schedule_, loop_.budget_fraction(budget_clock()));
+      set_learning_rate(*optimizer_, lr);
+      clear_gradients(*optimizer_);
+      group_->begin_backward(state_.step + 1);
+      phase_start = profile_.add("optimizer", phase_start);
       // Cross-entropy for a classifier, the model's own objective for an unlabelled one, plus
       // the topographic losses.
-      const ModelObjective objective = batch_objective(*model, *batch, label_smoothing);
-      const torch::Tensor task_loss = objective.task;
+      const ModelObjective objective = batch_objective(*model_, *batch, loop_.label_smoothing);
       torch::Tensor loss = objective.total;
-      phase_start = profile.add("forward", phase_start);
+      phase_start = profile_.add("forward", phase_start);
       // topography.every: on the other steps the topographic losses are skipped.
-      const bool topography_due = topography && topography->due(state.step);
+      const bool topography_due = topography_ && topography_->due(state_.step);
       topo_terms.clear();
       if (topography_due) {
-        loss = loss + topography->compute(&topo_terms);
-        phase_start = profile.add("topography", phase_start);
+        loss = loss + topography_->compute(&topo_terms);
+        phase_start = profile_.add("topography", phase_start);
       }
       double loss_value = loss.item<double>();
-      // Names the first non-finite term: the task loss, a model's own term ("aux/…") or a
-      // layer's topographic loss ("topo/…").
-      const auto check_finite = [&] {
-        if (std::isfinite(loss_value)) return;
-        std::string term = "the total";
-        const double task = task_loss.item<double>();
-        if (!std::isfinite(task)) {
-          term = "task_loss";
-        } else {
-          for (const auto& [name, value] : objective.terms) {
-            if (!std::isfinite(value.item<double>())) {
-              term = name;
-              break;
-            }
-          }
-          for (const TopographicTermValue& t : topo_terms) {
-            if (term == "the total" && !std::isfinite(t.value.item<double>())) {
-              term = "topo/" + t.layer;
-            }
-          }
-        }
-        throw_runtime("non-finite loss ({}, in {}) at step {} of epoch {}: lower train.lr (now {}) "
-                      "or check the data",
-                      loss_value, term, state.step + 1, epoch + 1, config.get_double("train.lr"));
-      };
-      check_finite();
+      if (!std::isfinite(loss_value)) throw_non_finite(loss_value, objective, topo_terms, epoch);
       loss.backward();
-      phase_start = profile.add("backward", phase_start);
-      if (grad_sync) {
-        interval_allreduce_seconds += grad_sync->finish_step();
-        phase_start = profile.add("allreduce", phase_start);
+      phase_start = profile_.add("backward", phase_start);
+      const double blocked = group_->finish_backward();
+      if (group_->world_size() > 1) {
+        interval_.add_allreduce_seconds(blocked);
+        phase_start = profile_.add("allreduce", phase_start);
       }
       // The losses of the weights alone add their gradient in place, after the allreduce.
       if (topography_due) {
         std::vector<TopographicTermValue> in_place_terms;
-        loss_value += topography->add_weight_gradients(&in_place_terms);
-        check_finite();
+        loss_value += topography_->add_weight_gradients(&in_place_terms);
         topo_terms.insert(topo_terms.end(), in_place_terms.begin(), in_place_terms.end());
-        phase_start = profile.add("topography", phase_start);
+        if (!std::isfinite(loss_value)) throw_non_finite(loss_value, objective, topo_terms, epoch);
+        phase_start = profile_.add("topography", phase_start);
       }
-      if (gradient_scale) gradient_scale->apply();
-      optimizer->step();
-      profile.add("optimizer", phase_start);
-      ++state.step;
-      state.epoch = epoch;
-      state.batch_in_epoch = batch->index + 1;
-      interval_loss += loss_value;
-      interval_task_loss += task_loss.item<double>();
-      for (const auto& [name, term] : objective.terms) interval_terms[name] += term.item<double>();
-      // Each "topo/<layer>" is the mean over the steps that computed it.
-      for (const TopographicTermValue& term : topo_terms) {
-        interval_terms["topo/" + term.layer] += term.value.item<double>();
-        ++interval_term_steps["topo/" + term.layer];
-      }
-      ++interval_steps;
-      interval_images += batch->images.size(0);
-      if (sleeping_net != nullptr) {
+      if (gradient_scale_) gradient_scale_->apply();
+      optimizer_->step();
+      profile_.add("optimizer", phase_start);
+      ++state_.step;
+      state_.epoch = epoch;
+      state_.batch_in_epoch = batch->index + 1;
+      interval_.add_step(loss_value, objective.task.item<double>(), objective.terms, topo_terms,
+                         batch->images.size(0));
+      if (sleeping_net_ != nullptr) {
         phase_start = StepProfile::Clock::now();
         sleep_if_due();
-        profile.add("sleep", phase_start);
+        profile_.add("sleep", phase_start);
+      }
+      if (state_.step % loop_.log_every == 0 || state_.step == total_steps_) {
+        log_interval(epoch, lr);
       }
 
-      if (state.step % log_every == 0 || state.step == total_steps) {
-        const double interval_seconds = seconds_since(interval_start);
-        if (comm) {
-          // Losses averaged over the ranks (each the mean over its share of the batch),
-          // images summed.
-          std::vector<double> sums = {interval_loss, interval_task_loss,
-                                      static_cast<double>(interval_images)};
-          for (const auto& [name, sum] : interval_terms) sums.push_back(sum);
-          sums = comm->sum(sums, fmt::format("averaging the train metrics of step {}", state.step));
-          interval_loss = sums[0] / world;
-          interval_task_loss = sums[1] / world;
-          interval_images = std::llround(sums[2]);
-          size_t k = 3;
-          for (auto& [name, sum] : interval_terms) sum = sums[k++] / world;
-        }
-        nlohmann::json line = {{"kind", "train"},
-                               {"step", state.step},
-                               {"epoch", epoch + 1},
-                               {"loss", interval_loss / interval_steps},
-                               {"task_loss", interval_task_loss / interval_steps},
-                               {"lr", lr},
-                               {"images_per_second",
-                                interval_seconds > 0 ? interval_images / interval_seconds : 0.0},
-                               {"seconds", elapsed()}};
-        // Pages the kernel mapped afresh per step (rank 0's process; includes this
-        // interval's data loading, evaluation and checkpoints), and the resident set.
-        line["page_faults_per_step"] =
-            static_cast<double>(minor_page_faults() - interval_faults_start) /
-            static_cast<double>(interval_steps);
-        line["rss_mb"] = resident_megabytes();
-        for (const auto& [name, sum] : interval_terms) {
-          const auto counted = interval_term_steps.find(name);
-          line[name] = sum / (counted != interval_term_steps.end() ? counted->second : interval_steps);
-        }
-        if (comm) {
-          // Rank 0's time blocked on the gradient allreduce: per step, and as a share of
-          // the interval's wall time (communication hidden behind backward is not counted).
-          line["allreduce_seconds"] = interval_allreduce_seconds / interval_steps;
-          line["allreduce_share"] =
-              interval_seconds > 0 ? interval_allreduce_seconds / interval_seconds : 0.0;
-        }
-        log_line(line);
-        if (options.profile) log_line(profile.line(state.step, interval_steps, interval_seconds));
-        profile.clear();
-        interval_loss = 0;
-        interval_task_loss = 0;
-        interval_terms.clear();
-        interval_term_steps.clear();
-        interval_steps = 0;
-        interval_images = 0;
-        interval_allreduce_seconds = 0;
-        interval_start = Clock::now();
-        interval_faults_start = minor_page_faults();
-      }
-      images_this_session += batch->images.size(0) * world;
-      const double session_seconds = seconds_since(start);
+      images_this_session += batch->images.size(0) * group_->world_size();
+      const double session_seconds = std::chrono::duration<double>(Clock::now() - start_).count();
       const double seconds_per_step =
-          session_seconds / std::max<int64_t>(1, state.step - first_step);
+          session_seconds / std::max<int64_t>(1, state_.step - first_step);
       // ETA: of the steps left, or of the time budget when that ends first.
-      double eta = seconds_per_step * static_cast<double>(total_steps - state.step);
-      if (max_minutes > 0) eta = std::min(eta, max_minutes * 60 - budget_clock());
+      double eta = seconds_per_step * static_cast<double>(total_steps_ - state_.step);
+      if (loop_.max_minutes > 0) eta = std::min(eta, loop_.max_minutes * 60 - budget_clock());
       progress.update(fmt::format(
           "epoch {}/{} step {}/{} loss {:.4f} lr {:.4g} {:.0f} img/s ETA {}{}", epoch + 1,
-          (total_steps + steps_per_epoch - 1) / steps_per_epoch, state.step, total_steps,
+          (total_steps_ + steps_per_epoch_ - 1) / steps_per_epoch_, state_.step, total_steps_,
           loss_value, lr, images_this_session / std::max(1e-9, session_seconds),
-          format_duration(eta), max_minutes > 0 ? fmt::format(" (budget {:g} min)", max_minutes) : ""));
-      if (eval_every > 0 && state.step % eval_every == 0 && state.batch_in_epoch != steps_per_epoch) {
+          format_duration(eta),
+          loop_.max_minutes > 0 ? fmt::format(" (budget {:g} min)", loop_.max_minutes) : ""));
+      if (loop_.eval_every > 0 && state_.step % loop_.eval_every == 0 &&
+          state_.batch_in_epoch != steps_per_epoch_) {
         progress.clear();
-        run_eval(epoch + 1);
+        evaluate(epoch + 1);
       }
-      bool interrupted =
-          g_interrupt_requested ||
-          (options.interrupt_after_step > 0 && state.step == options.interrupt_after_step);
-      if (comm) {
-        // Ctrl-C on any rank stops every rank after the same step; rank 0's clock decides
-        // the time budget and the time-based schedule.
-        const std::vector<double> control =
-            comm->sum({interrupted ? 1.0 : 0.0, writer ? elapsed() : 0.0},
-                      fmt::format("synchronising the ranks after step {}", state.step));
-        interrupted = control[0] > 0;
-        synced_elapsed = control[1];
-      }
+      // Ctrl-C on any rank stops every rank after the same step.
+      const bool interrupted =
+          group_
+              ->agree(g_interrupt_requested || (options_.interrupt_after_step > 0 &&
+                                                state_.step == options_.interrupt_after_step),
+                      elapsed(), state_.step)
+              .interrupted;
       if (interrupted) {
         progress.clear();
-        state.seconds = elapsed();
-        write_checkpoint();
-        result.status = TrainStatus::kInterrupted;
-        result.state = state;
-        return result;
+        state_.seconds = elapsed();
+        checkpoint();
+        return stop(TrainStatus::kInterrupted);
       }
-      if (options.abandon_after_step > 0 && state.step == options.abandon_after_step) {
-        progress.clear();
-        result.status = TrainStatus::kInterrupted;
-        result.state = state;
-        return result;
+      if (options_.abandon_after_step > 0 && state_.step == options_.abandon_after_step) {
+        return stop(TrainStatus::kInterrupted);
       }
       // train.checkpoint_every / train.checkpoint_minutes bound what a kill loses within a
       // long epoch (the epoch's end writes one anyway).
       const bool checkpoint_due =
-          (checkpoint_every > 0 && state.step % checkpoint_every == 0) ||
-          (checkpoint_minutes > 0 && budget_clock() - last_checkpoint_clock >= checkpoint_minutes * 60);
-      if (checkpoint_due && state.batch_in_epoch != steps_per_epoch) {
+          (loop_.checkpoint_every > 0 && state_.step % loop_.checkpoint_every == 0) ||
+          (loop_.checkpoint_minutes > 0 &&
+           budget_clock() - last_checkpoint_clock_ >= loop_.checkpoint_minutes * 60);
+      if (checkpoint_due && state_.batch_in_epoch != steps_per_epoch_) {
         progress.clear();
-        state.seconds = elapsed();
+        state_.seconds = elapsed();
         const auto checkpoint_start = StepProfile::Clock::now();
-        write_checkpoint();
-        profile.add("checkpoint", checkpoint_start);
-        last_checkpoint_clock = budget_clock();
+        checkpoint();
+        profile_.add("checkpoint", checkpoint_start);
+        last_checkpoint_clock_ = budget_clock();
       }
-      if (max_minutes > 0 && budget_clock() >= max_minutes * 60) {
+      if (loop_.out_of_time(budget_clock())) {
         out_of_time = true;
         break;
       }
     }
-    if (state.batch_in_epoch >= steps_per_epoch) {  // the epoch is complete
-      state.epoch = epoch + 1;
-      state.batch_in_epoch = 0;
+    if (state_.batch_in_epoch >= steps_per_epoch_) {  // the epoch is complete
+      state_.epoch = epoch + 1;
+      state_.batch_in_epoch = 0;
       progress.clear();
-      run_eval(epoch + 1);
-      state.seconds = elapsed();
+      evaluate(epoch + 1);
+      state_.seconds = elapsed();
       const auto checkpoint_start = StepProfile::Clock::now();
-      write_checkpoint();
-      profile.add("checkpoint", checkpoint_start);
+      checkpoint();
+      profile_.add("checkpoint", checkpoint_start);
     }
   }
   progress.clear();
-  if (last_eval_step != state.step) {
-    run_eval(state.batch_in_epoch == 0 ? state.epoch : state.epoch + 1);
+  if (last_eval_step_ != state_.step) {
+    evaluate(state_.batch_in_epoch == 0 ? state_.epoch : state_.epoch + 1);
   }
-  state.seconds = elapsed();
-  write_checkpoint();
-  result.state = state;
-  return result;
+  state_.seconds = elapsed();
+  checkpoint();
+  return stop(TrainStatus::kFinished);
+}
+
+TrainResult train_model(const Config& config, const TrainOptions& options) {
+  return Trainer(config, options).run();
 }
 
 }  // namespace nosharing

@@ -1,4 +1,4 @@
-#include "nosharing/topography/blurred_cosine.h"
+#include "nosharing/topography/cpu/topoloss_function.h"
 
 #include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
@@ -11,8 +11,8 @@
 
 #include "nosharing/core/large_buffer_pool.h"
 #include "nosharing/core/vectorised.h"
-#include "nosharing/topography/gradient_target.h"
-#include "nosharing/topography/row_math.h"
+#include "nosharing/topography/cpu/gradient_target.h"
+#include "nosharing/topography/cpu/row_math.h"
 
 namespace nosharing {
 namespace {

@@ -19,7 +19,6 @@
 // RuntimeError naming the operation and the cause, after at most distributed.timeout_seconds.
 #pragma once
 
-#include <torch/nn/module.h>
 #include <torch/types.h>
 
 #include <chrono>
@@ -27,6 +26,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "nosharing/core/config.h"
@@ -72,7 +72,7 @@ class PendingReduce {
 };
 
 // One rank's membership of the group: a c10d Store and a ProcessGroupGloo over it. The
-// c10d types stay inside distributed.cc.
+// c10d types stay inside communicator.cc.
 class Communicator {
  public:
   virtual ~Communicator() = default;
@@ -108,61 +108,6 @@ class Communicator {
   // Every rank receives root's `text` (through the store).
   virtual std::string broadcast_text(const std::string& text, int root,
                                      const std::string& what) = 0;
-};
-
-// Broadcasts every parameter and buffer of `module` from rank 0.
-void broadcast_module(Communicator& comm, torch::nn::Module& module, const std::string& what);
-// Broadcasts every parameter of `module` from rank 0.
-void broadcast_parameters(Communicator& comm, torch::nn::Module& module, const std::string& what);
-// Replaces every floating-point buffer (BatchNorm running mean and variance) by its mean
-// over ranks; integer buffers (num_batches_tracked) are equal on every rank and kept.
-void average_buffers(Communicator& comm, torch::nn::Module& module, const std::string& what);
-
-// Every rank's `mine` (uint8 [S], the same S everywhere) as rows of uint8 [world size, S]
-// (row r: rank r's), on every rank.
-torch::Tensor gather_rows(Communicator& comm, const torch::Tensor& mine, const std::string& what);
-// Every rank's LibTorch CPU generator state as gather_rows: for the checkpoint, so that each
-// rank resumes its own random stream.
-torch::Tensor gather_generator_states(Communicator& comm, const std::string& what);
-// Sets LibTorch's CPU generator to `state` (uint8 [state bytes], one row of the above).
-void set_generator_state(const torch::Tensor& state);
-
-// Refuses to train when this rank's resolved config differs from rank 0's (every key but
-// the per-host ones: train.threads, data.threads, data.path): a UsageError naming the first
-// differing key and both values.
-void check_same_config(Communicator& comm, const Config& config);
-
-// Averages the gradients of `parameters` over the ranks after each backward pass, in
-// buckets of about options.bucket_bytes: each bucket is a flat buffer (allocated once) into
-// which the gradients are copied, all-reduced (sum), divided by the world size and copied
-// back into each parameter's .grad. Buckets hold parameters in reverse order (the order
-// backward produces their gradients) and are launched in index order on every rank, as
-// c10d requires the same sequence of collectives everywhere. With options.overlap, a hook
-// on each parameter copies its gradient as soon as autograd has computed it and launches
-// the bucket once it is complete, so communication overlaps the rest of the backward pass;
-// without, every bucket is launched after backward.
-// A parameter that received no gradient on this rank contributes zeros; its .grad is set
-// only if the average is non-zero (unused everywhere: left undefined, as in one process).
-class GradientAllreduce {
- public:
-  GradientAllreduce(Communicator& comm, std::vector<torch::Tensor> parameters,
-                    const DistributedOptions& options);
-  ~GradientAllreduce();
-  GradientAllreduce(const GradientAllreduce&) = delete;
-  GradientAllreduce& operator=(const GradientAllreduce&) = delete;
-
-  // Before each backward pass; `step` (1-based) names the step in error messages.
-  void begin_step(int64_t step);
-  // After backward: launches what is left, waits, writes the averaged gradients. Returns
-  // the seconds this call spent blocked on communication (with overlap: the part of the
-  // allreduce not hidden behind the backward pass).
-  double finish_step();
-
-  int64_t bucket_count() const;
-
- private:
-  struct State;
-  std::unique_ptr<State> state_;
 };
 
 }  // namespace nosharing

@@ -1,5 +1,6 @@
-// Small vector helpers of the fused topographic losses (neighbour_cosine, blurred_cosine,
-// infonce_function): the loops over rows of D values that replace chains of LibTorch ops.
+// Small vector helpers of the fused topographic losses (topography/cpu/: kernel smoothness,
+// TopoLoss, InfoNCE, spatial correlation): loops over rows of D values that replace chains of
+// LibTorch ops.
 #pragma once
 
 #include <algorithm>

@@ -1,4 +1,4 @@
-#include "nosharing/topography/neighbour_cosine.h"
+#include "nosharing/topography/cpu/kernel_smoothness_function.h"
 
 #include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
@@ -10,8 +10,8 @@
 
 #include "nosharing/core/large_buffer_pool.h"
 #include "nosharing/core/vectorised.h"
-#include "nosharing/topography/gradient_target.h"
-#include "nosharing/topography/row_math.h"
+#include "nosharing/topography/cpu/gradient_target.h"
+#include "nosharing/topography/cpu/row_math.h"
 
 namespace nosharing {
 namespace {

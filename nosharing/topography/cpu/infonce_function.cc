@@ -1,4 +1,4 @@
-#include "nosharing/topography/infonce_function.h"
+#include "nosharing/topography/cpu/infonce_function.h"
 
 #include <ATen/Dispatch.h>
 #include <ATen/Parallel.h>
@@ -13,7 +13,7 @@
 #include "nosharing/core/large_buffer_pool.h"
 #include "nosharing/core/vectorised.h"
 #include "nosharing/core/blas.h"
-#include "nosharing/topography/row_math.h"
+#include "nosharing/topography/cpu/row_math.h"
 
 namespace nosharing {
 namespace {
