@@ -25,7 +25,6 @@
 #include "nosharing/core/config.h"
 #include "nosharing/core/seed.h"
 #include "nosharing/core/threads.h"
-#include "nosharing/models/lcnet.h"
 #include "nosharing/models/model.h"
 #include "nosharing/train/optimizer.h"
 #include "nosharing/train/topographic_objective.h"
@@ -77,8 +76,7 @@ long minor_page_faults() {
 void step(const RegularisedNetwork& network, torch::optim::SGD& sgd,
           const torch::Tensor& images, const torch::Tensor& labels, bool with_loss = true) {
   TopographicObjective* objective = with_loss ? network.objective.get() : nullptr;
-  dynamic_cast<LcNetImpl&>(*network.model)
-      .record_responses(objective != nullptr && network.records_responses);
+  network.model->record_responses(objective != nullptr && network.records_responses);
   clear_gradients(sgd);
   torch::Tensor total =
       torch::nn::functional::cross_entropy(network.model->forward(images), labels);
@@ -168,10 +166,9 @@ void loss_alone(benchmark::State& state, const std::string& preset, InputShape i
       make_topographic_loss(TopographicLossOptions::from_config(network.config));
   model->train();
   (void)model->forward(torch::randn({kBatch, input.channels, input.height, input.width}));
-  const auto& net = dynamic_cast<const LcNetImpl&>(*model);
   std::vector<TopographicLayer> layers;
-  for (size_t i = 0; i < net.layer_specs().size(); ++i) {
-    TopographicLayer layer = topographic_layer(net, i, topographic->needs_responses());
+  for (size_t i = 0; i < model->topographic_layer_count(); ++i) {
+    TopographicLayer layer = model->topographic_layer(i, topographic->needs_responses());
     if (layer.responses.defined()) layer.responses = layer.responses.detach().clone().requires_grad_();
     layers.push_back(std::move(layer));
   }

@@ -3,7 +3,7 @@
 #include <memory>
 
 #include "cli/commands.h"
-#include "nosharing/report/analyze_run.h"
+#include "nosharing/run_analysis/analyze_run.h"
 
 namespace nosharing::cli {
 namespace {

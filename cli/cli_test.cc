@@ -26,6 +26,7 @@ namespace cli_test {  // named, not anonymous: the tests compile in unity batche
 
 using testing::make_temp_dir;
 using testing::run_cli;
+using testing::run_cli_with_file_size_limit;
 using testing::write_idx_dataset;
 
 // A tiny model that trains in a second or two on 12×12 images.
@@ -318,6 +319,38 @@ TEST_F(CliTest, ResumeRejectsCorruptCheckpoints) {
   EXPECT_NE(result.err.find("state.pt"), std::string::npos) << result.err;
   const auto mixed = run_cli({"train", "--resume", out, "--set", "train.lr=1"});
   EXPECT_EQ(mixed.exit_code, 2) << mixed.err;
+}
+
+// A full disk (here: a file-size limit below the checkpoint's size) stops training with one
+// line naming the checkpoint and exit 1: a new run leaves no directory behind, a resumed one
+// keeps its last good checkpoint, from which it finishes once there is room.
+TEST_F(CliTest, AFullDiskStopsWithOneLineAndDamagesNoRun) {
+  const std::string root = make_temp_dir("cli-full-disk");
+  const std::string out = root + "/run";
+  ASSERT_EQ(run_cli(with(tiny_args(*data_, out), {"--set", "train.epochs=1"})).exit_code, 0);
+  const std::string checkpoint = out + "/checkpoint/state.pt";
+  const auto checkpoint_bytes = static_cast<int64_t>(std::filesystem::file_size(checkpoint));
+  // Room for config, provenance and metrics lines, not for a checkpoint.
+  const int64_t limit = checkpoint_bytes / 2;
+  ASSERT_GT(limit, 16 * 1024) << "the tiny model's checkpoint is too small for this test";
+
+  const std::string fresh = root + "/fresh";
+  const auto full = run_cli_with_file_size_limit(tiny_args(*data_, fresh), limit);
+  EXPECT_EQ(full.exit_code, 1) << full.err;
+  EXPECT_EQ(count_lines(full.err), 1) << full.err;
+  EXPECT_NE(full.err.find("state.pt"), std::string::npos) << full.err;
+  EXPECT_FALSE(std::filesystem::exists(fresh));
+
+  const std::string before = testing::read_file(checkpoint);
+  const auto resumed_full = run_cli_with_file_size_limit(
+      {"train", "--resume", out, "--quiet"}, limit);
+  EXPECT_EQ(resumed_full.exit_code, 1) << resumed_full.err;
+  EXPECT_EQ(count_lines(resumed_full.err), 1) << resumed_full.err;
+  EXPECT_NE(resumed_full.err.find("state.pt"), std::string::npos) << resumed_full.err;
+  EXPECT_EQ(testing::read_file(checkpoint), before);
+  EXPECT_FALSE(std::filesystem::exists(checkpoint + ".tmp"));
+  const auto with_room = run_cli({"train", "--resume", out, "--quiet"});
+  EXPECT_EQ(with_room.exit_code, 0) << with_room.err;
 }
 
 // Ctrl-C writes a checkpoint, names the --resume command and exits 130.

@@ -9,6 +9,7 @@
 #include "cli/commands.h"
 #include "nosharing/report/compare_page.h"
 #include "nosharing/report/run_comparison.h"
+#include "nosharing/run_analysis/compare_runs.h"
 
 namespace nosharing::cli {
 namespace {

@@ -17,7 +17,7 @@
 #include "nosharing/core/files.h"
 #include "nosharing/data/binary_file.h"
 #include "nosharing/models/model.h"
-#include "nosharing/report/analyze_run.h"
+#include "nosharing/run_analysis/analyze_run.h"
 #include "nosharing/train/run_reader.h"
 
 namespace nosharing::cli {

@@ -171,9 +171,12 @@ void expect_page_loaded(const PageLoad& page, int figures) {
   EXPECT_GT(std::filesystem::file_size(page.screenshot), 10000u);
 }
 
-CliResult run_cli(const std::vector<std::string>& args) {
+namespace {
+
+// Runs `prefix` + build/nosharing `args` through /bin/sh.
+CliResult run_cli_command(const std::string& prefix, const std::vector<std::string>& args) {
   const std::string err_path = make_temp_dir("stderr") + "/stderr.txt";
-  std::string command = shell_quote(NOSHARING_CLI_PATH);
+  std::string command = prefix + shell_quote(NOSHARING_CLI_PATH);
   for (const auto& arg : args) command += " " + shell_quote(arg);
   command += " 2>" + shell_quote(err_path) + " </dev/null";
   CliResult result;
@@ -186,6 +189,17 @@ CliResult run_cli(const std::vector<std::string>& args) {
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   result.err = read_file(err_path);
   return result;
+}
+
+}  // namespace
+
+CliResult run_cli(const std::vector<std::string>& args) { return run_cli_command("", args); }
+
+CliResult run_cli_with_file_size_limit(const std::vector<std::string>& args,
+                                       int64_t max_file_bytes) {
+  // dash's ulimit -f counts 512-byte blocks; an ignored signal stays ignored across exec.
+  return run_cli_command(
+      "trap '' XFSZ; ulimit -f " + std::to_string(max_file_bytes / 512) + "; exec ", args);
 }
 
 

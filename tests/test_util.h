@@ -28,6 +28,10 @@ struct CliResult {
 };
 // Runs build/nosharing with `args` (each shell-quoted), no stdin.
 CliResult run_cli(const std::vector<std::string>& args);
+// The same with files limited to `max_file_bytes` (rounded down to 512-byte blocks;
+// RLIMIT_FSIZE, SIGXFSZ ignored, so a write past it fails with EFBIG as on a full disk).
+CliResult run_cli_with_file_size_limit(const std::vector<std::string>& args,
+                                       int64_t max_file_bytes);
 
 std::string read_file(const std::string& path);
 

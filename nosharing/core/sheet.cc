@@ -7,6 +7,7 @@
 #include <cmath>
 #include <vector>
 
+#include "nosharing/core/enum_names.h"
 #include "nosharing/core/error.h"
 
 namespace nosharing {
@@ -22,20 +23,16 @@ int64_t exact_sqrt(int64_t value) {
 
 }  // namespace
 
+constexpr EnumName<SheetLayout> kSheetLayouts[] = {{"column", SheetLayout::kColumn},
+                                                   {"hypercolumn", SheetLayout::kHypercolumn},
+                                                   {"retinotopic", SheetLayout::kRetinotopic}};
+
 SheetLayout parse_sheet_layout(const std::string& value, const std::string& key) {
-  if (value == "column") return SheetLayout::kColumn;
-  if (value == "hypercolumn") return SheetLayout::kHypercolumn;
-  if (value == "retinotopic") return SheetLayout::kRetinotopic;
-  throw_usage("{} = \"{}\": expected column, hypercolumn or retinotopic", key, value);
+  return enum_from_name(kSheetLayouts, key, value);
 }
 
 std::string sheet_layout_name(SheetLayout layout) {
-  switch (layout) {
-    case SheetLayout::kColumn: return "column";
-    case SheetLayout::kHypercolumn: return "hypercolumn";
-    case SheetLayout::kRetinotopic: return "retinotopic";
-  }
-  return "?";
+  return std::string(enum_name(kSheetLayouts, layout));
 }
 
 SheetOptions::SheetOptions(int64_t channels, int64_t height, int64_t width)

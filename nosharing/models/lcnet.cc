@@ -5,6 +5,7 @@
 #include <torch/nn/functional/activation.h>
 #include <torch/nn/functional/dropout.h>
 
+#include "nosharing/core/enum_names.h"
 #include "nosharing/core/error.h"
 #include "nosharing/core/seed.h"
 
@@ -57,25 +58,13 @@ LcNetOptions LcNetOptions::from_config(const Config& config, const InputShape& i
     options.retina_sigmas(sigmas);
   }
 
-  const std::string& sharing = config.get_string("model.sharing");
-  if (sharing == "none") {
-    options.sharing(LcNetSharing::kNone);
-  } else if (sharing == "conv") {
-    options.sharing(LcNetSharing::kConv);
-  } else {
-    throw_usage("model.sharing = \"{}\": expected none or conv", sharing);
-  }
-
-  const std::string& norm = config.get_string("model.norm");
-  if (norm == "batch") {
-    options.norm(LcNetNorm::kBatch);
-  } else if (norm == "batch_position") {
-    options.norm(LcNetNorm::kBatchPosition);
-  } else if (norm == "none") {
-    options.norm(LcNetNorm::kNone);
-  } else {
-    throw_usage("model.norm = \"{}\": expected batch, batch_position or none", norm);
-  }
+  constexpr EnumName<LcNetSharing> kSharings[] = {{"none", LcNetSharing::kNone},
+                                                  {"conv", LcNetSharing::kConv}};
+  constexpr EnumName<LcNetNorm> kNorms[] = {{"batch", LcNetNorm::kBatch},
+                                            {"batch_position", LcNetNorm::kBatchPosition},
+                                            {"none", LcNetNorm::kNone}};
+  options.sharing(get_enum(config, "model.sharing", kSharings));
+  options.norm(get_enum(config, "model.norm", kNorms));
   return options;
 }
 
@@ -300,6 +289,33 @@ std::vector<std::pair<std::string, torch::nn::Conv2d>> LcNetImpl::conv_layers() 
   std::vector<std::pair<std::string, torch::nn::Conv2d>> layers;
   for (size_t i = 0; i < conv_.size(); ++i) layers.emplace_back(specs_[i].name, conv_[i]);
   return layers;
+}
+
+TopographicLayer LcNetImpl::topographic_layer(size_t index, bool with_responses) const {
+  const LcNetLayerSpec& spec = specs_.at(index);
+  TopographicLayer layer{spec.name, sheets_[index]};
+  layer.kernel = spec.kernel;
+  layer.stride = spec.stride;
+  if (!unshared_.empty()) {
+    layer.weight = unshared_[index]->weight;
+    layer.bias = unshared_[index]->bias;
+  } else {
+    // The twin: its one kernel at every position, as an expanded view (no copy).
+    const torch::nn::Conv2d& conv = conv_[index];
+    const int64_t positions = spec.output_height * spec.output_width;
+    layer.weight =
+        conv->weight.reshape({1, spec.out_channels, -1}).expand({positions, spec.out_channels, -1});
+    if (conv->bias.defined()) {
+      layer.bias = conv->bias.reshape({1, -1}).expand({positions, spec.out_channels});
+    }
+  }
+  if (with_responses) {
+    TORCH_CHECK(index < recorded_.size(), "topographic objective: layer ", spec.name,
+                " has no recorded responses (call compute after the model's forward)");
+    layer.responses = recorded_[index];
+    layer.response_sink = recorded_sinks_[index];
+  }
+  return layer;
 }
 
 }  // namespace nosharing

@@ -119,10 +119,13 @@ class LcNetImpl : public ModelImpl {
   // The sheet of each conv-shaped layer's output units, in layer order (same for the twin).
   const std::vector<Sheet>& sheets() const { return sheets_; }
 
+  // Every conv-shaped layer is a topographic layer, on its sheet.
+  size_t topographic_layer_count() const override { return specs_.size(); }
+  TopographicLayer topographic_layer(size_t index, bool with_responses) const override;
   // When on, forward keeps each conv-shaped layer's output after its norm and ReLU,
   // [B, C, H_out, W_out] per layer in order, for losses on responses (topography). Off by
   // default: the kept tensors hold their autograd graph until the next forward.
-  void record_responses(bool on) { record_responses_ = on; }
+  void record_responses(bool on) override { record_responses_ = on; }
   const std::vector<torch::Tensor>& recorded_responses() const { return recorded_; }
   // Per recorded layer, the sink its responses were tapped with (layers/response_tap.h) when
   // the forward built a graph through them; otherwise null.

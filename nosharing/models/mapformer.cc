@@ -294,4 +294,15 @@ torch::Tensor MapformerImpl::weight_smoothness() const {
   return sum / static_cast<double>(layers.size());
 }
 
+std::vector<std::pair<std::string, torch::Tensor>> MapformerImpl::weight_snr_layers() const {
+  std::vector<std::pair<std::string, torch::Tensor>> out;
+  out.emplace_back("embed", options_.shared_embedding() ? torch::Tensor() : column_embed_->weight);
+  for (size_t k = 0; k < blocks_.size(); ++k) {
+    const ColumnMlp& mlp = blocks_[k]->mlp;
+    out.emplace_back(fmt::format("block{}.mlp.fc1", k + 1), mlp->fc1->weight);
+    out.emplace_back(fmt::format("block{}.mlp.fc2", k + 1), mlp->fc2->weight);
+  }
+  return out;
+}
+
 }  // namespace nosharing

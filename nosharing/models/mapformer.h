@@ -179,6 +179,9 @@ class MapformerImpl : public ModelImpl {
   const FactorisedHead& head() const { return head_; }
   // The unshared embedding (null when shared) and the shared one (null when unshared).
   const ColumnLinear& column_embedding() const { return column_embed_; }
+  // Weight SNR over the columns of the column linear layers: the embedding ("embed",
+  // undefined when shared) and every block's MLP ("block<k>.mlp.fc1", "….fc2").
+  std::vector<std::pair<std::string, torch::Tensor>> weight_snr_layers() const override;
   const torch::nn::Linear& shared_embedding() const { return shared_embed_; }
   // d_ij as the wiring cost prices it, √(1 + d²), float64 [L, L].
   const torch::Tensor& wiring_lengths() const { return wiring_lengths_; }

@@ -267,6 +267,23 @@ TEST(MapformerTest, LayerwiseDetachesInTrainingModeOnly) {
   }
 }
 
+// Capabilities: the column linear layers are what weight SNR reads (the embedding only when
+// unshared); the Mapformer offers no conv-shaped topographic layers.
+TEST(MapformerTest, OffersItsColumnLayersToWeightSnrAndNoTopographicLayers) {
+  Mapformer model(tiny_options());
+  const auto layers = model->weight_snr_layers();
+  ASSERT_EQ(layers.size(), 1u + 2u * 3u);
+  EXPECT_EQ(layers[0].first, "embed");
+  EXPECT_TRUE(layers[0].second.is_same(model->column_embedding()->weight));
+  EXPECT_EQ(layers[1].first, "block1.mlp.fc1");
+  EXPECT_TRUE(layers[1].second.is_same(model->blocks()[0]->mlp->fc1->weight));
+  EXPECT_EQ(layers[6].first, "block3.mlp.fc2");
+  Mapformer shared(tiny_options().shared_embedding(true));
+  EXPECT_FALSE(shared->weight_snr_layers()[0].second.defined());
+  EXPECT_EQ(model->topographic_layer_count(), 0u);
+  EXPECT_THROW(model->topographic_layer(0, false), RuntimeError);
+}
+
 // The whole model in float64 against finite differences (w.r.t. the images; every layer in
 // between has its own gradient check).
 TEST(MapformerTest, GradientMatchesFiniteDifferences) {

@@ -15,6 +15,7 @@
 
 #include "nosharing/core/config.h"
 #include "nosharing/layers/locally_connected.h"
+#include "nosharing/topography/topographic_loss.h"
 
 namespace nosharing {
 
@@ -70,6 +71,26 @@ class ModelImpl : public torch::nn::Module {
   virtual std::vector<std::pair<std::string, torch::nn::Conv2d>> conv_layers() const {
     return {};
   }
+
+  // Capabilities: what a model offers the losses and measures, so that they ask instead of
+  // casting to a model type.
+
+  // The layers the topographic losses (topography.*, train/topographic_objective.h) act on,
+  // in order. Default: none (topography.* is refused for the model).
+  virtual size_t topographic_layer_count() const { return 0; }
+  // Layer `index` as the losses see it (TopographicLayer: name, sheet, kernel, stride,
+  // weights [P, C, D] and bias — a shared layer's one kernel as a view expanded over the
+  // positions, so not a leaf — and, with `with_responses`, the output recorded by the last
+  // forward, which must then exist).
+  virtual TopographicLayer topographic_layer(size_t index, bool with_responses) const;
+  // When on, training forwards keep the topographic layers' outputs for the losses on
+  // responses. Default: nothing to record.
+  virtual void record_responses(bool on) {}
+
+  // The weights weight SNR measures over positions (sharing/weight_snr.h), by name in forward
+  // order, positions first ([P, …]); an undefined tensor for a weight-shared layer, whose
+  // SNR is the cap. Default: the unshared layers, then the conv layers.
+  virtual std::vector<std::pair<std::string, torch::Tensor>> weight_snr_layers() const;
 };
 using Model = std::shared_ptr<ModelImpl>;
 

@@ -271,10 +271,6 @@ void check_input_images(const torch::Tensor& images, const InputShape& input, co
               input.width, "], got ", images.sizes());
 }
 
-ModelObjective ModelImpl::own_objective(const torch::Tensor& images) {
-  throw_runtime("{}: this model is trained with labels and has no objective of its own", name());
-}
-
 std::vector<std::string> preset_names() {
   std::vector<std::string> names;
   for (const auto& [name, text] : presets()) names.push_back(name);

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <limits>
 
+#include "nosharing/core/enum_names.h"
 #include "nosharing/core/error.h"
 #include "nosharing/models/sheet_laplacian.h"
 
@@ -22,34 +23,16 @@ WlscOptions WlscOptions::from_config(const Config& config, const InputShape& inp
       .nonnegative(config.get_bool("wlsc.nonnegative"))
       .radius(config.get_double("wlsc.radius"))
       .sigma(config.get_double("wlsc.sigma"));
-  const std::string& encoder = config.get_string("wlsc.encoder");
-  if (encoder == "ista") {
-    o.encoder(WlscEncoder::kIsta);
-  } else if (encoder == "fista") {
-    o.encoder(WlscEncoder::kFista);
-  } else if (encoder == "lista") {
-    o.encoder(WlscEncoder::kLista);
-  } else {
-    throw_usage("wlsc.encoder = \"{}\": expected ista, fista or lista", encoder);
-  }
-  const std::string& step = config.get_string("wlsc.step_size");
-  if (step == "fixed") {
-    o.step_size(WlscStepSize::kFixed);
-  } else if (step == "learned") {
-    o.step_size(WlscStepSize::kLearned);
-  } else if (step == "learned_per_step") {
-    o.step_size(WlscStepSize::kLearnedPerStep);
-  } else {
-    throw_usage("wlsc.step_size = \"{}\": expected fixed, learned or learned_per_step", step);
-  }
-  const std::string& gradient = config.get_string("wlsc.gradient");
-  if (gradient == "unrolled") {
-    o.gradient(WlscGradient::kUnrolled);
-  } else if (gradient == "fixed_codes") {
-    o.gradient(WlscGradient::kFixedCodes);
-  } else {
-    throw_usage("wlsc.gradient = \"{}\": expected unrolled or fixed_codes", gradient);
-  }
+  constexpr EnumName<WlscEncoder> kEncoders[] = {
+      {"ista", WlscEncoder::kIsta}, {"fista", WlscEncoder::kFista}, {"lista", WlscEncoder::kLista}};
+  constexpr EnumName<WlscStepSize> kStepSizes[] = {{"fixed", WlscStepSize::kFixed},
+                                                   {"learned", WlscStepSize::kLearned},
+                                                   {"learned_per_step", WlscStepSize::kLearnedPerStep}};
+  constexpr EnumName<WlscGradient> kGradients[] = {{"unrolled", WlscGradient::kUnrolled},
+                                                   {"fixed_codes", WlscGradient::kFixedCodes}};
+  o.encoder(get_enum(config, "wlsc.encoder", kEncoders));
+  o.step_size(get_enum(config, "wlsc.step_size", kStepSizes));
+  o.gradient(get_enum(config, "wlsc.gradient", kGradients));
   for (const std::string& form : config.get_string_list("wlsc.laplacian")) {
     if (form == "atoms") {
       o.atoms_form(true);

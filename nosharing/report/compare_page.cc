@@ -9,9 +9,9 @@
 
 #include "nosharing/core/error.h"
 #include "nosharing/core/files.h"
+#include "nosharing/core/json_file.h"
 #include "nosharing/report/html_report.h"
 #include "nosharing/report/svg.h"
-#include "nosharing/train/run_directory.h"
 
 namespace nosharing {
 namespace {

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "nosharing/run_analysis/compare_runs.h"
 #include "tests/run_test_util.h"
 #include "tests/test_util.h"
 

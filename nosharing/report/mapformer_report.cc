@@ -8,20 +8,12 @@
 #include <filesystem>
 #include <limits>
 
-#include "nosharing/analysis/map_arrays.h"
 #include "nosharing/core/error.h"
 #include "nosharing/core/files.h"
-#include "nosharing/core/threads.h"
-#include "nosharing/data/loader.h"
 #include "nosharing/report/colormap.h"
 #include "nosharing/report/html_report.h"
 #include "nosharing/report/image.h"
 #include "nosharing/report/svg.h"
-#include "nosharing/train/checkpoint.h"
-#include "nosharing/train/metrics_log.h"
-#include "nosharing/train/run_data.h"
-#include "nosharing/train/run_directory.h"
-#include "nosharing/train/run_reader.h"
 
 namespace nosharing {
 namespace {
@@ -312,56 +304,6 @@ std::string write_mapformer_html(const std::string& dir, const std::string& titl
   const std::string index = dir + "/index.html";
   write_file_atomic(index, report_page_html(title, body));
   return index;
-}
-
-MapformerReportFiles write_mapformer_report(const std::string& run_dir,
-                                            const std::string& out_dir) {
-  namespace fs = std::filesystem;
-  const RunRecord run = read_run(run_dir);
-  const AnalysisOptions options = AnalysisOptions::from_config(run.config);
-  set_compute_threads(static_cast<int>(run.config.get_int("train.threads")));
-  TrainerState state;
-  Model model = load_trained_model(run, &state);
-  const auto mapformer = std::dynamic_pointer_cast<MapformerImpl>(model);
-  if (!mapformer) {
-    throw_runtime("{}: model.type = \"{}\", not a mapformer run", run_dir,
-                  run.config.get_string("model.type"));
-  }
-  mapformer->eval();
-  const RunData data = load_run_data(run.config);
-  std::unique_ptr<BatchLoader> validation;
-  std::vector<std::string> classes = data.train_set.class_names;
-  if (data.split.val.numel() > 0) {
-    validation = make_eval_loader(run.config, data.train_set, data.split.val, data.normalization);
-  }
-  MapformerReportFiles files;
-  files.analysis = analyze_mapformer(*mapformer, validation.get(), classes, options);
-
-  nlohmann::json json = mapformer_analysis_to_json(files.analysis);
-  json["run"] = run_dir;
-  json["step"] = state.step;
-  json["schema_version"] = 1;
-  const std::string out = out_dir.empty() ? run_dir : out_dir;
-  std::error_code error;
-  fs::create_directories(out, error);
-  if (error) throw_runtime("--out {}: cannot create the folder ({})", out, error.message());
-  files.analysis_json = out + "/analysis.json";
-  write_json_atomic(files.analysis_json, json);
-  files.maps_npz = out + "/maps.npz";
-  write_npz(files.maps_npz, mapformer_map_arrays(files.analysis));
-
-  std::string title = fs::path(run_dir).lexically_normal().filename().string();
-  if (title.empty()) title = run_dir;
-  std::vector<nlohmann::json> metrics;
-  const std::string metrics_path = run_dir + "/metrics.jsonl";
-  if (fs::is_regular_file(metrics_path)) metrics = read_metrics(metrics_path);
-  nlohmann::json summary;
-  summary["model.preset"] = run.config.get_string("model.preset");
-  summary["model.layerwise"] = run.config.get_bool("model.layerwise");
-  summary["data.path"] = run.config.get_string("data.path");
-  summary["step"] = state.step;
-  files.report = write_mapformer_html(out + "/report", title, files.analysis, metrics, summary);
-  return files;
 }
 
 }  // namespace nosharing

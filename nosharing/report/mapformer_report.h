@@ -1,5 +1,5 @@
-// `mapformer` runs: analysis.json and report/index.html from a trained run directory
-// (issue 7). The numbers come from nosharing/analysis/mapformer_analysis; this file draws:
+// `mapformer` runs' report/index.html (issue 7). The numbers come from
+// nosharing/analysis/mapformer_analysis (run_analysis/ runs the analysis); this file draws:
 //   - a summary table per block (attention and RF retinotopy, spread, shift, self-attention,
 //     wiring length and cost, column MLP weight SNR),
 //   - training curves (loss, validation accuracy, the auxiliary losses aux/wiring and
@@ -20,24 +20,11 @@
 
 namespace nosharing {
 
-struct MapformerReportFiles {
-  std::string analysis_json;  // <out>/analysis.json
-  std::string report;         // <out>/report/index.html
-  std::string maps_npz;       // <out>/maps.npz (analysis/map_arrays.h)
-  MapformerAnalysis analysis;
-};
-
 // Writes `dir`/index.html and its figures for an analysed mapformer; returns the path of
 // index.html. `metrics`: the run's metrics.jsonl lines (may be empty).
 std::string write_mapformer_html(const std::string& dir, const std::string& title,
                                  const MapformerAnalysis& analysis,
                                  const std::vector<nlohmann::json>& metrics,
                                  const nlohmann::json& config_summary);
-
-// Loads the run's trained mapformer, analyses it on the run's validation split (analysis.*
-// keys) and writes analysis.json and the report into `out_dir` (empty: the run directory).
-// RuntimeError naming the run when it is not a mapformer run.
-MapformerReportFiles write_mapformer_report(const std::string& run_dir,
-                                            const std::string& out_dir = "");
 
 }  // namespace nosharing

@@ -1,7 +1,7 @@
 // Several run directories read side by side, for `nosharing compare` (how a sweep, e.g. of
 // a loss weight, is read): the configuration keys whose values differ, each run's final
 // validation accuracy, speed and length, and its per-layer map measures from analysis.json.
-// Numbers only: compare_page draws them.
+// Numbers only: run_analysis/compare_runs.h reads them from the runs, compare_page draws them.
 #pragma once
 
 #include <cmath>
@@ -73,13 +73,6 @@ struct RunComparison {
 
 // Keys that differ between machines or invocations without changing what was learned.
 inline const std::vector<std::string> kComparisonIgnoredKeys = {"train.threads", "data.threads"};
-
-// Reads one run directory: config.toml (required: RuntimeError naming the directory when it
-// is missing), metrics.jsonl and analysis.json (each optional). Labels are left empty.
-ComparedRun read_compared_run(const std::string& dir);
-
-// Reads every run and compares them. Fewer than two runs is a UsageError.
-RunComparison compare_runs(const std::vector<std::string>& dirs);
 
 // The comparison as compare.json (NaN written as null).
 nlohmann::json comparison_to_json(const RunComparison& comparison);

@@ -7,6 +7,7 @@
 #include <map>
 #include <numeric>
 
+#include "nosharing/core/enum_names.h"
 #include "nosharing/core/error.h"
 #include "nosharing/core/seed.h"
 #include "nosharing/layers/locally_connected.h"
@@ -58,34 +59,17 @@ at::Tensor class_means(const at::Tensor& rows, const SharingClassMap& classes) {
 
 SharingOptions SharingOptions::from_config(const Config& config) {
   SharingOptions o;
-  const std::string mode = config.get_string("sharing.mode");
-  if (mode == "none") {
-    o.mode = SharingMode::kNone;
-  } else if (mode == "instant") {
-    o.mode = SharingMode::kInstant;
-  } else if (mode == "hebbian") {
-    o.mode = SharingMode::kHebbian;
-  } else {
-    throw_usage("sharing.mode = \"{}\": expected none, instant or hebbian", mode);
-  }
-  const std::string classes = config.get_string("sharing.classes");
-  if (classes == "all") {
-    o.classes = SharingClasses::kAll;
-  } else if (classes == "phase") {
-    o.classes = SharingClasses::kPhase;
-  } else if (classes == "local") {
-    o.classes = SharingClasses::kLocal;
-  } else {
-    throw_usage("sharing.classes = \"{}\": expected all, phase or local", classes);
-  }
-  const std::string scale = config.get_string("sharing.gradient_scale");
-  if (scale == "none") {
-    o.gradient_scale = GradientScale::kNone;
-  } else if (scale == "class_size") {
-    o.gradient_scale = GradientScale::kClassSize;
-  } else {
-    throw_usage("sharing.gradient_scale = \"{}\": expected none or class_size", scale);
-  }
+  constexpr EnumName<SharingMode> kModes[] = {{"none", SharingMode::kNone},
+                                               {"instant", SharingMode::kInstant},
+                                               {"hebbian", SharingMode::kHebbian}};
+  constexpr EnumName<SharingClasses> kClasses[] = {{"all", SharingClasses::kAll},
+                                                   {"phase", SharingClasses::kPhase},
+                                                   {"local", SharingClasses::kLocal}};
+  constexpr EnumName<GradientScale> kScales[] = {{"none", GradientScale::kNone},
+                                                 {"class_size", GradientScale::kClassSize}};
+  o.mode = get_enum(config, "sharing.mode", kModes);
+  o.classes = get_enum(config, "sharing.classes", kClasses);
+  o.gradient_scale = get_enum(config, "sharing.gradient_scale", kScales);
   o.every = config.get_int("sharing.every");
   o.group = config.get_int("sharing.group");
   o.iters = config.get_int("sharing.iters");

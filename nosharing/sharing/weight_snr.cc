@@ -13,7 +13,6 @@
 #include "nosharing/core/error.h"
 #include "nosharing/core/vectorised.h"
 #include "nosharing/models/model.h"
-#include "nosharing/models/mapformer.h"
 
 namespace nosharing {
 namespace {
@@ -131,24 +130,9 @@ WeightSnr weight_snr_reference(const torch::Tensor& weight) {
 
 std::vector<std::pair<std::string, WeightSnr>> layer_weight_snrs(const ModelImpl& model) {
   std::vector<std::pair<std::string, WeightSnr>> out;
-  if (const auto* mapformer = dynamic_cast<const MapformerImpl*>(&model)) {
-    // The Mapformer's column linear layers, over their columns: the embedding (shared: one
-    // Linear, kMaxWeightSnr) and every block's MLP.
-    out.emplace_back("embed", mapformer->options().shared_embedding()
-                                  ? WeightSnr{kMaxWeightSnr, kMaxWeightSnr}
-                                  : weight_snr(mapformer->column_embedding()->weight));
-    for (size_t k = 0; k < mapformer->blocks().size(); ++k) {
-      const ColumnMlp& mlp = mapformer->blocks()[k]->mlp;
-      out.emplace_back(fmt::format("block{}.mlp.fc1", k + 1), weight_snr(mlp->fc1->weight));
-      out.emplace_back(fmt::format("block{}.mlp.fc2", k + 1), weight_snr(mlp->fc2->weight));
-    }
-    return out;
-  }
-  for (const auto& [name, layer] : model.unshared_layers()) {
-    out.emplace_back(name, weight_snr(layer->weight));
-  }
-  for (const auto& [name, conv] : model.conv_layers()) {
-    out.emplace_back(name, WeightSnr{kMaxWeightSnr, kMaxWeightSnr});
+  for (const auto& [name, weight] : model.weight_snr_layers()) {
+    out.emplace_back(name, weight.defined() ? weight_snr(weight)
+                                            : WeightSnr{kMaxWeightSnr, kMaxWeightSnr});
   }
   return out;
 }

@@ -45,10 +45,10 @@ WeightSnrAndMean weight_snr_and_mean(const torch::Tensor& weight);
 // weight_snr against).
 WeightSnr weight_snr_reference(const torch::Tensor& weight);
 
-// The weight SNR of every conv-shaped layer of a model, by layer name in order: the
-// unshared layers measured, the twin's Conv2d layers kMaxWeightSnr (one kernel shared by
-// construction); for a mapformer its column linear layers ("embed", "block<k>.mlp.fc1",
-// "block<k>.mlp.fc2"; a shared embedding kMaxWeightSnr). Empty for other models.
+// The weight SNR of every layer the model offers (ModelImpl::weight_snr_layers), by name in
+// order: an lcnet's or resnet's unshared layers measured, a twin's Conv2d layers
+// kMaxWeightSnr (one kernel shared by construction); a mapformer's column linear layers
+// ("embed", "block<k>.mlp.fc1", "block<k>.mlp.fc2"; a shared embedding kMaxWeightSnr).
 std::vector<std::pair<std::string, WeightSnr>> layer_weight_snrs(const ModelImpl& model);
 
 }  // namespace nosharing

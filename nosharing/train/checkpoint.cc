@@ -4,7 +4,9 @@
 #include <torch/serialize/output-archive.h>
 #include <torch/utils.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <filesystem>
 #include <mutex>
 
@@ -50,11 +52,32 @@ void save_checkpoint(const std::string& run_dir, torch::nn::Module& model,
     archive.write("trainer.rank_rng_states", state.rank_rng_states);
   }
   const std::string temporary = path + ".tmp";
+  // Through our own writer: LibTorch's file writer checks its position in its destructor, so a
+  // failed write (a full disk, a file-size limit) makes it throw from a destructor and abort
+  // the process, leaving half a file. Here every byte is reported written and the first
+  // error is raised after the archive is complete.
+  std::FILE* file = std::fopen(temporary.c_str(), "wb");
+  if (file == nullptr) {
+    throw_runtime("cannot write checkpoint {}: {}", path, std::strerror(errno));
+  }
+  int write_error = 0;
   try {
-    archive.save_to(temporary);
+    archive.save_to([&](const void* data, size_t size) -> size_t {
+      if (write_error == 0 && size > 0 && std::fwrite(data, 1, size, file) != size) {
+        write_error = errno != 0 ? errno : EIO;
+      }
+      return size;
+    });
   } catch (const c10::Error& error) {
+    std::fclose(file);
     std::remove(temporary.c_str());
     throw_runtime("cannot write checkpoint {}: {}", path, error.what_without_backtrace());
+  }
+  if (std::fflush(file) != 0 && write_error == 0) write_error = errno;
+  if (std::fclose(file) != 0 && write_error == 0) write_error = errno;
+  if (write_error != 0) {
+    std::remove(temporary.c_str());
+    throw_runtime("cannot write checkpoint {}: {}", path, std::strerror(write_error));
   }
   // Durable before it replaces the previous one: a crash leaves the old checkpoint or the
   // new one, whole.

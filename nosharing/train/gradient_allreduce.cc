@@ -130,7 +130,7 @@ void GradientAllreduce::begin_step(int64_t step) {
 
 double GradientAllreduce::finish_step() {
   State& s = *state_;
-  const auto start = Clock::now();
+  const auto start = std::chrono::steady_clock::now();
   {
     std::lock_guard<std::mutex> lock(s.mutex);
     s.armed = false;
@@ -169,7 +169,7 @@ double GradientAllreduce::finish_step() {
       }
     }
   }
-  return std::chrono::duration<double>(Clock::now() - start).count();
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
 }
 
 }  // namespace nosharing

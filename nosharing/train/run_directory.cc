@@ -85,14 +85,4 @@ nlohmann::json make_provenance(int threads, const std::string& command_line,
   return provenance;
 }
 
-void write_json_atomic(const std::string& path, const nlohmann::json& value) {
-  write_file_atomic(path, value.dump(2) + "\n");
-}
-
-nlohmann::json read_json_file(const std::string& path) {
-  auto parsed = nlohmann::json::parse(read_text_file(path), nullptr, false);
-  if (parsed.is_discarded()) throw_runtime("{}: not valid JSON", path);
-  return parsed;
-}
-
 }  // namespace nosharing

@@ -21,7 +21,4 @@ void create_run_directory(const std::string& path, bool force);
 nlohmann::json make_provenance(int threads, const std::string& command_line,
                                const nlohmann::json& extra);
 
-void write_json_atomic(const std::string& path, const nlohmann::json& value);
-nlohmann::json read_json_file(const std::string& path);
-
 }  // namespace nosharing

@@ -3,7 +3,7 @@
 #include <filesystem>
 
 #include "nosharing/core/error.h"
-#include "nosharing/train/run_directory.h"
+#include "nosharing/core/json_file.h"
 
 namespace nosharing {
 

@@ -7,7 +7,6 @@
 #include <map>
 
 #include "nosharing/core/error.h"
-#include "nosharing/models/lcnet.h"
 #include "nosharing/topography/kernel_smoothness.h"
 
 namespace nosharing {
@@ -40,17 +39,16 @@ std::unique_ptr<TopographicObjective> TopographicObjective::from_config(const Co
                             ? is_loss(options.kind())
                             : std::any_of(layer_kinds.begin(), layer_kinds.end(), is_loss);
   if (!any_loss) return nullptr;
-  auto* net = dynamic_cast<LcNetImpl*>(&model);
-  if (net == nullptr) {
+  const size_t layers = model.topographic_layer_count();
+  if (layers == 0) {
     throw_usage("topography.loss = \"{}\": model.type = \"{}\" has no conv-shaped layers with a "
                 "sheet; expected model.type = lcnet",
                 layer_losses.empty() ? config.get_string("topography.loss")
                                      : fmt::format("{}", fmt::join(layer_losses, ", ")),
                 config.get_string("model.type"));
   }
-  const size_t layers = net->layer_specs().size();
   std::vector<std::string> names;
-  for (const auto& spec : net->layer_specs()) names.push_back(spec.name);
+  for (size_t i = 0; i < layers; ++i) names.push_back(model.topographic_layer(i, false).name);
   const auto check_length = [&](const char* key, const std::string& value, size_t size) {
     if (size != layers) {
       throw_usage("{} = {}: {} values for {} layers ({}); give one per layer or none", key, value,
@@ -93,19 +91,19 @@ std::unique_ptr<TopographicObjective> TopographicObjective::from_config(const Co
     }
     TopographicLoss& loss = by_kind[kinds[i]];
     if (!loss) loss = make_topographic_loss(TopographicLossOptions(options).kind(kinds[i]));
-    if (loss->needs_responses()) net->record_responses(true);
+    if (loss->needs_responses()) model.record_responses(true);
     losses[i] = loss;
   }
   return std::unique_ptr<TopographicObjective>(
-      new TopographicObjective(std::move(kinds), std::move(losses), *net, std::move(weights), every));
+      new TopographicObjective(std::move(kinds), std::move(losses), model, std::move(weights), every));
 }
 
 TopographicObjective::TopographicObjective(std::vector<TopographicLossKind> kinds,
-                                           std::vector<TopographicLoss> losses, LcNetImpl& net,
+                                           std::vector<TopographicLoss> losses, ModelImpl& model,
                                            std::vector<double> weights, int64_t every)
     : kinds_(std::move(kinds)),
       losses_(std::move(losses)),
-      net_(net),
+      model_(model),
       weights_(std::move(weights)),
       every_(every) {}
 
@@ -114,47 +112,16 @@ std::vector<TopographicLossKind> TopographicObjective::layer_kinds() const { ret
 std::vector<std::pair<std::string, double>> TopographicObjective::layer_weights() const {
   std::vector<std::pair<std::string, double>> out;
   for (size_t i = 0; i < weights_.size(); ++i) {
-    if (weights_[i] > 0) out.emplace_back(net_.layer_specs()[i].name, weights_[i]);
+    if (weights_[i] > 0) out.emplace_back(model_.topographic_layer(i, false).name, weights_[i]);
   }
   return out;
 }
 
-TopographicLayer topographic_layer(const LcNetImpl& net, size_t index, bool with_responses) {
-  const LcNetLayerSpec& spec = net.layer_specs()[index];
-  TopographicLayer layer{spec.name, net.sheets()[index]};
-  layer.kernel = spec.kernel;
-  layer.stride = spec.stride;
-  const auto unshared = net.unshared_layers();
-  if (!unshared.empty()) {
-    layer.weight = unshared[index].second->weight;
-    layer.bias = unshared[index].second->bias;
-  } else {
-    // The twin: its one kernel at every position, as an expanded view (no copy).
-    const torch::nn::Conv2d& conv = net.conv_layers()[index].second;
-    const int64_t positions = spec.output_height * spec.output_width;
-    layer.weight =
-        conv->weight.reshape({1, spec.out_channels, -1}).expand({positions, spec.out_channels, -1});
-    if (conv->bias.defined()) {
-      layer.bias = conv->bias.reshape({1, -1}).expand({positions, spec.out_channels});
-    }
-  }
-  if (with_responses) {
-    const auto& recorded = net.recorded_responses();
-    TORCH_CHECK(index < recorded.size(), "topographic objective: layer ", spec.name,
-                " has no recorded responses (call compute after the model's forward)");
-    layer.responses = recorded[index];
-    layer.response_sink = net.recorded_sinks()[index];
-  }
-  return layer;
-}
-
 std::vector<std::pair<std::string, double>> neighbour_kernel_similarities(const ModelImpl& model) {
   std::vector<std::pair<std::string, double>> out;
-  const auto* net = dynamic_cast<const LcNetImpl*>(&model);
-  if (net == nullptr) return out;
   torch::NoGradGuard no_grad;
-  for (size_t i = 0; i < net->layer_specs().size(); ++i) {
-    const TopographicLayer layer = topographic_layer(*net, i, /*with_responses=*/false);
+  for (size_t i = 0; i < model.topographic_layer_count(); ++i) {
+    const TopographicLayer layer = model.topographic_layer(i, /*with_responses=*/false);
     out.emplace_back(layer.name, mean_neighbour_cosine(layer).item<double>());
   }
   return out;
@@ -162,11 +129,11 @@ std::vector<std::pair<std::string, double>> neighbour_kernel_similarities(const 
 
 bool TopographicObjective::adds_in_place(size_t index) const {
   if (!losses_[index] || !losses_[index]->adds_gradients()) return false;
-  const auto unshared = net_.unshared_layers();
-  if (unshared.empty()) return false;  // the twin
-  const auto& layer = unshared[index].second;
-  return layer->weight.requires_grad() &&
-         (!layer->bias.defined() || layer->bias.requires_grad());
+  // An unshared layer's own parameters (leaves that train); the twin's kernel, expanded over
+  // positions, is a view and goes through autograd.
+  const TopographicLayer layer = model_.topographic_layer(index, /*with_responses=*/false);
+  return layer.weight.is_leaf() && layer.weight.requires_grad() &&
+         (!layer.bias.defined() || (layer.bias.is_leaf() && layer.bias.requires_grad()));
 }
 
 torch::Tensor TopographicObjective::compute(std::vector<TopographicTermValue>* terms) {
@@ -174,7 +141,7 @@ torch::Tensor TopographicObjective::compute(std::vector<TopographicTermValue>* t
   torch::Tensor total;
   for (size_t i = 0; i < weights_.size(); ++i) {
     if (weights_[i] == 0 || adds_in_place(i)) continue;
-    const TopographicLayer current = topographic_layer(net_, i, losses_[i]->needs_responses());
+    const TopographicLayer current = model_.topographic_layer(i, losses_[i]->needs_responses());
     const torch::Tensor value = losses_[i]->forward(current);
     if (terms != nullptr) terms->push_back({current.name, value, weights_[i]});
     const torch::Tensor weighted = value * (weights_[i] * static_cast<double>(every_));
@@ -185,11 +152,9 @@ torch::Tensor TopographicObjective::compute(std::vector<TopographicTermValue>* t
 
 double TopographicObjective::add_weight_gradients(std::vector<TopographicTermValue>* terms) {
   double total = 0;
-  const auto unshared = net_.unshared_layers();
   for (size_t i = 0; i < weights_.size(); ++i) {
     if (weights_[i] == 0 || !adds_in_place(i)) continue;
-    const TopographicLayer current = topographic_layer(net_, i, /*with_responses=*/false);
-    const LocallyConnected2d& layer = unshared[i].second;
+    const TopographicLayer current = model_.topographic_layer(i, /*with_responses=*/false);
     // The parameter's .grad, as the kernels write it: defined and contiguous.
     const auto gradient_of = [](const torch::Tensor& parameter) -> torch::Tensor {
       if (!parameter.defined()) return {};
@@ -202,8 +167,8 @@ double TopographicObjective::add_weight_gradients(std::vector<TopographicTermVal
       return grad;
     };
     const double scale = weights_[i] * static_cast<double>(every_);
-    const double value = losses_[i]->add_gradients(current, scale, gradient_of(layer->weight),
-                                                   gradient_of(layer->bias));
+    const double value = losses_[i]->add_gradients(current, scale, gradient_of(current.weight),
+                                                   gradient_of(current.bias));
     if (terms != nullptr) {
       terms->push_back({current.name, torch::tensor(value, torch::kFloat64), weights_[i]});
     }

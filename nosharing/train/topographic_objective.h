@@ -24,22 +24,15 @@
 
 namespace nosharing {
 
-class LcNetImpl;
-
 struct TopographicTermValue {
   std::string layer;    // "lc1", …
   torch::Tensor value;  // unweighted scalar loss of the layer, in the graph
   double weight = 0;
 };
 
-// Layer `index` of an lcnet as the losses see it: name, sheet, kernel, stride, weights (the
-// twin's one kernel expanded over positions), and the output recorded by the last forward if
-// `with_responses` (which must then exist).
-TopographicLayer topographic_layer(const LcNetImpl& net, size_t index, bool with_responses);
-
 // The mean neighbour-kernel cosine similarity S (topography/kernel_smoothness.h) of every
-// conv-shaped layer of an lcnet on its sheet, by layer name in order (the twin: 1); empty for
-// other models. For `nosharing info` and RESULTS.md.
+// topographic layer of the model on its sheet (ModelImpl::topographic_layer), by layer name in
+// order (the twin: 1); empty for models without. For `nosharing info` and RESULTS.md.
 std::vector<std::pair<std::string, double>> neighbour_kernel_similarities(const ModelImpl& model);
 
 class TopographicObjective {
@@ -81,11 +74,11 @@ class TopographicObjective {
 
  private:
   TopographicObjective(std::vector<TopographicLossKind> kinds,
-                       std::vector<TopographicLoss> losses, LcNetImpl& net,
+                       std::vector<TopographicLoss> losses, ModelImpl& model,
                        std::vector<double> weights, int64_t every);
   std::vector<TopographicLossKind> kinds_;  // one per layer
   std::vector<TopographicLoss> losses_;     // one per layer (null: none); one instance per kind
-  LcNetImpl& net_;
+  ModelImpl& model_;
   std::vector<double> weights_;  // one per layer (0: skipped)
   int64_t every_ = 1;            // topography.every
 };

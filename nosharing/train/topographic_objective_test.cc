@@ -90,7 +90,7 @@ TEST(TopographicObjectiveTest, InPlaceGradientsEqualAutogradThroughTheLoss) {
                                    : torch::zeros({}, torch::kFloat64);
       for (size_t i = 0; i < 2; ++i) {
         const torch::Tensor term =
-            reference->forward(topographic_layer(*through_autograd, i, false));
+            reference->forward(through_autograd->topographic_layer(i, false));
         EXPECT_NEAR(terms[i].value.item<double>(), term.item<double>(), 1e-12);
         expected = expected + (i == 0 ? 2.0 : 0.5) * term;
       }
@@ -148,7 +148,7 @@ TEST(TopographicObjectiveTest, ResponseLossGradientsThroughTheTapEqualAutograd) 
       torch::manual_seed(11);
       torch::Tensor reference_topographic = torch::zeros({}, torch::kFloat64);
       for (size_t i = 0; i < 2; ++i) {
-        TopographicLayer layer = topographic_layer(*through_autograd, i, true);
+        TopographicLayer layer = through_autograd->topographic_layer(i, true);
         layer.response_sink = nullptr;  // the loss's gradient back through autograd
         reference_topographic =
             reference_topographic + (i == 0 ? 2.0 : 0.5) * reference->forward(layer);
@@ -235,6 +235,23 @@ TEST(TopographicObjectiveTest, EveryNthStepWeighsTheLossesNTimes) {
     FAIL() << "no exception";
   } catch (const UsageError& error) {
     EXPECT_NE(std::string(error.what()).find("topography.every = 0: expected"), std::string::npos)
+        << error.what();
+  }
+}
+
+// A model without topographic layers (ModelImpl's default) refuses topography.* in one line.
+TEST(TopographicObjectiveTest, AModelWithoutTopographicLayersRefusesTheLosses) {
+  struct Plain : ModelImpl {
+    torch::Tensor forward(torch::Tensor images) override { return images; }
+  } plain;
+  EXPECT_EQ(TopographicObjective::from_config(Config(), plain), nullptr);
+  try {
+    TopographicObjective::from_config(config_with({"topography.loss=kernel_smoothness",
+                                                   "model.type=mapformer"}),
+                                      plain);
+    FAIL() << "no exception";
+  } catch (const UsageError& error) {
+    EXPECT_NE(std::string(error.what()).find("has no conv-shaped layers"), std::string::npos)
         << error.what();
   }
 }

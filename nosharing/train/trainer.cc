@@ -8,6 +8,7 @@
 
 #include "nosharing/core/error.h"
 #include "nosharing/core/files.h"
+#include "nosharing/core/json_file.h"
 #include "nosharing/core/seed.h"
 #include "nosharing/core/threads.h"
 #include "nosharing/data/dataset.h"

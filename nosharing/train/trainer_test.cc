@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "nosharing/core/error.h"
+#include "nosharing/core/json_file.h"
 #include "nosharing/models/model.h"
 #include "nosharing/train/checkpoint.h"
 #include "nosharing/train/metrics_log.h"

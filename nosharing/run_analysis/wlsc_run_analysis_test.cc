@@ -1,5 +1,3 @@
-#include "nosharing/report/wlsc_report.h"
-
 #include <gtest/gtest.h>
 #include <stb/stb_image_write.h>
 
@@ -10,14 +8,14 @@
 
 #include "nosharing/core/config.h"
 #include "nosharing/models/model.h"
+#include "nosharing/run_analysis/analyze_run.h"
 #include "nosharing/train/metrics_log.h"
-#include "nosharing/train/run_directory.h"
 #include "nosharing/train/trainer.h"
 #include "tests/run_test_util.h"
 #include "tests/test_util.h"
 
 namespace nosharing {
-namespace wlsc_report_test {  // named, not anonymous: the tests compile in unity batches
+namespace wlsc_run_analysis_test {  // named, not anonymous: the tests compile in unity batches
 
 void write_noise_png(const std::string& path, int w, int h, uint64_t seed) {
   std::mt19937_64 rng(seed);
@@ -29,8 +27,8 @@ void write_noise_png(const std::string& path, int w, int h, uint64_t seed) {
 // End to end on a tiny unlabelled folder: the trainer runs wlsc on its own objective, writes
 // train lines with the objective's terms and eval lines with a null accuracy, and the
 // report writes analysis.json and both pictures.
-TEST(WlscReportTest, TrainsOnItsOwnObjectiveAndWritesTheAnalysis) {
-  const std::string root = testing::make_temp_dir("wlsc_report");
+TEST(WlscRunAnalysisTest, TrainsOnItsOwnObjectiveAndWritesTheAnalysis) {
+  const std::string root = testing::make_temp_dir("wlsc_run_analysis");
   const std::string data = root + "/images";
   std::filesystem::create_directories(data);
   for (int i = 0; i < 4; ++i) write_noise_png(data + "/img" + std::to_string(i) + ".png", 40, 30, i);
@@ -65,12 +63,17 @@ TEST(WlscReportTest, TrainsOnItsOwnObjectiveAndWritesTheAnalysis) {
   EXPECT_EQ(train_lines, 4);
   EXPECT_GE(eval_lines, 2);
 
-  const WlscReportFiles files = write_wlsc_report(run);
-  EXPECT_EQ(files.analysis.fits.size(), 16u);
-  EXPECT_TRUE(std::filesystem::exists(files.dictionary_png));
-  EXPECT_TRUE(std::filesystem::exists(files.orientation_png));
-  EXPECT_NE(testing::read_file(files.ringach_svg).find("Ringach"), std::string::npos);
+  const AnalyzeRunResult files = analyze_run(run);
+  EXPECT_EQ(files.report, run + "/report/dictionary.png");
+  EXPECT_TRUE(std::filesystem::exists(files.report));
+  EXPECT_TRUE(std::filesystem::exists(run + "/report/orientation_map.png"));
+  EXPECT_NE(testing::read_file(run + "/report/ringach_plane.svg").find("Ringach"),
+            std::string::npos);
+  EXPECT_TRUE(files.maps_npz.empty());  // the dictionary is its own picture
   const nlohmann::json analysis = nlohmann::json::parse(testing::read_file(files.analysis_json));
+  EXPECT_EQ(analysis["run"], run);
+  EXPECT_EQ(analysis["step"], 8);
+  EXPECT_EQ(analysis["schema_version"], 1);
   const nlohmann::json& layer = analysis["layers"][0];
   EXPECT_EQ(layer["name"], "dictionary");
   EXPECT_EQ(layer["gabor"]["atoms"].size(), 16u);
@@ -87,5 +90,5 @@ TEST(WlscReportTest, TrainsOnItsOwnObjectiveAndWritesTheAnalysis) {
   EXPECT_EQ(ringach["reference"].get<double>(), 0.5);
 }
 
-}  // namespace wlsc_report_test
+}  // namespace wlsc_run_analysis_test
 }  // namespace nosharing

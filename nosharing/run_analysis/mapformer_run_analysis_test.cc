@@ -1,5 +1,3 @@
-#include "nosharing/report/mapformer_report.h"
-
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -7,21 +5,20 @@
 
 #include "nosharing/core/config.h"
 #include "nosharing/models/model.h"
-#include "nosharing/report/analyze_run.h"
-#include "nosharing/train/run_directory.h"
+#include "nosharing/run_analysis/analyze_run.h"
 #include "nosharing/train/trainer.h"
 #include "tests/run_test_util.h"
 #include "tests/test_util.h"
 
 namespace nosharing {
-namespace mapformer_report_test {  // named, not anonymous: the tests compile in unity batches
+namespace mapformer_run_analysis_test {  // named, not anonymous: the tests compile in unity batches
 
 namespace fs = std::filesystem;
 
 // A tiny trained mapformer run (12×12 images, 3×3 grid) through `analyze`: analysis.json with
 // one layer per block and the head maps, and a report whose every figure exists beside it.
-TEST(MapformerReportTest, AnalyzeWritesTheJsonAndEveryFigure) {
-  const std::string root = testing::make_temp_dir("mapformer_report");
+TEST(MapformerRunAnalysisTest, AnalyzeWritesTheJsonAndEveryFigure) {
+  const std::string root = testing::make_temp_dir("mapformer_run_analysis");
   testing::write_idx_dataset(root + "/data", 120, 12, 12, 12, 3, 5);
   const Config config = Config::resolve(
       std::nullopt,
@@ -71,5 +68,5 @@ TEST(MapformerReportTest, AnalyzeWritesTheJsonAndEveryFigure) {
   EXPECT_EQ(html.find("http:"), std::string::npos);  // self-contained (the SVG namespace aside)
 }
 
-}  // namespace mapformer_report_test
+}  // namespace mapformer_run_analysis_test
 }  // namespace nosharing

@@ -1,7 +1,7 @@
-// `nosharing analyze` as a library call (the CLI and the end of `nosharing train` use it):
-// load a run's config and checkpoint, measure every conv-shaped layer (DESIGN §5) with the
-// run's own validation images as category sets, write analysis.json (DESIGN §8), the
-// per-unit maps as maps.npz and the HTML report.
+// `nosharing analyze` as a library call (the CLI, the end of `nosharing train` and `export`
+// use it): read a run, load its trained model, analyse it with its model type's entry
+// (run_analysis.h) — on the run's own validation images where the entry measures categories —
+// and write analysis.json (DESIGN §8), the per-unit maps as maps.npz and the report.
 #pragma once
 
 #include <string>

@@ -1,4 +1,4 @@
-#include "nosharing/report/run_comparison.h"
+#include "nosharing/run_analysis/compare_runs.h"
 
 #include <gtest/gtest.h>
 
@@ -11,7 +11,7 @@
 #include "tests/test_util.h"
 
 namespace nosharing {
-namespace run_comparison_test {  // named, not anonymous: the tests compile in unity batches
+namespace compare_runs_test {  // named, not anonymous: the tests compile in unity batches
 
 using nlohmann::json;
 
@@ -193,5 +193,5 @@ TEST(RunComparisonTest, ErrorsNameWhatWasExpected) {
   EXPECT_THROW(compare_runs({a, a}), RuntimeError);
 }
 
-}  // namespace run_comparison_test
+}  // namespace compare_runs_test
 }  // namespace nosharing
