@@ -284,6 +284,11 @@ std::vector<ConfigKeySpec> make_schema() {
       {"topography.every", int64_t{1},
        "apply the topographic losses on every n-th step only, weighted n times (lazy "
        "regularisation, Karras et al. 2020): the same mean gradient for 1/n of their cost", {}},
+      {"topography.layer_start", Doubles{},
+       "per-layer onset: the fraction of training before which that layer's loss is off, one "
+       "per unshared layer in [0, 1) (of the steps; with train.schedule_clock = time of the "
+       "steps or the time budget, whichever is further along); empty: every loss from the start",
+       {}},
       {"topography.anchors", int64_t{256},
        "infonce: anchor columns sampled per step and layer (mapformer: per block)", {}},
       {"topography.negatives", int64_t{256},

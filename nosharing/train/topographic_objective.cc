@@ -80,6 +80,20 @@ std::unique_ptr<TopographicObjective> TopographicObjective::from_config(const Co
   }
   const int64_t every = config.get_int("topography.every");
   if (every < 1) throw_usage("topography.every = {}: expected a number of steps >= 1", every);
+  std::vector<double> starts = config.get_double_list("topography.layer_start");
+  if (starts.empty()) {
+    starts.assign(layers, 0.0);
+  } else {
+    const std::string text = config_value_to_toml(ConfigValue(starts));
+    check_length("topography.layer_start", text, starts.size());
+    for (double start : starts) {
+      if (!(start >= 0 && start < 1)) {
+        throw_usage("topography.layer_start = {}: onset {}; expected a fraction of training in "
+                    "[0, 1)",
+                    text, start);
+      }
+    }
+  }
   // One loss instance per kind (a loss may cache per-layer geometry by layer name).
   std::vector<TopographicLoss> losses(layers);
   std::map<TopographicLossKind, TopographicLoss> by_kind;
@@ -95,16 +109,19 @@ std::unique_ptr<TopographicObjective> TopographicObjective::from_config(const Co
     losses[i] = loss;
   }
   return std::unique_ptr<TopographicObjective>(
-      new TopographicObjective(std::move(kinds), std::move(losses), model, std::move(weights), every));
+      new TopographicObjective(std::move(kinds), std::move(losses), model, std::move(weights),
+                               std::move(starts), every));
 }
 
 TopographicObjective::TopographicObjective(std::vector<TopographicLossKind> kinds,
                                            std::vector<TopographicLoss> losses, ModelImpl& model,
-                                           std::vector<double> weights, int64_t every)
+                                           std::vector<double> weights,
+                                           std::vector<double> starts, int64_t every)
     : kinds_(std::move(kinds)),
       losses_(std::move(losses)),
       model_(model),
       weights_(std::move(weights)),
+      starts_(std::move(starts)),
       every_(every) {}
 
 std::vector<TopographicLossKind> TopographicObjective::layer_kinds() const { return kinds_; }
@@ -140,7 +157,7 @@ torch::Tensor TopographicObjective::compute(std::vector<TopographicTermValue>* t
   if (terms != nullptr) terms->clear();
   torch::Tensor total;
   for (size_t i = 0; i < weights_.size(); ++i) {
-    if (weights_[i] == 0 || adds_in_place(i)) continue;
+    if (!active(i) || adds_in_place(i)) continue;
     const TopographicLayer current = model_.topographic_layer(i, losses_[i]->needs_responses());
     const torch::Tensor value = losses_[i]->forward(current);
     if (terms != nullptr) terms->push_back({current.name, value, weights_[i]});
@@ -153,7 +170,7 @@ torch::Tensor TopographicObjective::compute(std::vector<TopographicTermValue>* t
 double TopographicObjective::add_weight_gradients(std::vector<TopographicTermValue>* terms) {
   double total = 0;
   for (size_t i = 0; i < weights_.size(); ++i) {
-    if (weights_[i] == 0 || !adds_in_place(i)) continue;
+    if (!active(i) || !adds_in_place(i)) continue;
     const TopographicLayer current = model_.topographic_layer(i, /*with_responses=*/false);
     // The parameter's .grad, as the kernels write it: defined and contiguous.
     const auto gradient_of = [](const torch::Tensor& parameter) -> torch::Tensor {

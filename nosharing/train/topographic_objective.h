@@ -10,6 +10,10 @@
 // image quality of StyleGAN", §4.1): the losses are applied on every n-th step only
 // (due(step)), weighted n times, so the mean gradient over n steps is the same for 1/n of
 // their cost. Momentum spreads each n-fold kick over the following steps.
+//
+// topography.layer_start: a layer's loss may switch on late, once training is that far along
+// (set_progress), e.g. on the last layer only after its classes have been learned, so that
+// the loss organises units that already tell classes apart (issue 27, item 2).
 #pragma once
 
 #include <torch/types.h>
@@ -47,6 +51,12 @@ class TopographicObjective {
   bool due(int64_t steps_taken) const { return steps_taken % every_ == 0; }
   int64_t every() const { return every_; }
 
+  // How far training is, in [0, 1] (the trainer's schedule progress): layer l's loss is on
+  // once it reaches topography.layer_start[l]. 0 until set.
+  void set_progress(double progress) { progress_ = progress; }
+  // Whether layer `index` has a loss that is on at the current progress.
+  bool active(size_t index) const { return weights_[index] != 0 && progress_ >= starts_[index]; }
+
   // On due steps, after the model's forward on the training batch: the weighted sum
   // Σ every·weight_l·L_l
   // (a scalar in the graph; every = topography.every) over the layers whose loss goes
@@ -75,11 +85,13 @@ class TopographicObjective {
  private:
   TopographicObjective(std::vector<TopographicLossKind> kinds,
                        std::vector<TopographicLoss> losses, ModelImpl& model,
-                       std::vector<double> weights, int64_t every);
+                       std::vector<double> weights, std::vector<double> starts, int64_t every);
   std::vector<TopographicLossKind> kinds_;  // one per layer
   std::vector<TopographicLoss> losses_;     // one per layer (null: none); one instance per kind
   ModelImpl& model_;
   std::vector<double> weights_;  // one per layer (0: skipped)
+  std::vector<double> starts_;   // one per layer: topography.layer_start (0: from the start)
+  double progress_ = 0;
   int64_t every_ = 1;            // topography.every
 };
 

@@ -4,6 +4,7 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <tuple>
 
 #include "nosharing/core/error.h"
 #include "nosharing/models/lcnet.h"
@@ -272,6 +273,52 @@ TEST(TopographicObjectiveTest, WrongLayerWeightsAreUsageErrors) {
                    config_with({"topography.loss=wiring", "topography.layer_weights=[1, -1]"}),
                    *net),
                UsageError);
+}
+
+// topography.layer_start: a layer's loss is off until training is that far along, on both
+// roads (lc1's lateral interaction through autograd, lc2's kernel smoothness in place); bad
+// onsets are refused naming the key.
+TEST(TopographicObjectiveTest, LayerStartSwitchesALayerOnLate) {
+  torch::manual_seed(1);
+  LcNet net = small_net(LcNetSharing::kNone);
+  const std::vector<std::string> losses = {
+      "topography.layer_losses=[\"lateral_interaction\", \"kernel_smoothness\"]",
+      "topography.spacing=3.0"};
+  auto late = [&](const std::string& starts) {
+    std::vector<std::string> sets = losses;
+    sets.push_back("topography.layer_start=" + starts);
+    return TopographicObjective::from_config(config_with(sets), *net);
+  };
+  for (const auto& [starts, progress, lc1, lc2] :
+       std::vector<std::tuple<std::string, double, bool, bool>>{{"[0.5, 0.0]", 0.0, false, true},
+                                                               {"[0.5, 0.0]", 0.5, true, true},
+                                                               {"[0.0, 0.75]", 0.7, true, false},
+                                                               {"[0.0, 0.75]", 0.75, true, true}}) {
+    auto objective = late(starts);
+    objective->set_progress(progress);
+    EXPECT_EQ(objective->active(0), lc1) << starts << " at " << progress;
+    EXPECT_EQ(objective->active(1), lc2) << starts << " at " << progress;
+    std::vector<TopographicTermValue> terms;
+    const torch::Tensor total = objective->compute(&terms);
+    EXPECT_EQ(terms.size(), lc1 ? 1u : 0u);
+    if (!lc1) EXPECT_EQ(total.item<double>(), 0.0);
+    const double in_place = objective->add_weight_gradients(&terms);
+    EXPECT_EQ(terms.size(), (lc1 ? 1u : 0u) + (lc2 ? 1u : 0u)) << starts << " at " << progress;
+    if (!lc2) EXPECT_EQ(in_place, 0.0);
+  }
+  // Without the key every loss is on from the start.
+  auto from_start = TopographicObjective::from_config(config_with(losses), *net);
+  EXPECT_TRUE(from_start->active(0));
+  EXPECT_TRUE(from_start->active(1));
+  for (const std::string bad : {"[0.5]", "[0.0, 1.0]", "[-0.1, 0.0]"}) {
+    try {
+      late(bad);
+      ADD_FAILURE() << bad << " accepted";
+    } catch (const UsageError& error) {
+      EXPECT_NE(std::string(error.what()).find("topography.layer_start = "), std::string::npos)
+          << error.what();
+    }
+  }
 }
 
 // topography.layer_losses: a loss of its own on each layer, at that loss's default weight

@@ -147,6 +147,11 @@ void Trainer::write_run_files() const {
                     make_provenance(threads_, options_.command_line, extra));
 }
 
+double Trainer::training_progress(double clock) const {
+  const double steps = static_cast<double>(state_.step) / static_cast<double>(total_steps_);
+  return schedule_.clock == "time" ? std::max(steps, loop_.budget_fraction(clock)) : steps;
+}
+
 double Trainer::elapsed() const {
   return seconds_before_ + std::chrono::duration<double>(Clock::now() - start_).count();
 }
@@ -282,6 +287,7 @@ TrainResult Trainer::run() {
       const bool topography_due = topography_ && topography_->due(state_.step);
       topo_terms.clear();
       if (topography_due) {
+        topography_->set_progress(training_progress(budget_clock()));
         loss = loss + topography_->compute(&topo_terms);
         phase_start = profile_.add("topography", phase_start);
       }

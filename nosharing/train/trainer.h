@@ -76,6 +76,9 @@ class Trainer {
   void write_run_files() const;
   // Training wall time of the run (earlier sessions included).
   double elapsed() const;
+  // How far training is in [0, 1] as the schedule counts it: the steps taken, with
+  // train.schedule_clock = time the share of the time budget at `clock` if further along.
+  double training_progress(double clock) const;
   // The clock of the time budget and the time-based schedule (rank 0's in every rank).
   double budget_clock() const { return group_->budget_clock(elapsed()); }
   void log(const nlohmann::json& line) const;
